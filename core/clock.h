@@ -1,0 +1,17 @@
+/* core/clock: wall-clock and monotonic time, and the RFC 3339 form the API
+ * uses everywhere ("2026-11-24T08:15:30.123Z"). */
+#ifndef PL_CLOCK_H
+#define PL_CLOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PL_TIME_LEN 25 /* "YYYY-MM-DDTHH:MM:SS.mmmZ" + NUL */
+
+int64_t pl_now_ms(void);        /* Unix epoch, milliseconds */
+int64_t pl_mono_ms(void);       /* monotonic, for timers */
+void pl_time_format(int64_t ms, char out[PL_TIME_LEN]);
+/* Parses RFC 3339 (with or without fraction, Z or +hh:mm). */
+bool pl_time_parse(const char *s, int64_t *ms);
+
+#endif

@@ -1,0 +1,29 @@
+/* core/jwt: HS256 JSON Web Tokens, signed and checked with libcrypto's
+ * HMAC-SHA256.  Only HS256 is accepted: "none" and every other alg are
+ * refused, as are bad signatures, expired tokens and tokens without sub. */
+#ifndef PL_JWT_H
+#define PL_JWT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ids.h"
+
+struct pl_claims {
+	char sub[PL_ID_MAX + 1];   /* user id; must pass pl_valid_id */
+	char name[129];            /* display name, "" when absent (truncated UTF-8-safely) */
+	int64_t exp;               /* seconds since the epoch */
+};
+
+/* Returns a malloc'd token (caller frees) or NULL on failure. */
+char *pl_jwt_sign(const unsigned char *secret, size_t secret_len, const char *sub,
+		  const char *name, int64_t exp);
+
+/* Verifies token at time now (seconds).  On failure returns false and sets
+ * *why to a short static reason fit for an error message ("token expired",
+ * "bad signature", ...) that never repeats the token itself. */
+bool pl_jwt_verify(const unsigned char *secret, size_t secret_len, const char *token,
+		   int64_t now, struct pl_claims *out, const char **why);
+
+#endif
