@@ -1,0 +1,779 @@
+/* chat/chat: see chat.h. */
+#include "chat/chat.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/ids.h"
+#include "core/ratelimit.h"
+#include "core/utf8.h"
+#include "db/presence.h"
+
+/* ---- argument checks ---- */
+
+enum pl_code pl_check_id(const char *field, const char *v, pl_error *err)
+{
+	if (!v)
+		return pl_fail(err, PL_INVALID_ARGUMENT, "%s is required", field);
+	if (!pl_valid_id(v))
+		return pl_fail(err, PL_INVALID_ARGUMENT,
+			       "%s must be 1 to 64 characters of A-Z a-z 0-9 _ . : -", field);
+	return PL_OK;
+}
+
+enum pl_code pl_check_text(const char *field, const char *v, size_t maxchars, pl_error *err)
+{
+	if (!v)
+		return pl_fail(err, PL_INVALID_ARGUMENT, "%s is required", field);
+	size_t len = strlen(v);
+	if (!pl_utf8_valid(v, len))
+		return pl_fail(err, PL_INVALID_ARGUMENT, "%s must be valid UTF-8", field);
+	size_t n = pl_utf8_count(v, len);
+	if (n < 1 || n > maxchars)
+		return pl_fail(err, PL_INVALID_ARGUMENT, "%s must be 1 to %zu characters", field,
+			       maxchars);
+	return PL_OK;
+}
+
+/* A read connection for the duration of one operation. */
+#define WITH_READER(ctx, s) pl_store *s = pl_ctx_reader(ctx)
+#define READER_OR_FAIL(s, err)                                                  \
+	do {                                                                    \
+		if (!(s))                                                       \
+			return pl_fail(err, PL_UNAVAILABLE, "store unavailable"); \
+	} while (0)
+
+/* Members only: 403 for others, 404 when the room does not exist. */
+static enum pl_code need_member(pl_store *s, const char *room, const char *user, pl_error *err)
+{
+	if (pl_check_id("room", room, err) != PL_OK)
+		return err->code;
+	if (pl_store_is_member(s, room, user))
+		return PL_OK;
+	bool priv;
+	if (!pl_store_room_private(s, room, &priv))
+		return pl_fail(err, PL_NOT_FOUND, "room: no room %s", room);
+	return pl_fail(err, PL_PERMISSION_DENIED, "room: you are not a member of %s", room);
+}
+
+/* ---- membership, with its events ---- */
+
+/* Stores member.joined/member.left.  Small rooms tell every member; in
+ * larger ones only the user's own connections hear of it, so they start or
+ * stop receiving the room, and a join to a huge room costs one event, not
+ * one per member. */
+static enum pl_code member_event(struct pl_ctx *ctx, pl_store *s, const char *room,
+				 const char *user, bool joined, pl_error *err)
+{
+	int count = pl_store_room_members(s, room);
+	bool small = count >= 0 && count <= ctx->cfg->small_room;
+	json_t *data = json_pack("{s:s}", "user", user);
+	int64_t id;
+	enum pl_code rc = pl_store_event_append(s, room, joined ? "member.joined" : "member.left",
+						small ? NULL : user, data, pl_now_ms(), &id, err);
+	json_decref(data);
+	return rc;
+}
+
+static enum pl_code add_member(struct pl_ctx *ctx, pl_store *s, const char *room,
+			       const char *user, pl_error *err)
+{
+	bool changed;
+	if (pl_store_member_add(s, room, user, pl_now_ms(), &changed, err) != PL_OK)
+		return err->code;
+	return changed ? member_event(ctx, s, room, user, true, err) : PL_OK;
+}
+
+/* ---- auth ---- */
+
+struct signup {
+	const char *user, *name;
+};
+
+static enum pl_code signup_job(pl_store *s, void *arg, pl_error *err)
+{
+	struct signup *a = arg;
+	bool created, joined;
+	if (pl_store_user_ensure(s, a->user, a->name, pl_now_ms(), &created, err) != PL_OK)
+		return err->code;
+	/* Joining general at first sign-in is silent: no event at all. */
+	return created ? pl_store_member_add(s, "general", a->user, pl_now_ms(), &joined, err)
+		       : PL_OK;
+}
+
+enum pl_code pl_chat_auth(struct pl_ctx *ctx, const char *token, struct pl_claims *who,
+			  pl_error *err)
+{
+	const char *why = "missing token";
+	if (!token || !*token)
+		return pl_fail(err, PL_UNAUTHENTICATED,
+			       "authorization: a Bearer token or ?token= is required");
+	if (!ctx->cfg->jwt_secret ||
+	    !pl_jwt_verify(ctx->cfg->jwt_secret, ctx->cfg->jwt_secret_len, token,
+			   pl_now_ms() / 1000, who, &why))
+		return pl_fail(err, PL_UNAUTHENTICATED, "token: %s", why);
+	pthread_mutex_lock(&ctx->lock);
+	bool known = pl_map_get(ctx->known_users, who->sub) != NULL;
+	pthread_mutex_unlock(&ctx->lock);
+	if (known)
+		return PL_OK;
+	struct signup a = {who->sub, who->name};
+	if (pl_writer_run(ctx->writer, signup_job, &a, err) != PL_OK)
+		return err->code;
+	pthread_mutex_lock(&ctx->lock);
+	/* The set only saves writes; bounding it keeps a flood of new users
+	 * from growing memory. */
+	if (pl_map_len(ctx->known_users) < 200000)
+		pl_map_put(ctx->known_users, who->sub, ctx);
+	pthread_mutex_unlock(&ctx->lock);
+	return PL_OK;
+}
+
+/* ---- rooms ---- */
+
+struct room_args {
+	struct pl_ctx *ctx;
+	const char *user, *room, *other, *name;
+	bool priv;
+	json_t *out;
+};
+
+static enum pl_code create_job(pl_store *s, void *arg, pl_error *err)
+{
+	struct room_args *a = arg;
+	if (pl_store_room_create(s, a->room, a->name, a->priv, a->user, pl_now_ms(), err) != PL_OK)
+		return err->code;
+	bool changed;
+	if (pl_store_member_add(s, a->room, a->user, pl_now_ms(), &changed, err) != PL_OK)
+		return err->code;
+	a->out = pl_store_room_get(s, a->room);
+	return PL_OK;
+}
+
+/* A generated id: short, unique, and within the id alphabet. */
+static void new_room_id(char out[32])
+{
+	static const char abc[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char rnd[12];
+	FILE *f = fopen("/dev/urandom", "rb");
+	size_t got = f ? fread(rnd, 1, sizeof rnd, f) : 0;
+	if (f)
+		fclose(f);
+	uint64_t t = (uint64_t)pl_now_ms();
+	for (size_t i = 0; i < sizeof rnd; i++)
+		out[i] = abc[(i < got ? rnd[i] : (unsigned char)(t >> (i * 5))) % 36];
+	out[sizeof rnd] = 0;
+}
+
+enum pl_code pl_chat_room_create(struct pl_ctx *ctx, const char *user, const char *id,
+				 const char *name, bool priv, json_t **room, pl_error *err)
+{
+	char gen[32];
+	if (id && pl_check_id("id", id, err) != PL_OK)
+		return err->code;
+	if (id && pl_is_dm(id))
+		return pl_fail(err, PL_INVALID_ARGUMENT, "id: ids starting with dm: are reserved");
+	if (pl_check_text("name", name, PL_NAME_MAX, err) != PL_OK)
+		return err->code;
+	if (!id) {
+		new_room_id(gen);
+		id = gen;
+	}
+	struct room_args a = {.ctx = ctx, .user = user, .room = id, .name = name, .priv = priv};
+	if (pl_writer_run(ctx->writer, create_job, &a, err) != PL_OK)
+		return err->code;
+	*room = a.out;
+	return PL_OK;
+}
+
+enum pl_code pl_chat_rooms(struct pl_ctx *ctx, const char *user, json_t **out, pl_error *err)
+{
+	WITH_READER(ctx, s);
+	READER_OR_FAIL(s, err);
+	*out = json_pack("{s:o}", "rooms", pl_store_rooms_visible(s, user));
+	pl_ctx_reader_put(ctx, s);
+	return PL_OK;
+}
+
+/* Public rooms' metadata is for everyone; private rooms' for members. */
+static enum pl_code visible_room(pl_store *s, const char *user, const char *room,
+				 json_t **out, pl_error *err)
+{
+	if (pl_check_id("room", room, err) != PL_OK)
+		return err->code;
+	json_t *r = pl_store_room_get(s, room);
+	if (!r)
+		return pl_fail(err, PL_NOT_FOUND, "room: no room %s", room);
+	if (json_is_true(json_object_get(r, "private")) && !pl_store_is_member(s, room, user)) {
+		json_decref(r);
+		return pl_fail(err, PL_PERMISSION_DENIED, "room: %s is private", room);
+	}
+	*out = r;
+	return PL_OK;
+}
+
+enum pl_code pl_chat_room_get(struct pl_ctx *ctx, const char *user, const char *room,
+			      json_t **out, pl_error *err)
+{
+	WITH_READER(ctx, s);
+	READER_OR_FAIL(s, err);
+	enum pl_code rc = visible_room(s, user, room, out, err);
+	pl_ctx_reader_put(ctx, s);
+	return rc;
+}
+
+static enum pl_code join_job(pl_store *s, void *arg, pl_error *err)
+{
+	struct room_args *a = arg;
+	if (pl_store_is_member(s, a->room, a->user)) {
+		a->out = pl_store_room_get(s, a->room);
+		return PL_OK;
+	}
+	bool priv;
+	if (!pl_store_room_private(s, a->room, &priv))
+		return pl_fail(err, PL_NOT_FOUND, "room: no room %s", a->room);
+	if (priv)
+		return pl_fail(err, PL_PERMISSION_DENIED,
+			       "room: %s is private; a member must add you", a->room);
+	if (add_member(a->ctx, s, a->room, a->user, err) != PL_OK)
+		return err->code;
+	a->out = pl_store_room_get(s, a->room);
+	return PL_OK;
+}
+
+enum pl_code pl_chat_join(struct pl_ctx *ctx, const char *user, const char *room, json_t **out,
+			  pl_error *err)
+{
+	if (pl_check_id("room", room, err) != PL_OK)
+		return err->code;
+	struct room_args a = {.ctx = ctx, .user = user, .room = room};
+	if (pl_writer_run(ctx->writer, join_job, &a, err) != PL_OK)
+		return err->code;
+	*out = a.out;
+	return PL_OK;
+}
+
+static enum pl_code leave_job(pl_store *s, void *arg, pl_error *err)
+{
+	struct room_args *a = arg;
+	if (need_member(s, a->room, a->user, err) != PL_OK)
+		return err->code;
+	if (pl_is_dm(a->room))
+		return pl_fail(err, PL_INVALID_ARGUMENT, "room: a direct-message room cannot be left");
+	/* The event is stored before the member goes, so the room's other
+	 * members (and the leaver's own connections) still receive it. */
+	bool changed;
+	if (member_event(a->ctx, s, a->room, a->user, false, err) != PL_OK)
+		return err->code;
+	return pl_store_member_remove(s, a->room, a->user, &changed, err);
+}
+
+enum pl_code pl_chat_leave(struct pl_ctx *ctx, const char *user, const char *room, pl_error *err)
+{
+	if (pl_check_id("room", room, err) != PL_OK)
+		return err->code;
+	struct room_args a = {.ctx = ctx, .user = user, .room = room};
+	return pl_writer_run(ctx->writer, leave_job, &a, err);
+}
+
+static json_t *member_status(struct pl_ctx *ctx, pl_store *s, const char *viewer,
+			     json_t *ids);
+
+enum pl_code pl_chat_members(struct pl_ctx *ctx, const char *user, const char *room,
+			     json_t **out, pl_error *err)
+{
+	WITH_READER(ctx, s);
+	READER_OR_FAIL(s, err);
+	json_t *room_obj = NULL;
+	enum pl_code rc = visible_room(s, user, room, &room_obj, err);
+	if (rc == PL_OK) {
+		json_decref(room_obj);
+		json_t *ids = pl_store_member_ids(s, room, 10000);
+		*out = json_pack("{s:o}", "members", member_status(ctx, s, user, ids));
+		json_decref(ids);
+	}
+	pl_ctx_reader_put(ctx, s);
+	return rc;
+}
+
+static enum pl_code member_add_job(pl_store *s, void *arg, pl_error *err)
+{
+	struct room_args *a = arg;
+	if (need_member(s, a->room, a->user, err) != PL_OK)
+		return err->code;
+	if (pl_is_dm(a->room))
+		return pl_fail(err, PL_PERMISSION_DENIED,
+			       "room: nobody can be added to a direct-message room");
+	bool created;
+	if (pl_store_user_ensure(s, a->other, NULL, pl_now_ms(), &created, err) != PL_OK)
+		return err->code;
+	if (created && pl_store_member_add(s, "general", a->other, pl_now_ms(), &created, err))
+		return err->code;
+	return add_member(a->ctx, s, a->room, a->other, err);
+}
+
+enum pl_code pl_chat_member_add(struct pl_ctx *ctx, const char *user, const char *room,
+				const char *other, pl_error *err)
+{
+	if (pl_check_id("room", room, err) != PL_OK || pl_check_id("user", other, err) != PL_OK)
+		return err->code;
+	struct room_args a = {.ctx = ctx, .user = user, .room = room, .other = other};
+	return pl_writer_run(ctx->writer, member_add_job, &a, err);
+}
+
+static enum pl_code dm_job(pl_store *s, void *arg, pl_error *err)
+{
+	struct room_args *a = arg;
+	bool priv, created;
+	if (!pl_store_room_private(s, a->room, &priv)) {
+		if (pl_store_room_create(s, a->room, a->name, true, a->user, pl_now_ms(), err) !=
+			    PL_OK ||
+		    pl_store_user_ensure(s, a->other, NULL, pl_now_ms(), &created, err) != PL_OK)
+			return err->code;
+		if (created &&
+		    pl_store_member_add(s, "general", a->other, pl_now_ms(), &created, err))
+			return err->code;
+		if (pl_store_member_add(s, a->room, a->user, pl_now_ms(), &created, err) != PL_OK ||
+		    pl_store_member_add(s, a->room, a->other, pl_now_ms(), &created, err) != PL_OK)
+			return err->code;
+	}
+	a->out = pl_store_room_get(s, a->room);
+	return PL_OK;
+}
+
+enum pl_code pl_chat_dm(struct pl_ctx *ctx, const char *user, const char *other, json_t **out,
+			pl_error *err)
+{
+	if (pl_check_id("user", other, err) != PL_OK)
+		return err->code;
+	char room[2 * PL_ID_MAX + 8], name[2 * PL_ID_MAX + 8];
+	pl_dm_room_id(user, other, room, sizeof room);
+	if (strlen(room) > PL_ID_MAX)
+		return pl_fail(err, PL_INVALID_ARGUMENT,
+			       "user: the two user ids are too long for a direct-message room id");
+	snprintf(name, sizeof name, "%s, %s", strcmp(user, other) < 0 ? user : other,
+		 strcmp(user, other) < 0 ? other : user);
+	struct room_args a = {.ctx = ctx, .user = user, .room = room, .other = other,
+			      .name = name};
+	if (pl_writer_run(ctx->writer, dm_job, &a, err) != PL_OK)
+		return err->code;
+	*out = a.out;
+	return PL_OK;
+}
+
+/* ---- messages ---- */
+
+struct post_args {
+	struct pl_ctx *ctx;
+	char *user, *room, *text, *client_id;
+	bool created;
+	json_t *msg;
+	pl_post_done done;
+	void *ud;
+};
+
+static enum pl_code post_job(pl_store *s, void *arg, pl_error *err)
+{
+	struct post_args *a = arg;
+	if (a->client_id) {
+		a->msg = pl_store_message_by_client(s, a->user, a->client_id);
+		if (a->msg)
+			return PL_OK; /* a retry: the first answer again, nothing stored */
+	}
+	if (need_member(s, a->room, a->user, err) != PL_OK)
+		return err->code;
+	int64_t now = pl_now_ms(), id;
+	if (pl_store_message_insert(s, a->room, a->user, a->text, a->client_id, now, &a->msg,
+				    err) != PL_OK)
+		return err->code;
+	a->created = true;
+	return pl_store_event_append(s, a->room, "message.created", NULL, a->msg, now, &id, err);
+}
+
+static void post_args_free(struct post_args *a)
+{
+	json_decref(a->msg);
+	free(a->user);
+	free(a->room);
+	free(a->text);
+	free(a->client_id);
+	free(a);
+}
+
+static enum pl_code post_check(struct pl_ctx *ctx, const char *user, const char *room,
+			       const char *text, const char *client_id, pl_error *err)
+{
+	if (pl_check_id("room", room, err) != PL_OK ||
+	    pl_check_text("text", text, PL_TEXT_MAX, err) != PL_OK)
+		return err->code;
+	if (client_id && pl_check_text("client_id", client_id, PL_CLIENT_ID_MAX, err) != PL_OK)
+		return err->code;
+	int retry = 1;
+	if (!pl_ratelimit_take(ctx->posts, user, &retry)) {
+		pl_fail(err, PL_RATE_LIMITED, "text: too many messages, slow down");
+		err->retry_after = retry;
+		return err->code;
+	}
+	return PL_OK;
+}
+
+static struct post_args *post_args_new(struct pl_ctx *ctx, const char *user, const char *room,
+				       const char *text, const char *client_id)
+{
+	struct post_args *a = calloc(1, sizeof *a);
+	if (!a)
+		return NULL;
+	a->ctx = ctx;
+	a->user = strdup(user);
+	a->room = strdup(room);
+	a->text = strdup(text);
+	a->client_id = client_id ? strdup(client_id) : NULL;
+	if (!a->user || !a->room || !a->text || (client_id && !a->client_id)) {
+		post_args_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+enum pl_code pl_chat_post(struct pl_ctx *ctx, const char *user, const char *room,
+			  const char *text, const char *client_id, json_t **msg, bool *created,
+			  pl_error *err)
+{
+	if (post_check(ctx, user, room, text, client_id, err) != PL_OK)
+		return err->code;
+	struct post_args a = {.ctx = ctx, .user = (char *)user, .room = (char *)room,
+			      .text = (char *)text, .client_id = (char *)client_id};
+	if (pl_writer_run(ctx->writer, post_job, &a, err) != PL_OK) {
+		json_decref(a.msg);
+		return err->code;
+	}
+	*msg = a.msg;
+	*created = a.created;
+	return PL_OK;
+}
+
+static void post_async_done(void *arg, const pl_error *err)
+{
+	struct post_args *a = arg;
+	a->done(a->ud, err->code == PL_OK ? a->msg : NULL, err);
+	post_args_free(a);
+}
+
+void pl_chat_post_async(struct pl_ctx *ctx, const char *user, const char *room,
+			const char *text, const char *client_id, pl_post_done done, void *ud)
+{
+	pl_error err = {0};
+	if (post_check(ctx, user, room, text, client_id, &err) != PL_OK) {
+		done(ud, NULL, &err);
+		return;
+	}
+	struct post_args *a = post_args_new(ctx, user, room, text, client_id);
+	if (!a) {
+		pl_fail(&err, PL_UNAVAILABLE, "out of memory");
+		done(ud, NULL, &err);
+		return;
+	}
+	a->done = done;
+	a->ud = ud;
+	pl_writer_submit(ctx->writer, post_job, post_async_done, a);
+}
+
+enum pl_code pl_chat_messages(struct pl_ctx *ctx, const char *user, const char *room,
+			      const struct pl_page *page, json_t **out, pl_error *err)
+{
+	if (page->limit < 1 || page->limit > 200)
+		return pl_fail(err, PL_INVALID_ARGUMENT, "limit must be 1 to 200");
+	WITH_READER(ctx, s);
+	READER_OR_FAIL(s, err);
+	enum pl_code rc = need_member(s, room, user, err);
+	if (rc == PL_OK)
+		*out = pl_store_messages(s, room, page);
+	pl_ctx_reader_put(ctx, s);
+	return rc;
+}
+
+struct change_args {
+	const char *user, *room, *text;
+	int64_t id;
+	json_t *msg;
+};
+
+/* Edits and deletes: the sender only, and the event is stored with the
+ * change so it reaches the room live and on resume. */
+static enum pl_code change_job(pl_store *s, void *arg, pl_error *err)
+{
+	struct change_args *a = arg;
+	if (need_member(s, a->room, a->user, err) != PL_OK)
+		return err->code;
+	json_t *old = pl_store_message_get(s, a->room, a->id);
+	if (!old)
+		return pl_fail(err, PL_NOT_FOUND, "id: no message %lld in %s", (long long)a->id,
+			       a->room);
+	bool mine = strcmp(json_string_value(json_object_get(old, "sender")), a->user) == 0;
+	bool gone = json_is_true(json_object_get(old, "deleted"));
+	json_decref(old);
+	if (!mine)
+		return pl_fail(err, PL_PERMISSION_DENIED, "id: only the sender may change a message");
+	if (gone)
+		return pl_fail(err, PL_NOT_FOUND, "id: message %lld was deleted", (long long)a->id);
+	int64_t now = pl_now_ms(), ev;
+	enum pl_code rc = a->text ? pl_store_message_edit(s, a->id, a->text, now, &a->msg, err)
+				  : pl_store_message_delete(s, a->id, now, &a->msg, err);
+	if (rc != PL_OK)
+		return rc;
+	return pl_store_event_append(s, a->room, a->text ? "message.updated" : "message.deleted",
+				     NULL, a->msg, now, &ev, err);
+}
+
+static enum pl_code change(struct pl_ctx *ctx, struct change_args *a, json_t **msg,
+			   pl_error *err)
+{
+	if (pl_check_id("room", a->room, err) != PL_OK)
+		return err->code;
+	if (a->text && pl_check_text("text", a->text, PL_TEXT_MAX, err) != PL_OK)
+		return err->code;
+	if (pl_writer_run(ctx->writer, change_job, a, err) != PL_OK) {
+		json_decref(a->msg);
+		return err->code;
+	}
+	*msg = a->msg;
+	return PL_OK;
+}
+
+enum pl_code pl_chat_edit(struct pl_ctx *ctx, const char *user, const char *room, int64_t id,
+			  const char *text, json_t **msg, pl_error *err)
+{
+	if (!text)
+		return pl_fail(err, PL_INVALID_ARGUMENT, "text is required");
+	struct change_args a = {user, room, text, id, NULL};
+	return change(ctx, &a, msg, err);
+}
+
+enum pl_code pl_chat_delete(struct pl_ctx *ctx, const char *user, const char *room, int64_t id,
+			    json_t **msg, pl_error *err)
+{
+	struct change_args a = {user, room, NULL, id, NULL};
+	return change(ctx, &a, msg, err);
+}
+
+/* ---- typing and receipts: ephemeral, never stored as events ---- */
+
+static void publish(struct pl_ctx *ctx, const char *type, const char *room, json_t *data)
+{
+	json_t *ev = pl_event_json(0, type, room ? room : "", pl_now_ms(), data);
+	json_decref(data);
+	if (ev)
+		pl_ctx_ephemeral(ctx, ev);
+	json_decref(ev);
+}
+
+enum pl_code pl_chat_typing(struct pl_ctx *ctx, const char *user, const char *room, bool typing,
+			    pl_error *err)
+{
+	WITH_READER(ctx, s);
+	READER_OR_FAIL(s, err);
+	enum pl_code rc = need_member(s, room, user, err);
+	pl_ctx_reader_put(ctx, s);
+	if (rc != PL_OK)
+		return rc;
+	/* At most one "typing" per user and room every 3 s reaches the room;
+	 * the hub sends the stop itself when a start lapses after 5 s. */
+	char key[2 * PL_ID_MAX + 2];
+	snprintf(key, sizeof key, "%s\x1f%s", room, user);
+	int retry;
+	if (typing && !pl_ratelimit_take(ctx->typing, key, &retry))
+		return PL_OK;
+	publish(ctx, "typing", room, json_pack("{s:s, s:b}", "user", user, "typing", typing));
+	return PL_OK;
+}
+
+struct read_args {
+	const char *user, *room;
+	int64_t up_to, delivered, read;
+};
+
+static enum pl_code read_job(pl_store *s, void *arg, pl_error *err)
+{
+	struct read_args *a = arg;
+	if (need_member(s, a->room, a->user, err) != PL_OK)
+		return err->code;
+	if (a->up_to > 0 && !pl_store_message_get(s, a->room, a->up_to))
+		return pl_fail(err, PL_NOT_FOUND, "up_to: no message %lld in %s",
+			       (long long)a->up_to, a->room);
+	/* message_get's result is only a check: free it. */
+	json_decref(pl_store_message_get(s, a->room, a->up_to));
+	if (pl_store_receipt_update(s, a->room, a->user, 0, a->up_to, err) != PL_OK)
+		return err->code;
+	pl_store_receipt_get(s, a->room, a->user, &a->delivered, &a->read);
+	return PL_OK;
+}
+
+enum pl_code pl_chat_read(struct pl_ctx *ctx, const char *user, const char *room, int64_t up_to,
+			  pl_error *err)
+{
+	if (pl_check_id("room", room, err) != PL_OK)
+		return err->code;
+	if (up_to < 1)
+		return pl_fail(err, PL_INVALID_ARGUMENT, "up_to must be a message id");
+	struct read_args a = {user, room, up_to, 0, 0};
+	if (pl_writer_run(ctx->writer, read_job, &a, err) != PL_OK)
+		return err->code;
+	/* The hub coalesces receipts and pushes them in small rooms only. */
+	publish(ctx, "receipt", room,
+		json_pack("{s:s, s:I, s:I}", "user", user, "delivered_up_to",
+			  (json_int_t)a.delivered, "read_up_to", (json_int_t)a.read));
+	return PL_OK;
+}
+
+enum pl_code pl_chat_receipts(struct pl_ctx *ctx, const char *user, const char *room,
+			      json_t **out, pl_error *err)
+{
+	WITH_READER(ctx, s);
+	READER_OR_FAIL(s, err);
+	enum pl_code rc = need_member(s, room, user, err);
+	if (rc == PL_OK)
+		*out = json_pack("{s:o}", "receipts", pl_store_receipts(s, room));
+	pl_ctx_reader_put(ctx, s);
+	return rc;
+}
+
+/* ---- status and presence ---- */
+
+static json_t *status_of(struct pl_ctx *ctx, pl_store *s, const char *viewer, const char *user)
+{
+	char manual[16];
+	int64_t last_seen;
+	pl_store_user_status(s, user, manual, &last_seen);
+	bool self = viewer && strcmp(viewer, user) == 0;
+	bool hidden = strcmp(manual, "invisible") == 0 && !self;
+	int conns = ctx->presence ? pl_presence_connections(ctx->presence, user) : 0;
+	bool online = ctx->presence && pl_presence_online(ctx->presence, user) && !hidden;
+	const char *shown = !online ? "offline"
+			    : strcmp(manual, "invisible") == 0 ? "offline"
+							      : manual;
+	json_t *seen = json_null();
+	if (last_seen > 0 && !online) {
+		char t[PL_TIME_LEN];
+		pl_time_format(last_seen, t);
+		seen = json_string(t);
+	}
+	return json_pack("{s:s, s:s, s:i, s:o}", "user", user, "status", shown, "connections",
+			 hidden ? 0 : conns, "last_seen", seen);
+}
+
+static json_t *member_status(struct pl_ctx *ctx, pl_store *s, const char *viewer, json_t *ids)
+{
+	json_t *arr = json_array();
+	size_t i;
+	json_t *id;
+	json_array_foreach(ids, i, id) {
+		json_array_append_new(arr, status_of(ctx, s, viewer, json_string_value(id)));
+	}
+	return arr;
+}
+
+json_t *pl_chat_status(struct pl_ctx *ctx, const char *viewer, const char *user)
+{
+	WITH_READER(ctx, s);
+	if (!s)
+		return NULL;
+	json_t *st = status_of(ctx, s, viewer, user);
+	pl_ctx_reader_put(ctx, s);
+	return st;
+}
+
+struct status_args {
+	const char *user, *status;
+};
+
+static enum pl_code status_job(pl_store *s, void *arg, pl_error *err)
+{
+	struct status_args *a = arg;
+	return pl_store_set_status(s, a->user, a->status, err);
+}
+
+enum pl_code pl_chat_set_status(struct pl_ctx *ctx, const char *user, const char *status,
+				json_t **out, pl_error *err)
+{
+	static const char *const allowed[] = {"online", "away", "busy", "invisible"};
+	bool ok = false;
+	for (size_t i = 0; status && i < sizeof allowed / sizeof allowed[0]; i++)
+		ok = ok || strcmp(status, allowed[i]) == 0;
+	if (!ok)
+		return pl_fail(err, PL_INVALID_ARGUMENT,
+			       "status must be online, away, busy or invisible");
+	struct status_args a = {user, status};
+	if (pl_writer_run(ctx->writer, status_job, &a, err) != PL_OK)
+		return err->code;
+	/* Others see the status as a presence event; invisible as offline. */
+	json_t *seen = pl_chat_status(ctx, NULL, user);
+	if (seen)
+		publish(ctx, "presence", NULL, seen);
+	*out = pl_chat_status(ctx, user, user);
+	return *out ? PL_OK : pl_fail(err, PL_UNAVAILABLE, "store unavailable");
+}
+
+enum pl_code pl_chat_presence(struct pl_ctx *ctx, const char *viewer, const char *users,
+			      json_t **out, pl_error *err)
+{
+	if (!users || !*users)
+		return pl_fail(err, PL_INVALID_ARGUMENT, "users is required (users=a,b,c)");
+	WITH_READER(ctx, s);
+	READER_OR_FAIL(s, err);
+	json_t *arr = json_array();
+	char *copy = strdup(users), *save = NULL;
+	int n = 0;
+	enum pl_code rc = copy ? PL_OK : pl_fail(err, PL_INTERNAL, "out of memory");
+	for (char *u = copy ? strtok_r(copy, ",", &save) : NULL; u && rc == PL_OK;
+	     u = strtok_r(NULL, ",", &save)) {
+		if (++n > 500)
+			rc = pl_fail(err, PL_INVALID_ARGUMENT, "users: at most 500 users");
+		else if (pl_check_id("users", u, err) != PL_OK)
+			rc = err->code;
+		else
+			json_array_append_new(arr, status_of(ctx, s, viewer, u));
+	}
+	free(copy);
+	pl_ctx_reader_put(ctx, s);
+	if (rc != PL_OK) {
+		json_decref(arr);
+		return rc;
+	}
+	*out = json_pack("{s:o}", "users", arr);
+	return PL_OK;
+}
+
+/* Called on presence transitions (first connection, or the end of the
+ * grace period after the last): stores last_seen and tells whoever the
+ * hub decides should know. */
+static enum pl_code seen_job(pl_store *s, void *arg, pl_error *err)
+{
+	struct status_args *a = arg;
+	return pl_store_set_last_seen(s, a->user, pl_now_ms(), err);
+}
+
+void pl_chat_presence_changed(struct pl_ctx *ctx, const char *user, bool online)
+{
+	if (!online) {
+		struct status_args a = {user, NULL};
+		pl_error err;
+		pl_writer_run(ctx->writer, seen_job, &a, &err);
+	}
+	json_t *st = pl_chat_status(ctx, NULL, user);
+	if (!st)
+		return;
+	/* invisible users never come online for others, nor go offline. */
+	char manual[16];
+	int64_t seen;
+	WITH_READER(ctx, s);
+	if (s) {
+		pl_store_user_status(s, user, manual, &seen);
+		pl_ctx_reader_put(ctx, s);
+		if (strcmp(manual, "invisible") != 0) {
+			publish(ctx, "presence", NULL, st);
+			return;
+		}
+	}
+	json_decref(st);
+}

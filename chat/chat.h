@@ -1,0 +1,85 @@
+/* chat/chat: the chat operations, one set for every front end.
+ *
+ * REST handlers (parleyd and parley.fcgi alike), WebSocket frames and the
+ * compatibility endpoints all call these.  Each validates its arguments,
+ * checks the caller's rights and performs the write as one writer job, so
+ * checks and writes share a transaction.  The caller's user id always comes
+ * from a verified token (pl_chat_auth), never from a request body.
+ * Results are new JSON references the caller owns. */
+#ifndef PL_CHAT_H
+#define PL_CHAT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "chat/ctx.h"
+#include "core/err.h"
+#include "core/jwt.h"
+
+#define PL_TEXT_MAX 4000
+#define PL_NAME_MAX 200
+#define PL_CLIENT_ID_MAX 128
+
+/* Verifies a token and signs the user up on first sight (a member of
+ * general, silently). */
+enum pl_code pl_chat_auth(struct pl_ctx *ctx, const char *token, struct pl_claims *who,
+			  pl_error *err);
+
+enum pl_code pl_chat_room_create(struct pl_ctx *ctx, const char *user, const char *id,
+				 const char *name, bool priv, json_t **room, pl_error *err);
+enum pl_code pl_chat_rooms(struct pl_ctx *ctx, const char *user, json_t **out, pl_error *err);
+enum pl_code pl_chat_room_get(struct pl_ctx *ctx, const char *user, const char *room,
+			      json_t **out, pl_error *err);
+enum pl_code pl_chat_join(struct pl_ctx *ctx, const char *user, const char *room,
+			  json_t **out, pl_error *err);
+enum pl_code pl_chat_leave(struct pl_ctx *ctx, const char *user, const char *room,
+			   pl_error *err);
+enum pl_code pl_chat_members(struct pl_ctx *ctx, const char *user, const char *room,
+			     json_t **out, pl_error *err);
+enum pl_code pl_chat_member_add(struct pl_ctx *ctx, const char *user, const char *room,
+				const char *other, pl_error *err);
+enum pl_code pl_chat_dm(struct pl_ctx *ctx, const char *user, const char *other, json_t **out,
+			pl_error *err);
+
+/* *created is false when client_id repeated an earlier message (answer 200
+ * with that message, store nothing). */
+enum pl_code pl_chat_post(struct pl_ctx *ctx, const char *user, const char *room,
+			  const char *text, const char *client_id, json_t **msg, bool *created,
+			  pl_error *err);
+/* The same without waiting: done(ud, msg, err) runs on the writer thread
+ * after the commit; msg is borrowed (NULL on error). */
+typedef void (*pl_post_done)(void *ud, json_t *msg, const pl_error *err);
+void pl_chat_post_async(struct pl_ctx *ctx, const char *user, const char *room,
+			const char *text, const char *client_id, pl_post_done done, void *ud);
+enum pl_code pl_chat_messages(struct pl_ctx *ctx, const char *user, const char *room,
+			      const struct pl_page *page, json_t **out, pl_error *err);
+enum pl_code pl_chat_edit(struct pl_ctx *ctx, const char *user, const char *room, int64_t id,
+			  const char *text, json_t **msg, pl_error *err);
+enum pl_code pl_chat_delete(struct pl_ctx *ctx, const char *user, const char *room, int64_t id,
+			    json_t **msg, pl_error *err);
+
+enum pl_code pl_chat_typing(struct pl_ctx *ctx, const char *user, const char *room, bool typing,
+			    pl_error *err);
+enum pl_code pl_chat_read(struct pl_ctx *ctx, const char *user, const char *room, int64_t up_to,
+			  pl_error *err);
+enum pl_code pl_chat_receipts(struct pl_ctx *ctx, const char *user, const char *room,
+			      json_t **out, pl_error *err);
+
+/* Status objects as others see them. */
+json_t *pl_chat_status(struct pl_ctx *ctx, const char *viewer, const char *user);
+enum pl_code pl_chat_set_status(struct pl_ctx *ctx, const char *user, const char *status,
+				json_t **out, pl_error *err);
+/* users: comma-separated ids, at most 500. */
+enum pl_code pl_chat_presence(struct pl_ctx *ctx, const char *viewer, const char *users,
+			      json_t **out, pl_error *err);
+
+/* Presence transitions (from db/presence): stores last_seen and publishes
+ * the presence event. */
+void pl_chat_presence_changed(struct pl_ctx *ctx, const char *user, bool online);
+
+/* Argument checks shared with the front ends. */
+enum pl_code pl_check_id(const char *field, const char *v, pl_error *err);
+enum pl_code pl_check_text(const char *field, const char *v, size_t maxchars, pl_error *err);
+
+#endif

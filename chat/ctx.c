@@ -1,0 +1,138 @@
+/* chat/ctx: see ctx.h. */
+#include "chat/ctx.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/ratelimit.h"
+#include "db/bus.h"
+#include "db/presence.h"
+
+/* Posting rate per user: generous for people, a wall for a runaway bot. */
+#define POST_RATE 50.0
+#define POST_BURST 200.0
+
+static void on_commit(void *ud, int64_t last_event_id)
+{
+	pl_ctx_stored(ud, last_event_id);
+}
+
+static enum pl_code make_data_dir(const char *dir, pl_error *err)
+{
+	if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+		return pl_fail(err, PL_INTERNAL, "cannot create data folder %s: %s", dir,
+			       strerror(errno));
+	return PL_OK;
+}
+
+enum pl_code pl_ctx_init(struct pl_ctx *ctx, const struct pl_config *cfg, bool role_daemon,
+			 pl_error *err)
+{
+	memset(ctx, 0, sizeof *ctx);
+	ctx->cfg = cfg;
+	ctx->started_ms = pl_now_ms();
+	pthread_mutex_init(&ctx->lock, NULL);
+	if (make_data_dir(cfg->data_dir, err) != PL_OK)
+		return err->code;
+	snprintf(ctx->db_path, sizeof ctx->db_path, "%s/parley.db", cfg->data_dir);
+	ctx->known_users = pl_map_new();
+	ctx->posts = pl_ratelimit_new(cfg->dev ? 0 : POST_RATE, POST_BURST);
+	ctx->typing = pl_ratelimit_new(1.0 / 3.0, 1.0);
+	if (!ctx->known_users || !ctx->posts || !ctx->typing)
+		return pl_fail(err, PL_INTERNAL, "out of memory");
+	/* Opening a reader first creates and migrates the schema once. */
+	pl_store *first = pl_ctx_reader(ctx);
+	if (!first)
+		return pl_fail(err, PL_INTERNAL, "cannot open the store at %s", ctx->db_path);
+	pl_ctx_reader_put(ctx, first);
+	if (pl_writer_start(ctx->db_path, on_commit, ctx, &ctx->writer, err) != PL_OK)
+		return err->code;
+	if (pl_bus_open(cfg->data_dir, role_daemon, &ctx->bus, err) != PL_OK)
+		return err->code;
+	return PL_OK;
+}
+
+void pl_ctx_close(struct pl_ctx *ctx)
+{
+	pl_writer_stop(ctx->writer);
+	ctx->writer = NULL;
+	for (int i = 0; i < ctx->nreaders; i++)
+		pl_store_close(ctx->readers[i]);
+	ctx->nreaders = 0;
+	pl_bus_close(ctx->bus);
+	pl_presence_free(ctx->presence);
+	pl_ratelimit_free(ctx->posts);
+	pl_ratelimit_free(ctx->typing);
+	pl_map_free(ctx->known_users);
+	pthread_mutex_destroy(&ctx->lock);
+}
+
+pl_store *pl_ctx_reader(struct pl_ctx *ctx)
+{
+	pthread_mutex_lock(&ctx->lock);
+	pl_store *s = ctx->nreaders ? ctx->readers[--ctx->nreaders] : NULL;
+	pthread_mutex_unlock(&ctx->lock);
+	if (s)
+		return s;
+	pl_error err;
+	if (pl_store_open(ctx->db_path, &s, &err) != PL_OK) {
+		log_error("%s", err.message);
+		return NULL;
+	}
+	return s;
+}
+
+void pl_ctx_reader_put(struct pl_ctx *ctx, pl_store *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&ctx->lock);
+	if (ctx->nreaders < PL_READERS_MAX) {
+		ctx->readers[ctx->nreaders++] = s;
+		s = NULL;
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	pl_store_close(s);
+}
+
+void pl_ctx_set_sink(struct pl_ctx *ctx, const struct pl_sink *sink)
+{
+	pthread_mutex_lock(&ctx->lock);
+	ctx->sink = *sink;
+	pthread_mutex_unlock(&ctx->lock);
+}
+
+static struct pl_sink get_sink(struct pl_ctx *ctx)
+{
+	pthread_mutex_lock(&ctx->lock);
+	struct pl_sink s = ctx->sink;
+	pthread_mutex_unlock(&ctx->lock);
+	return s;
+}
+
+void pl_ctx_stored(struct pl_ctx *ctx, int64_t last_event_id)
+{
+	struct pl_sink s = get_sink(ctx);
+	if (s.stored)
+		s.stored(s.ud, last_event_id);
+	char id[24];
+	int n = snprintf(id, sizeof id, "%lld", (long long)last_event_id);
+	pl_bus_send(ctx->bus, 'W', id, (size_t)n);
+}
+
+void pl_ctx_ephemeral(struct pl_ctx *ctx, json_t *event)
+{
+	struct pl_sink s = get_sink(ctx);
+	if (s.ephemeral)
+		s.ephemeral(s.ud, event);
+	char *text = json_dumps(event, JSON_COMPACT);
+	if (text) {
+		pl_bus_send(ctx->bus, 'E', text, strlen(text));
+		free(text);
+	}
+}

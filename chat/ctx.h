@@ -1,0 +1,69 @@
+/* chat/ctx: the server context, the one home of a process's mutable state.
+ *
+ * It holds the settings, the writer, a pool of read connections, the set of
+ * users already signed up in this process, presence, the bus to other
+ * processes, and the sink through which the push layer (when this process
+ * has one) hears of new events.  chat/ and api/ reach everything through
+ * it; nothing is global. */
+#ifndef PL_CTX_H
+#define PL_CTX_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/map.h"
+#include "db/store.h"
+#include "db/writer.h"
+
+struct pl_presence;
+struct pl_bus;
+struct pl_ratelimit;
+
+/* What the push layer registers to be told of events.  stored() follows
+ * every commit that appended events (this process's or, through the bus,
+ * another's); ephemeral() carries typing, receipt and presence events, the
+ * event object borrowed. */
+struct pl_sink {
+	void *ud;
+	void (*stored)(void *ud, int64_t last_event_id);
+	void (*ephemeral)(void *ud, json_t *event);
+};
+
+#define PL_READERS_MAX 32
+
+struct pl_ctx {
+	const struct pl_config *cfg;
+	char db_path[4200];
+	pl_writer *writer;
+	pthread_mutex_t lock;            /* guards readers, known_users, sink */
+	pl_store *readers[PL_READERS_MAX];
+	int nreaders;
+	pl_map *known_users;             /* users ensured (and in general) */
+	struct pl_sink sink;
+	struct pl_presence *presence;
+	struct pl_bus *bus;
+	struct pl_ratelimit *posts;      /* per-user message rate */
+	struct pl_ratelimit *typing;     /* one typing start per user and room per 3 s */
+	int64_t started_ms;
+};
+
+/* Opens the store (creating the data folder), starts the writer and the
+ * bus.  role_daemon: this process listens on the bus (parleyd); otherwise
+ * it only publishes to it (parley.fcgi). */
+enum pl_code pl_ctx_init(struct pl_ctx *ctx, const struct pl_config *cfg, bool role_daemon,
+			 pl_error *err);
+void pl_ctx_close(struct pl_ctx *ctx);
+
+/* A read connection for this thread's use; give it back when done. */
+pl_store *pl_ctx_reader(struct pl_ctx *ctx);
+void pl_ctx_reader_put(struct pl_ctx *ctx, pl_store *s);
+
+void pl_ctx_set_sink(struct pl_ctx *ctx, const struct pl_sink *sink);
+/* Tells this process's sink and the other processes about new events or an
+ * ephemeral event (owned by the caller). */
+void pl_ctx_stored(struct pl_ctx *ctx, int64_t last_event_id);
+void pl_ctx_ephemeral(struct pl_ctx *ctx, json_t *event);
+
+#endif

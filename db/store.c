@@ -1,0 +1,726 @@
+/* db/store: see store.h.  Every statement is prepared once per connection
+ * (lazily, from the table below) and reset after use. */
+#include "db/store.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+
+enum pl_code pl_schema_migrate(sqlite3 *db, pl_error *err);
+
+enum stmt_id {
+	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
+	S_USER_INSERT, S_USER_EXISTS, S_USER_STATUS, S_USER_SET_STATUS, S_USER_SET_SEEN,
+	S_ROOM_INSERT, S_ROOM_GET, S_ROOMS_VISIBLE, S_ROOM_COUNT,
+	S_MEMBER_IS, S_MEMBER_INSERT, S_MEMBER_DELETE, S_MEMBER_COUNT_ADD,
+	S_USER_ROOMS, S_MEMBER_IDS,
+	S_MSG_INSERT, S_MSG_BY_CLIENT, S_MSG_GET, S_MSG_EDIT, S_MSG_DELETE,
+	S_MSGS_BEFORE, S_MSGS_AFTER, S_MSGS_SINCE, S_MSGS_LATEST,
+	S_EVENT_INSERT, S_EVENT_LAST, S_EVENTS_AFTER, S_EVENTS_USER,
+	S_RECEIPT_UPDATE, S_RECEIPTS, S_RECEIPT_GET,
+	S_COUNT
+};
+
+#define MSG_COLS "id, room, sender, text, client_id, created_at, edited_at, deleted"
+#define ROOM_COLS "id, name, private, created_by, created_at, member_count"
+
+static const char *const sql[S_COUNT] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_SAVEPOINT] = "SAVEPOINT job",
+	[S_RELEASE] = "RELEASE job",
+	[S_ROLLBACK_TO] = "ROLLBACK TO job",
+	[S_USER_INSERT] = "INSERT INTO users(id, name, created_at) VALUES(?1, ?2, ?3)"
+			  " ON CONFLICT(id) DO NOTHING",
+	[S_USER_EXISTS] = "SELECT 1 FROM users WHERE id = ?1",
+	[S_USER_STATUS] = "SELECT status, last_seen FROM users WHERE id = ?1",
+	[S_USER_SET_STATUS] = "UPDATE users SET status = ?2 WHERE id = ?1",
+	[S_USER_SET_SEEN] = "UPDATE users SET last_seen = ?2 WHERE id = ?1",
+	[S_ROOM_INSERT] = "INSERT INTO rooms(id, name, private, created_by, created_at)"
+			  " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO NOTHING",
+	[S_ROOM_GET] = "SELECT " ROOM_COLS " FROM rooms WHERE id = ?1",
+	[S_ROOMS_VISIBLE] = "SELECT " ROOM_COLS " FROM rooms WHERE private = 0"
+			    " UNION SELECT r.id, r.name, r.private, r.created_by, r.created_at,"
+			    " r.member_count FROM members m JOIN rooms r ON r.id = m.room"
+			    " WHERE m.user = ?1 ORDER BY 1",
+	[S_ROOM_COUNT] = "SELECT member_count, private FROM rooms WHERE id = ?1",
+	[S_MEMBER_IS] = "SELECT 1 FROM members WHERE room = ?1 AND user = ?2",
+	[S_MEMBER_INSERT] = "INSERT INTO members(room, user, joined_at) VALUES(?1, ?2, ?3)"
+			    " ON CONFLICT DO NOTHING",
+	[S_MEMBER_DELETE] = "DELETE FROM members WHERE room = ?1 AND user = ?2",
+	[S_MEMBER_COUNT_ADD] = "UPDATE rooms SET member_count = member_count + ?2 WHERE id = ?1",
+	[S_USER_ROOMS] = "SELECT room FROM members WHERE user = ?1 ORDER BY room",
+	[S_MEMBER_IDS] = "SELECT user FROM members WHERE room = ?1 ORDER BY user LIMIT ?2",
+	[S_MSG_INSERT] = "INSERT INTO messages(room, sender, text, client_id, created_at)"
+			 " VALUES(?1, ?2, ?3, ?4, ?5) RETURNING " MSG_COLS,
+	[S_MSG_BY_CLIENT] = "SELECT " MSG_COLS " FROM messages WHERE sender = ?1"
+			    " AND client_id = ?2",
+	[S_MSG_GET] = "SELECT " MSG_COLS " FROM messages WHERE id = ?2 AND room = ?1",
+	[S_MSG_EDIT] = "UPDATE messages SET text = ?2, edited_at = ?3 WHERE id = ?1"
+		       " AND deleted = 0 RETURNING " MSG_COLS,
+	[S_MSG_DELETE] = "UPDATE messages SET text = NULL, deleted = 1, edited_at = ?2"
+			 " WHERE id = ?1 RETURNING " MSG_COLS,
+	/* Pages are read newest first (the index walks backwards) and turned
+	 * around in C, so "before" and the default page stay cheap in huge
+	 * rooms; one row more than asked tells has_more. */
+	[S_MSGS_BEFORE] = "SELECT " MSG_COLS " FROM messages WHERE room = ?1 AND id < ?2"
+			  " AND id > ?3 ORDER BY id DESC LIMIT ?4",
+	[S_MSGS_AFTER] = "SELECT " MSG_COLS " FROM messages WHERE room = ?1 AND id > ?3"
+			 " AND id < ?2 ORDER BY id ASC LIMIT ?4",
+	[S_MSGS_SINCE] = "SELECT " MSG_COLS " FROM messages WHERE room = ?1"
+			 " AND created_at >= ?3 AND id < ?2 ORDER BY id ASC LIMIT ?4",
+	[S_MSGS_LATEST] = "SELECT " MSG_COLS " FROM messages WHERE room = ?1 AND id < ?2"
+			  " ORDER BY id DESC LIMIT ?4",
+	[S_EVENT_INSERT] = "INSERT INTO events(room, type, ts, target, data)"
+			   " VALUES(?1, ?2, ?3, ?4, ?5)",
+	[S_EVENT_LAST] = "SELECT COALESCE(MAX(id), 0) FROM events",
+	[S_EVENTS_AFTER] = "SELECT id, ts, room, type, target, data FROM events"
+			   " WHERE id > ?1 ORDER BY id LIMIT ?2",
+	[S_EVENTS_USER] = "SELECT e.id, e.ts, e.room, e.type, e.target, e.data FROM events e"
+			  " WHERE e.id > ?2 AND (e.target = ?1 OR (e.target IS NULL AND"
+			  " e.room IN (SELECT room FROM members WHERE user = ?1)))"
+			  " ORDER BY e.id LIMIT ?3",
+	[S_RECEIPT_UPDATE] = "UPDATE members SET"
+			     " delivered_up_to = MAX(delivered_up_to, ?3, ?4),"
+			     " read_up_to = MAX(read_up_to, ?4) WHERE room = ?1 AND user = ?2",
+	[S_RECEIPTS] = "SELECT user, delivered_up_to, read_up_to FROM members WHERE room = ?1"
+		       " AND (delivered_up_to > 0 OR read_up_to > 0) ORDER BY user LIMIT 1000",
+	[S_RECEIPT_GET] = "SELECT delivered_up_to, read_up_to FROM members"
+			  " WHERE room = ?1 AND user = ?2",
+};
+
+struct pl_store {
+	sqlite3 *db;
+	sqlite3_stmt *st[S_COUNT];
+};
+
+/* Prepares on first use; returns a reset statement with cleared bindings,
+ * or NULL (logged by the caller through the error path). */
+static sqlite3_stmt *stmt(pl_store *s, enum stmt_id id)
+{
+	if (!s->st[id] &&
+	    sqlite3_prepare_v3(s->db, sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->st[id], NULL) !=
+		    SQLITE_OK)
+		return NULL;
+	sqlite3_reset(s->st[id]);
+	sqlite3_clear_bindings(s->st[id]);
+	return s->st[id];
+}
+
+static enum pl_code db_fail(pl_store *s, pl_error *err)
+{
+	int rc = sqlite3_errcode(s->db);
+	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		return pl_fail(err, PL_UNAVAILABLE, "store busy, try again");
+	return pl_fail(err, PL_INTERNAL, "store error: %s", sqlite3_errmsg(s->db));
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Runs a statement that returns no rows. */
+static enum pl_code exec_done(pl_store *s, sqlite3_stmt *st, pl_error *err)
+{
+	if (!st)
+		return db_fail(s, err);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? PL_OK : db_fail(s, err);
+}
+
+static enum pl_code simple(pl_store *s, enum stmt_id id, pl_error *err)
+{
+	return exec_done(s, stmt(s, id), err);
+}
+
+static bool exists(sqlite3_stmt *st)
+{
+	bool yes = st && sqlite3_step(st) == SQLITE_ROW;
+	if (st)
+		sqlite3_reset(st);
+	return yes;
+}
+
+enum pl_code pl_store_open(const char *path, pl_store **out, pl_error *err)
+{
+	pl_store *s = calloc(1, sizeof *s);
+	if (!s)
+		return pl_fail(err, PL_INTERNAL, "out of memory");
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+		pl_fail(err, PL_INTERNAL, "cannot open %s: %s", path,
+			s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		pl_store_close(s);
+		return err->code;
+	}
+	/* busy_timeout first: the journal_mode switch itself may wait for
+	 * another process.  synchronous=NORMAL in WAL mode survives a crash
+	 * of the process (kill -9) with every commit; only a power cut may
+	 * lose the last transactions. */
+	sqlite3_busy_timeout(s->db, 10000);
+	char *msg = NULL;
+	if (sqlite3_exec(s->db,
+			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			 "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
+			 NULL, NULL, &msg) != SQLITE_OK) {
+		pl_fail(err, PL_INTERNAL, "cannot set up %s: %s", path, msg ? msg : "?");
+		sqlite3_free(msg);
+		pl_store_close(s);
+		return err->code;
+	}
+	if (pl_schema_migrate(s->db, err) != PL_OK) {
+		pl_store_close(s);
+		return err->code;
+	}
+	*out = s;
+	return PL_OK;
+}
+
+void pl_store_close(pl_store *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close_v2(s->db);
+	free(s);
+}
+
+enum pl_code pl_store_begin(pl_store *s, pl_error *err) { return simple(s, S_BEGIN, err); }
+enum pl_code pl_store_commit(pl_store *s, pl_error *err) { return simple(s, S_COMMIT, err); }
+
+void pl_store_rollback(pl_store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		simple(s, S_ROLLBACK, NULL);
+}
+
+enum pl_code pl_store_savepoint(pl_store *s, bool release, bool rollback)
+{
+	if (!release)
+		return simple(s, S_SAVEPOINT, NULL);
+	if (rollback && simple(s, S_ROLLBACK_TO, NULL) != PL_OK)
+		return PL_INTERNAL;
+	return simple(s, S_RELEASE, NULL);
+}
+
+/* ---- JSON of rows ---- */
+
+static json_t *col_text_or_null(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return json_null();
+	return json_stringn((const char *)sqlite3_column_text(st, i),
+			    (size_t)sqlite3_column_bytes(st, i));
+}
+
+static json_t *col_time_or_null(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return json_null();
+	char t[PL_TIME_LEN];
+	pl_time_format(sqlite3_column_int64(st, i), t);
+	return json_string(t);
+}
+
+static json_t *message_row(sqlite3_stmt *st)
+{
+	return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "id",
+			 (json_int_t)sqlite3_column_int64(st, 0), "room", col_text_or_null(st, 1),
+			 "sender", col_text_or_null(st, 2), "text", col_text_or_null(st, 3),
+			 "client_id", col_text_or_null(st, 4), "created_at",
+			 col_time_or_null(st, 5), "edited_at", col_time_or_null(st, 6), "deleted",
+			 sqlite3_column_int(st, 7) != 0);
+}
+
+static json_t *room_row(sqlite3_stmt *st)
+{
+	return json_pack("{s:o, s:o, s:b, s:o, s:o, s:I}", "id", col_text_or_null(st, 0), "name",
+			 col_text_or_null(st, 1), "private", sqlite3_column_int(st, 2) != 0,
+			 "created_by", col_text_or_null(st, 3), "created_at",
+			 col_time_or_null(st, 4), "members",
+			 (json_int_t)sqlite3_column_int64(st, 5));
+}
+
+/* One row through fn, or NULL when the statement yields none. */
+static json_t *one_row(sqlite3_stmt *st, json_t *(*fn)(sqlite3_stmt *))
+{
+	if (!st)
+		return NULL;
+	json_t *out = sqlite3_step(st) == SQLITE_ROW ? fn(st) : NULL;
+	sqlite3_reset(st);
+	return out;
+}
+
+json_t *pl_event_json(int64_t id, const char *type, const char *room, int64_t ts, json_t *data)
+{
+	char t[PL_TIME_LEN];
+	pl_time_format(ts, t);
+	json_t *ev = json_pack("{s:s, s:s, s:s, s:O}", "type", type, "room", room, "ts", t,
+			       "data", data);
+	if (ev && id > 0)
+		json_object_set_new(ev, "id", json_integer(id));
+	return ev;
+}
+
+/* ---- users ---- */
+
+enum pl_code pl_store_user_ensure(pl_store *s, const char *user, const char *name,
+				  int64_t now, bool *created, pl_error *err)
+{
+	sqlite3_stmt *st = stmt(s, S_USER_INSERT);
+	if (!st)
+		return db_fail(s, err);
+	bind_text(st, 1, user);
+	bind_text(st, 2, name && *name ? name : NULL);
+	sqlite3_bind_int64(st, 3, now);
+	if (exec_done(s, st, err) != PL_OK)
+		return err->code;
+	*created = sqlite3_changes(s->db) > 0;
+	return PL_OK;
+}
+
+bool pl_store_user_exists(pl_store *s, const char *user)
+{
+	sqlite3_stmt *st = stmt(s, S_USER_EXISTS);
+	if (st)
+		bind_text(st, 1, user);
+	return exists(st);
+}
+
+static enum pl_code user_update(pl_store *s, enum stmt_id id, const char *user,
+				const char *text, int64_t num, pl_error *err)
+{
+	sqlite3_stmt *st = stmt(s, id);
+	if (!st)
+		return db_fail(s, err);
+	bind_text(st, 1, user);
+	if (text)
+		bind_text(st, 2, text);
+	else
+		sqlite3_bind_int64(st, 2, num);
+	return exec_done(s, st, err);
+}
+
+enum pl_code pl_store_set_status(pl_store *s, const char *user, const char *status,
+				 pl_error *err)
+{
+	return user_update(s, S_USER_SET_STATUS, user, status, 0, err);
+}
+
+enum pl_code pl_store_set_last_seen(pl_store *s, const char *user, int64_t when, pl_error *err)
+{
+	return user_update(s, S_USER_SET_SEEN, user, NULL, when, err);
+}
+
+void pl_store_user_status(pl_store *s, const char *user, char status[16], int64_t *last_seen)
+{
+	strcpy(status, "online");
+	*last_seen = 0;
+	sqlite3_stmt *st = stmt(s, S_USER_STATUS);
+	if (!st)
+		return;
+	bind_text(st, 1, user);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(st, 0);
+		if (v)
+			snprintf(status, 16, "%s", v);
+		*last_seen = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+}
+
+/* ---- rooms and members ---- */
+
+enum pl_code pl_store_room_create(pl_store *s, const char *id, const char *name, bool priv,
+				  const char *creator, int64_t now, pl_error *err)
+{
+	sqlite3_stmt *st = stmt(s, S_ROOM_INSERT);
+	if (!st)
+		return db_fail(s, err);
+	bind_text(st, 1, id);
+	bind_text(st, 2, name);
+	sqlite3_bind_int(st, 3, priv);
+	bind_text(st, 4, creator);
+	sqlite3_bind_int64(st, 5, now);
+	if (exec_done(s, st, err) != PL_OK)
+		return err->code;
+	if (sqlite3_changes(s->db) == 0)
+		return pl_fail(err, PL_CONFLICT, "id: room %s exists already", id);
+	return PL_OK;
+}
+
+json_t *pl_store_room_get(pl_store *s, const char *id)
+{
+	sqlite3_stmt *st = stmt(s, S_ROOM_GET);
+	if (st)
+		bind_text(st, 1, id);
+	return one_row(st, room_row);
+}
+
+static bool room_count(pl_store *s, const char *room, int *count, bool *priv)
+{
+	sqlite3_stmt *st = stmt(s, S_ROOM_COUNT);
+	if (!st)
+		return false;
+	bind_text(st, 1, room);
+	bool found = sqlite3_step(st) == SQLITE_ROW;
+	if (found) {
+		*count = sqlite3_column_int(st, 0);
+		*priv = sqlite3_column_int(st, 1) != 0;
+	}
+	sqlite3_reset(st);
+	return found;
+}
+
+bool pl_store_room_private(pl_store *s, const char *id, bool *priv)
+{
+	int count;
+	return room_count(s, id, &count, priv);
+}
+
+int pl_store_room_members(pl_store *s, const char *room)
+{
+	int count;
+	bool priv;
+	return room_count(s, room, &count, &priv) ? count : -1;
+}
+
+/* Collects every row of st through fn into an array. */
+static json_t *all_rows(sqlite3_stmt *st, json_t *(*fn)(sqlite3_stmt *))
+{
+	json_t *arr = json_array();
+	if (!st)
+		return arr;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(arr, fn(st));
+	sqlite3_reset(st);
+	return arr;
+}
+
+static json_t *first_col(sqlite3_stmt *st) { return col_text_or_null(st, 0); }
+
+json_t *pl_store_rooms_visible(pl_store *s, const char *user)
+{
+	sqlite3_stmt *st = stmt(s, S_ROOMS_VISIBLE);
+	if (st)
+		bind_text(st, 1, user);
+	return all_rows(st, room_row);
+}
+
+bool pl_store_is_member(pl_store *s, const char *room, const char *user)
+{
+	sqlite3_stmt *st = stmt(s, S_MEMBER_IS);
+	if (st) {
+		bind_text(st, 1, room);
+		bind_text(st, 2, user);
+	}
+	return exists(st);
+}
+
+static enum pl_code member_change(pl_store *s, enum stmt_id id, const char *room,
+				  const char *user, int64_t now, bool *changed, pl_error *err)
+{
+	sqlite3_stmt *st = stmt(s, id);
+	if (!st)
+		return db_fail(s, err);
+	bind_text(st, 1, room);
+	bind_text(st, 2, user);
+	if (id == S_MEMBER_INSERT)
+		sqlite3_bind_int64(st, 3, now);
+	if (exec_done(s, st, err) != PL_OK)
+		return err->code;
+	*changed = sqlite3_changes(s->db) > 0;
+	if (!*changed)
+		return PL_OK;
+	/* The count lives on the room so size checks (small rooms) cost one
+	 * row read, not a count over the members. */
+	st = stmt(s, S_MEMBER_COUNT_ADD);
+	if (!st)
+		return db_fail(s, err);
+	bind_text(st, 1, room);
+	sqlite3_bind_int(st, 2, id == S_MEMBER_INSERT ? 1 : -1);
+	return exec_done(s, st, err);
+}
+
+enum pl_code pl_store_member_add(pl_store *s, const char *room, const char *user, int64_t now,
+				 bool *changed, pl_error *err)
+{
+	return member_change(s, S_MEMBER_INSERT, room, user, now, changed, err);
+}
+
+enum pl_code pl_store_member_remove(pl_store *s, const char *room, const char *user,
+				    bool *changed, pl_error *err)
+{
+	return member_change(s, S_MEMBER_DELETE, room, user, 0, changed, err);
+}
+
+json_t *pl_store_user_rooms(pl_store *s, const char *user)
+{
+	sqlite3_stmt *st = stmt(s, S_USER_ROOMS);
+	if (st)
+		bind_text(st, 1, user);
+	return all_rows(st, first_col);
+}
+
+json_t *pl_store_member_ids(pl_store *s, const char *room, int limit)
+{
+	sqlite3_stmt *st = stmt(s, S_MEMBER_IDS);
+	if (st) {
+		bind_text(st, 1, room);
+		sqlite3_bind_int(st, 2, limit);
+	}
+	return all_rows(st, first_col);
+}
+
+/* ---- messages ---- */
+
+static enum pl_code message_write(pl_store *s, sqlite3_stmt *st, json_t **msg, pl_error *err)
+{
+	if (!st)
+		return db_fail(s, err);
+	int rc = sqlite3_step(st);
+	*msg = rc == SQLITE_ROW ? message_row(st) : NULL;
+	/* RETURNING statements finish their write only when stepped to DONE. */
+	while (rc == SQLITE_ROW)
+		rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(*msg);
+		*msg = NULL;
+		return db_fail(s, err);
+	}
+	if (!*msg)
+		return pl_fail(err, PL_NOT_FOUND, "id: no such message");
+	return PL_OK;
+}
+
+enum pl_code pl_store_message_insert(pl_store *s, const char *room, const char *sender,
+				     const char *text, const char *client_id, int64_t now,
+				     json_t **msg, pl_error *err)
+{
+	sqlite3_stmt *st = stmt(s, S_MSG_INSERT);
+	if (st) {
+		bind_text(st, 1, room);
+		bind_text(st, 2, sender);
+		bind_text(st, 3, text);
+		bind_text(st, 4, client_id);
+		sqlite3_bind_int64(st, 5, now);
+	}
+	return message_write(s, st, msg, err);
+}
+
+json_t *pl_store_message_by_client(pl_store *s, const char *sender, const char *client_id)
+{
+	sqlite3_stmt *st = stmt(s, S_MSG_BY_CLIENT);
+	if (st) {
+		bind_text(st, 1, sender);
+		bind_text(st, 2, client_id);
+	}
+	return one_row(st, message_row);
+}
+
+json_t *pl_store_message_get(pl_store *s, const char *room, int64_t id)
+{
+	sqlite3_stmt *st = stmt(s, S_MSG_GET);
+	if (st) {
+		bind_text(st, 1, room);
+		sqlite3_bind_int64(st, 2, id);
+	}
+	return one_row(st, message_row);
+}
+
+enum pl_code pl_store_message_edit(pl_store *s, int64_t id, const char *text, int64_t now,
+				   json_t **msg, pl_error *err)
+{
+	sqlite3_stmt *st = stmt(s, S_MSG_EDIT);
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		bind_text(st, 2, text);
+		sqlite3_bind_int64(st, 3, now);
+	}
+	return message_write(s, st, msg, err);
+}
+
+enum pl_code pl_store_message_delete(pl_store *s, int64_t id, int64_t now, json_t **msg,
+				     pl_error *err)
+{
+	sqlite3_stmt *st = stmt(s, S_MSG_DELETE);
+	if (st) {
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, now);
+	}
+	return message_write(s, st, msg, err);
+}
+
+json_t *pl_store_messages(pl_store *s, const char *room, const struct pl_page *p)
+{
+	/* after/since read forwards from the start point; before or nothing
+	 * reads backwards from the end point.  ?2 is the upper bound, ?3 the
+	 * lower one. */
+	enum stmt_id id = p->after ? S_MSGS_AFTER
+			  : p->since ? S_MSGS_SINCE
+			  : p->before ? S_MSGS_BEFORE
+				      : S_MSGS_LATEST;
+	bool backwards = id == S_MSGS_BEFORE || id == S_MSGS_LATEST;
+	sqlite3_stmt *st = stmt(s, id);
+	json_t *arr = json_array();
+	bool more = false;
+	if (st) {
+		bind_text(st, 1, room);
+		sqlite3_bind_int64(st, 2, p->before ? p->before : INT64_MAX);
+		sqlite3_bind_int64(st, 3, id == S_MSGS_SINCE ? p->since : p->after);
+		sqlite3_bind_int(st, 4, p->limit + 1);
+		int n = 0;
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			if (n++ == p->limit) {
+				more = true;
+				break;
+			}
+			json_t *m = message_row(st);
+			if (backwards)
+				json_array_insert_new(arr, 0, m);
+			else
+				json_array_append_new(arr, m);
+		}
+		sqlite3_reset(st);
+	}
+	return json_pack("{s:o, s:b}", "messages", arr, "has_more", more);
+}
+
+/* ---- events ---- */
+
+enum pl_code pl_store_event_append(pl_store *s, const char *room, const char *type,
+				   const char *target, json_t *data, int64_t now, int64_t *id,
+				   pl_error *err)
+{
+	char *text = json_dumps(data, JSON_COMPACT);
+	sqlite3_stmt *st = stmt(s, S_EVENT_INSERT);
+	if (!text || !st) {
+		free(text);
+		return text ? db_fail(s, err) : pl_fail(err, PL_INTERNAL, "out of memory");
+	}
+	bind_text(st, 1, room);
+	bind_text(st, 2, type);
+	sqlite3_bind_int64(st, 3, now);
+	bind_text(st, 4, target);
+	sqlite3_bind_text(st, 5, text, -1, free);
+	if (exec_done(s, st, err) != PL_OK)
+		return err->code;
+	*id = sqlite3_last_insert_rowid(s->db);
+	return PL_OK;
+}
+
+int64_t pl_store_last_event(pl_store *s)
+{
+	sqlite3_stmt *st = stmt(s, S_EVENT_LAST);
+	int64_t id = 0;
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	if (st)
+		sqlite3_reset(st);
+	return id;
+}
+
+static void copy_col(sqlite3_stmt *st, int i, char *out, size_t outlen)
+{
+	const char *v = (const char *)sqlite3_column_text(st, i);
+	snprintf(out, outlen, "%s", v ? v : "");
+}
+
+static int walk_events(sqlite3_stmt *st, pl_event_fn fn, void *ud)
+{
+	int n = 0;
+	if (!st)
+		return 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct pl_event_row row;
+		row.id = sqlite3_column_int64(st, 0);
+		row.ts = sqlite3_column_int64(st, 1);
+		copy_col(st, 2, row.room, sizeof row.room);
+		copy_col(st, 3, row.type, sizeof row.type);
+		copy_col(st, 4, row.target, sizeof row.target);
+		row.data = (const char *)sqlite3_column_text(st, 5);
+		n++;
+		if (!fn(ud, &row))
+			break;
+	}
+	sqlite3_reset(st);
+	return n;
+}
+
+int pl_store_events_after(pl_store *s, int64_t after, int limit, pl_event_fn fn, void *ud)
+{
+	sqlite3_stmt *st = stmt(s, S_EVENTS_AFTER);
+	if (st) {
+		sqlite3_bind_int64(st, 1, after);
+		sqlite3_bind_int(st, 2, limit);
+	}
+	return walk_events(st, fn, ud);
+}
+
+int pl_store_events_for_user(pl_store *s, const char *user, int64_t after, int limit,
+			     pl_event_fn fn, void *ud)
+{
+	sqlite3_stmt *st = stmt(s, S_EVENTS_USER);
+	if (st) {
+		bind_text(st, 1, user);
+		sqlite3_bind_int64(st, 2, after);
+		sqlite3_bind_int(st, 3, limit);
+	}
+	return walk_events(st, fn, ud);
+}
+
+/* ---- receipts ---- */
+
+enum pl_code pl_store_receipt_update(pl_store *s, const char *room, const char *user,
+				     int64_t delivered, int64_t read, pl_error *err)
+{
+	sqlite3_stmt *st = stmt(s, S_RECEIPT_UPDATE);
+	if (!st)
+		return db_fail(s, err);
+	bind_text(st, 1, room);
+	bind_text(st, 2, user);
+	sqlite3_bind_int64(st, 3, delivered);
+	sqlite3_bind_int64(st, 4, read);
+	return exec_done(s, st, err);
+}
+
+static json_t *receipt_row(sqlite3_stmt *st)
+{
+	return json_pack("{s:o, s:I, s:I}", "user", col_text_or_null(st, 0), "delivered_up_to",
+			 (json_int_t)sqlite3_column_int64(st, 1), "read_up_to",
+			 (json_int_t)sqlite3_column_int64(st, 2));
+}
+
+json_t *pl_store_receipts(pl_store *s, const char *room)
+{
+	sqlite3_stmt *st = stmt(s, S_RECEIPTS);
+	if (st)
+		bind_text(st, 1, room);
+	return all_rows(st, receipt_row);
+}
+
+void pl_store_receipt_get(pl_store *s, const char *room, const char *user, int64_t *delivered,
+			  int64_t *read)
+{
+	*delivered = *read = 0;
+	sqlite3_stmt *st = stmt(s, S_RECEIPT_GET);
+	if (!st)
+		return;
+	bind_text(st, 1, room);
+	bind_text(st, 2, user);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*delivered = sqlite3_column_int64(st, 0);
+		*read = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+}

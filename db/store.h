@@ -1,0 +1,121 @@
+/* db/store: the SQLite store, the one source of truth.
+ *
+ * The store is the log: every stored event (messages created, edited and
+ * deleted; members joining and leaving) gets its id in the events table,
+ * in commit order, so any process can read "what is new after id N" and
+ * resume is gap-free on every transport and node.
+ *
+ * A pl_store is one SQLite connection with its prepared statements; it is
+ * used by one thread at a time.  Writes happen inside transactions opened
+ * by db/writer; reads may happen on any connection.  Functions return
+ * PL_OK or an error code with err filled; JSON results are new references
+ * the caller owns. */
+#ifndef PL_STORE_H
+#define PL_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+typedef struct pl_store pl_store;
+
+#define PL_SCHEMA_VERSION 1
+
+/* Opens (creating and migrating if needed) the database at path. */
+enum pl_code pl_store_open(const char *path, pl_store **out, pl_error *err);
+void pl_store_close(pl_store *s);
+
+/* Transactions (writer only).  begin is BEGIN IMMEDIATE: it waits for other
+ * processes' writers (busy_timeout) instead of failing later on upgrade. */
+enum pl_code pl_store_begin(pl_store *s, pl_error *err);
+enum pl_code pl_store_commit(pl_store *s, pl_error *err);
+void pl_store_rollback(pl_store *s);
+enum pl_code pl_store_savepoint(pl_store *s, bool release, bool rollback);
+
+/* Users. */
+enum pl_code pl_store_user_ensure(pl_store *s, const char *user, const char *name,
+				  int64_t now, bool *created, pl_error *err);
+bool pl_store_user_exists(pl_store *s, const char *user);
+enum pl_code pl_store_set_status(pl_store *s, const char *user, const char *status,
+				 pl_error *err);
+enum pl_code pl_store_set_last_seen(pl_store *s, const char *user, int64_t when,
+				    pl_error *err);
+/* manual status ("online" when none was set) and last_seen (0 when never). */
+void pl_store_user_status(pl_store *s, const char *user, char status[16], int64_t *last_seen);
+
+/* Rooms and members. */
+enum pl_code pl_store_room_create(pl_store *s, const char *id, const char *name, bool priv,
+				  const char *creator, int64_t now, pl_error *err);
+/* room object, or NULL when there is no such room. */
+json_t *pl_store_room_get(pl_store *s, const char *id);
+bool pl_store_room_private(pl_store *s, const char *id, bool *priv);
+int pl_store_room_members(pl_store *s, const char *room); /* count, -1 if no room */
+json_t *pl_store_rooms_visible(pl_store *s, const char *user);
+bool pl_store_is_member(pl_store *s, const char *room, const char *user);
+/* Adds or removes; *changed says whether membership really changed. */
+enum pl_code pl_store_member_add(pl_store *s, const char *room, const char *user, int64_t now,
+				 bool *changed, pl_error *err);
+enum pl_code pl_store_member_remove(pl_store *s, const char *room, const char *user,
+				    bool *changed, pl_error *err);
+/* Array of room ids the user belongs to (owned by the caller). */
+json_t *pl_store_user_rooms(pl_store *s, const char *user);
+/* Array of user ids of a room (bounded by limit). */
+json_t *pl_store_member_ids(pl_store *s, const char *room, int limit);
+
+/* Messages. */
+enum pl_code pl_store_message_insert(pl_store *s, const char *room, const char *sender,
+				     const char *text, const char *client_id, int64_t now,
+				     json_t **msg, pl_error *err);
+/* The message sent earlier by sender with client_id, or NULL. */
+json_t *pl_store_message_by_client(pl_store *s, const char *sender, const char *client_id);
+json_t *pl_store_message_get(pl_store *s, const char *room, int64_t id);
+enum pl_code pl_store_message_edit(pl_store *s, int64_t id, const char *text, int64_t now,
+				   json_t **msg, pl_error *err);
+enum pl_code pl_store_message_delete(pl_store *s, int64_t id, int64_t now, json_t **msg,
+				     pl_error *err);
+struct pl_page {
+	int limit;          /* 1..200 */
+	int64_t before;     /* 0 = none */
+	int64_t after;      /* 0 = none */
+	int64_t since;      /* ms, 0 = none */
+};
+/* {"messages":[..oldest first..],"has_more":bool} */
+json_t *pl_store_messages(pl_store *s, const char *room, const struct pl_page *page);
+
+/* Events: the log.  target is NULL for events to every member of the room,
+ * or one user id for events only that user's connections receive (silent
+ * membership changes of large rooms).  data is borrowed. */
+enum pl_code pl_store_event_append(pl_store *s, const char *room, const char *type,
+				   const char *target, json_t *data, int64_t now,
+				   int64_t *id, pl_error *err);
+int64_t pl_store_last_event(pl_store *s);
+
+struct pl_event_row {
+	int64_t id;
+	int64_t ts;
+	char room[2 * 64 + 8];
+	char type[32];
+	char target[65];      /* "" when the event is for the whole room */
+	const char *data;     /* JSON text, valid until the next step */
+};
+/* Iterates events with id > after, oldest first, at most limit; calls fn for
+ * each (stop by returning false).  Returns the number visited. */
+typedef bool (*pl_event_fn)(void *ud, const struct pl_event_row *row);
+int pl_store_events_after(pl_store *s, int64_t after, int limit, pl_event_fn fn, void *ud);
+/* The same restricted to the rooms user is a member of now (replay). */
+int pl_store_events_for_user(pl_store *s, const char *user, int64_t after, int limit,
+			     pl_event_fn fn, void *ud);
+
+/* Receipts. */
+enum pl_code pl_store_receipt_update(pl_store *s, const char *room, const char *user,
+				     int64_t delivered, int64_t read, pl_error *err);
+json_t *pl_store_receipts(pl_store *s, const char *room);
+void pl_store_receipt_get(pl_store *s, const char *room, const char *user, int64_t *delivered,
+			  int64_t *read);
+
+/* Event objects as the API shows them ({"id","type","room","ts","data"}). */
+json_t *pl_event_json(int64_t id, const char *type, const char *room, int64_t ts, json_t *data);
+
+#endif

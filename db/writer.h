@@ -1,0 +1,37 @@
+/* db/writer: the one writer of a process, with group commit.
+ *
+ * Every write is a job: a function run inside a transaction on the writer's
+ * own connection.  The writer takes every job queued so far, runs each in a
+ * savepoint (a failing job undoes only itself), commits once, and only then
+ * reports each job's result: an acknowledgement always follows the commit.
+ * Many messages share one fsync-free WAL commit, which is what lets one
+ * process ingest tens of thousands of messages per second.
+ *
+ * After a commit that appended events, on_commit(ud, last_event_id) runs on
+ * the writer thread: the caller wakes its hub and other processes there. */
+#ifndef PL_WRITER_H
+#define PL_WRITER_H
+
+#include <stdint.h>
+
+#include "core/err.h"
+#include "db/store.h"
+
+typedef struct pl_writer pl_writer;
+
+/* Runs inside the transaction; fills err and returns its code to undo. */
+typedef enum pl_code (*pl_write_fn)(pl_store *s, void *arg, pl_error *err);
+/* Runs on the writer thread after the commit (or the failure). */
+typedef void (*pl_write_done)(void *arg, const pl_error *err);
+typedef void (*pl_commit_fn)(void *ud, int64_t last_event_id);
+
+enum pl_code pl_writer_start(const char *db_path, pl_commit_fn on_commit, void *ud,
+			     pl_writer **out, pl_error *err);
+/* Runs fn and waits for its commit.  Returns PL_OK or the job's error. */
+enum pl_code pl_writer_run(pl_writer *w, pl_write_fn fn, void *arg, pl_error *err);
+/* Queues fn; done(arg, err) follows the commit.  err->code is PL_OK on success. */
+void pl_writer_submit(pl_writer *w, pl_write_fn fn, pl_write_done done, void *arg);
+/* Finishes every queued job, then stops the thread and frees w. */
+void pl_writer_stop(pl_writer *w);
+
+#endif
