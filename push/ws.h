@@ -44,7 +44,8 @@ enum ws_parse_result {
  * 64-bit lengths with the top bit clear and minimal length encodings are not
  * required (RFC allows non-minimal).  payload_len above max_payload gives
  * WS_PARSE_ERROR with WS_CLOSE_TOO_BIG.  WS_PARSE_OK is returned only when
- * the whole payload has arrived too. */
+ * the whole payload has arrived too.  Errors are reported as soon as the
+ * offending header byte is in buf, before the rest of the frame. */
 enum ws_parse_result ws_parse_frame(const uint8_t *buf, size_t len, uint64_t max_payload,
 				    struct ws_frame *f, uint16_t *close_code);
 
@@ -57,7 +58,9 @@ void ws_unmask(uint8_t *payload, size_t len, const uint8_t mask[4], uint64_t off
 size_t ws_frame_header(uint8_t *out, enum ws_opcode op, bool fin, uint64_t len);
 
 /* Builds a close frame payload: 2-byte code + reason (truncated to fit 125
- * bytes).  Returns the payload length written to out (>= 125 bytes). */
+ * bytes, at a UTF-8 character boundary).  Returns the payload length written
+ * to out (>= 125 bytes).  Codes that must never be sent (1005, 1006, 1015)
+ * give an empty payload, i.e. 0. */
 size_t ws_close_payload(uint8_t *out, uint16_t code, const char *reason);
 
 /* Validates a received close payload: empty, or a 2-byte code that is
