@@ -193,9 +193,9 @@ static void sub_closed(struct conn *c, int err)
 
 static void cli_open(struct conn *c)
 {
-	char path[1024];
 	c->tries = 0;
 	if (c->role == R_WSPUB) {
+		char path[1024];
 		snprintf(path, sizeof path, "/v1/ws?rooms=general&token=%s", c->tok);
 		ws_upgrade(c, path);
 	} else {
@@ -357,18 +357,20 @@ static int njobs, job_next, job_end;
 
 static void setup_next(struct conn *c)
 {
-	char room[80], path[160], body[256];
+	char room[80];
 	if (job_next >= job_end || c->fd < 0)
 		return;
 	const struct job *j = &jobs[job_next++];
 	c->tok = j->tok;
 	room_id(j->room, room, sizeof room);
 	if (j->create) {
+		char body[256];
 		int n = snprintf(body, sizeof body,
 				 "{\"name\":\"%s\",\"id\":\"%s\",\"private\":false}", room,
 				 room);
 		http_request(c, "POST", "/v1/rooms", "application/json", body, (size_t)n);
 	} else {
+		char path[160];
 		snprintf(path, sizeof path, "/v1/rooms/%s/join", room);
 		http_request(c, "POST", path, "application/json", "{}", 2);
 	}
@@ -535,11 +537,32 @@ static const char *mode_name(void)
 
 struct snap {
 	struct procstat before, connected, start, end;
+	double self_start, self_end; /* the generator's own CPU seconds */
 	double rate, secs;
 	uint64_t ops; /* operations completed within the timed window */
 };
 
 static int g_bad;
+
+static double self_cpu(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* Server and generator readings at the start and the end of a phase. */
+static void mark(struct snap *sn, int end)
+{
+	if (end) {
+		sn->end = proc_read(O.pids);
+		sn->self_end = self_cpu();
+	} else {
+		sn->start = proc_read(O.pids);
+		sn->self_start = self_cpu();
+	}
+}
 
 static void report(const struct snap *sn)
 {
@@ -553,7 +576,8 @@ static void report(const struct snap *sn)
 	       "failed=%d drops=%d rooms=%d rate=%g duration=%g sent=%llu skipped=%llu "
 	       "expected=%llu received=%llu lost=%.0f deliv_per_s=%.0f p50_ms=%.3f "
 	       "p90_ms=%.3f p99_ms=%.3f max_ms=%.3f ops=%llu ops_per_s=%.0f errors=%llu "
-	       "rss0_kb=%ld rss1_kb=%ld rss2_kb=%ld rss_per_conn_b=%.0f cpu_s=%.2f\n",
+	       "rss0_kb=%ld rss1_kb=%ld rss2_kb=%ld rss_per_conn_b=%.0f cpu_s=%.2f "
+	       "lg_cpu_s=%.2f\n",
 	       O.label, O.target == T_NCHAN ? "nchan" : "parley", mode_name(),
 	       O.sub_ws ? "ws" : "sse", O.pub_ws ? "ws" : "rest", O.subs, ready_subs,
 	       failed_subs, drops, O.rooms, sn->rate, sn->secs,
@@ -565,7 +589,7 @@ static void report(const struct snap *sn)
 	       (double)sn->ops / (sn->secs > 0 ? sn->secs : 1),
 	       (unsigned long long)S.errors, sn->before.rss_kb, sn->connected.rss_kb,
 	       sn->end.rss_kb, ready_subs ? (double)dk * 1024.0 / ready_subs : 0.0,
-	       sn->end.cpu_s - sn->start.cpu_s);
+	       sn->end.cpu_s - sn->start.cpu_s, sn->self_end - sn->self_start);
 	printf("# %s: %d/%d subscribers, %llu/%llu delivered, %.0f deliveries/s, "
 	       "p50 %.2f ms p99 %.2f ms, %.0f ops/s, %llu errors, server RSS %ld -> %ld "
 	       "KiB, %.2f CPU s\n",
@@ -606,12 +630,12 @@ static void begin_phase(double rate)
 static void run_fanout(struct snap *sn)
 {
 	for (int k = 0; k < O.nrates && !g_stop; k++) {
-		sn->start = proc_read(O.pids);
+		mark(sn, 0);
 		begin_phase(O.rates[k]);
 		run_until(never, O.duration);
 		g_phase = PH_DRAIN;
 		run_until(all_delivered, O.drain);
-		sn->end = proc_read(O.pids);
+		mark(sn, 1);
 		sn->rate = O.rates[k];
 		sn->secs = O.duration;
 		sn->ops = S.ops;
@@ -621,13 +645,13 @@ static void run_fanout(struct snap *sn)
 
 static void run_closed_loop(struct snap *sn)
 {
-	sn->start = proc_read(O.pids);
+	mark(sn, 0);
 	begin_phase(0);
 	for (int i = 0; i < ncli; i++)
 		refill(&cli[i]);
 	run_until(never, O.duration);
 	sn->ops = S.ops;
-	sn->end = proc_read(O.pids);
+	mark(sn, 1);
 	g_phase = PH_DRAIN;
 	run_until(clients_idle, 5);
 	sn->secs = O.duration;
@@ -638,7 +662,8 @@ static void run_idle(struct snap *sn)
 {
 	begin_phase(0);
 	run_until(never, O.hold);
-	sn->connected = sn->end = proc_read(O.pids);
+	mark(sn, 1);
+	sn->connected = sn->end;
 	sn->secs = O.hold;
 	report(sn);
 }
@@ -775,8 +800,8 @@ static void read_secret(void)
 	}
 	g_secret_len = fread(g_secret, 1, sizeof g_secret, f);
 	fclose(f);
-	/* a trailing newline from `echo` is not part of the secret */
-	while (g_secret_len && isspace(g_secret[g_secret_len - 1]))
+	/* parleyd drops one trailing newline of the file; so must we */
+	if (g_secret_len && g_secret[g_secret_len - 1] == '\n')
 		g_secret_len--;
 }
 
@@ -832,7 +857,8 @@ int main(int argc, char **argv)
 	if (O.setup && O.target == T_PARLEY && O.mode != M_IDLE && do_setup())
 		return 1;
 	memset(&sn, 0, sizeof sn);
-	sn.before = sn.start = proc_read(O.pids);
+	sn.before = proc_read(O.pids);
+	mark(&sn, 0);
 	connect_subs();
 	sn.connected = proc_read(O.pids);
 	for (int k = 0; k < ncli; k++)

@@ -1,0 +1,103 @@
+# report.awk - turns the loadgen RESULT lines of one bench/run.sh run into
+# the Markdown results page: the targets table (goal, parleyd, nchan peer,
+# met/missed) and the table of every measurement.
+# Variables: day (YYYY-MM-DD), svg (chart file name), host (machine note).
+
+/^RESULT / {
+	delete kv
+	for (i = 2; i <= NF; i++) {
+		eq = index($i, "=")
+		kv[substr($i, 1, eq - 1)] = substr($i, eq + 1)
+	}
+	id = kv["label"] SUBSEP kv["target"] SUBSEP kv["rate"]
+	if (!(id in seen))
+		order[++n] = id
+	seen[id] = 1
+	for (k in kv)
+		v[id, k] = kv[k]
+}
+
+function get(label, target, rate, key,   id) {
+	id = label SUBSEP target SUBSEP rate
+	return (id in seen) ? v[id, key] : ""
+}
+
+function num(x) { return x == "" ? "–" : x }
+
+function kib(bytes) { return bytes == "" ? "–" : sprintf("%.0f B (%.2f KiB)", bytes, bytes / 1024) }
+
+function verdict(ok, have) { return have ? (ok ? "met" : "**missed**") : "n/a" }
+
+function row(what, goal, mine, peer, ok, have) {
+	printf "| %s | %s | %s | %s | %s |\n", what, goal, num(mine), num(peer), verdict(ok, have)
+}
+
+function rss_rows(label, goal_b, name,   p, q) {
+	p = get(label, "parley", 0, "rss_per_conn_b")
+	q = get(label, "nchan", 0, "rss_per_conn_b")
+	printf "| RSS per idle %s connection (15,000 held) | ≤ %d KiB | %s | %s | %s |\n", \
+		name, goal_b / 1024, kib(p), kib(q), verdict(p != "" && p + 0 <= goal_b, p != "")
+}
+
+function fanout_rows(label, name,   l, lq, p, q, d, dq) {
+	l = get(label, "parley", 10, "lost"); lq = get(label, "nchan", 10, "lost")
+	row("fan-out " name ", 10,000 subs, 10 msg/s: all delivered (lost)", "0 lost", l, lq, l == 0, l != "")
+	p = get(label, "parley", 10, "p99_ms"); q = get(label, "nchan", 10, "p99_ms")
+	row("fan-out " name ", 10,000 subs, 10 msg/s: p99 latency ms", "≤ nchan", p, q, q != "" && p + 0 <= q + 0, p != "" && q != "")
+	d = get(label, "parley", 30, "deliv_per_s"); dq = get(label, "nchan", 30, "deliv_per_s")
+	row("fan-out " name ", 10,000 subs, 30 msg/s: deliveries/s", "≥ 1.5 × nchan", d, dq, dq != "" && d + 0 >= 1.5 * dq, d != "" && dq != "")
+}
+
+function ops_row(label, what, goal,   p) {
+	p = get(label, "parley", 0, "ops_per_s")
+	row(what, "≥ " goal, p, "", p != "" && p + 0 >= goal, p != "")
+}
+
+function targets(   c) {
+	print "## Targets (reported, not asserted)\n"
+	print "| target | goal | parleyd | nchan (peer) | |"
+	print "|---|---|---|---|---|"
+	rss_rows("idle-ws", 1024, "WebSocket")
+	rss_rows("idle-sse", 6144, "SSE")
+	c = get("capacity", "parley", 0, "ready")
+	row("WebSocket connections held by one parleyd", "19,000", c, "", c + 0 >= 19000, c != "")
+	fanout_rows("fanout-ws", "WS")
+	fanout_rows("fanout-sse", "SSE")
+	ops_row("ingest-ws", "durable ingest over WebSocket, msg/s acknowledged", 50000)
+	ops_row("ingest-rest", "durable ingest over REST (64 keep-alive conns), msg/s", 15000)
+	ops_row("history", "history reads, GET messages?limit=50, req/s", 20000)
+	print ""
+}
+
+function measurements(   i, id, w, rss) {
+	print "## Every measurement\n"
+	print "| scenario | server | sub / pub | subscribers ready / asked | rooms | rate msg/s | delivered / expected | deliveries/s | p50 ms | p90 ms | p99 ms | max ms | ops/s | errors | server RSS KiB before → after | RSS per conn | server CPU s |"
+	print "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	for (i = 1; i <= n; i++) {
+		id = order[i]
+		split(id, w, SUBSEP)
+		rss = v[id, "rss_per_conn_b"] + 0 > 0 ? sprintf("%.0f B", v[id, "rss_per_conn_b"]) : "–"
+		printf "| %s | %s | %s / %s | %s / %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s → %s | %s | %s |\n", \
+			w[1], w[2], v[id, "sub"], v[id, "pub"], v[id, "ready"], v[id, "subs"], \
+			v[id, "rooms"], v[id, "rate"], v[id, "received"], v[id, "expected"], \
+			v[id, "deliv_per_s"], v[id, "p50_ms"], v[id, "p90_ms"], v[id, "p99_ms"], \
+			v[id, "max_ms"], v[id, "ops_per_s"], v[id, "errors"], v[id, "rss0_kb"], \
+			v[id, "rss2_kb"], rss, v[id, "cpu_s"]
+	}
+	print ""
+}
+
+END {
+	printf "# Parley benchmark, %s\n\n", day
+	printf "Made by `make bench` (bench/run.sh) on %s, loopback only. parleyd and\n", host
+	print "nginx 1.22 + nchan (one worker, same 20,000-file limit) run one at a time, each"
+	print "fresh for every scenario, against the same load generator (bench/loadgen: one"
+	print "epoll process). Latency is measured per delivery from the CLOCK_MONOTONIC send"
+	print "time carried in the message text; for ingest and history it is the request's"
+	print "round trip. RSS per connection = (server RSS with all subscribers connected"
+	print "− RSS before) / subscribers. nchan publishes by POST to its publisher location;"
+	print "it stores nothing durable, so ingest and history have no peer figure.\n"
+	targets()
+	printf "![deliveries per second and p99 latency](%s)\n\n", svg
+	measurements()
+}

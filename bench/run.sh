@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+# bench/run.sh - the Parley benchmark (`make bench`) and its smoke test.
+#
+# Builds bench/loadgen, starts parleyd and (when installed) nginx with the
+# nchan module on loopback, each with a throw-away config and data dir, runs
+# the scenarios against both, and writes bench/results/YYYY-MM-DD.md, an SVG
+# chart beside it, and bench/results/latest.md (+ latest.svg).
+#
+#   bench/run.sh            full run (about 15 minutes)
+#   bench/run.sh --smoke    a few hundred connections for a few seconds, parleyd
+#                           only; exits non-zero if anything is lost or fails
+#
+# Environment: PARLEYD (default ./parleyd at the top of the tree), LOADGEN
+# (a prebuilt generator), BENCH_PORT (parleyd, default 18080), NCHAN_PORT
+# (default 18090), BENCH_ONLY (space-separated scenario names to run),
+# BENCH_OUT (results dir, default bench/results), NO_NCHAN=1, BENCH_TARGETS
+# (default "parley nchan"; "nchan" alone exercises the harness without parleyd).
+# Only 127.0.0.0/8 is ever contacted.
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(dirname "$HERE")
+SMOKE=0
+[ "${1:-}" = "--smoke" ] && SMOKE=1
+PARLEYD=${PARLEYD:-$TOP/parleyd}
+LOADGEN=${LOADGEN:-$HERE/loadgen}
+PORT=${BENCH_PORT:-18080}
+NPORT=${NCHAN_PORT:-18090}
+OUT=${BENCH_OUT:-$HERE/results}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/parley-bench.XXXXXX")
+RESULTS=$WORK/results.txt
+SRCS="loadgen.c net.c http.c ws.c jwt.c stats.c"
+PPID_PARLEY=""
+NGINX_MASTER=""
+FAILED=0
+
+log() { printf '== %s\n' "$*" >&2; }
+
+cleanup() {
+	stop_parley
+	stop_nchan
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The generator is rebuilt when a source is newer, unless LOADGEN was given.
+build_loadgen() {
+	local need=0 f
+	[ -x "$LOADGEN" ] || need=1
+	for f in $SRCS lg.h; do
+		[ "$HERE/$f" -nt "$LOADGEN" ] && need=1
+	done
+	[ "$need" = 0 ] && return 0
+	log "building $LOADGEN"
+	(cd "$HERE" && ${CC:-gcc} -std=c11 -O2 -Wall -Wextra -D_GNU_SOURCE \
+		-o "$LOADGEN" $SRCS -lcrypto)
+}
+
+# ---- servers -------------------------------------------------------------
+
+start_parley() {
+	stop_parley
+	mkdir -p "$WORK/data"
+	(ulimit -n 20000 2>/dev/null
+	 exec "$PARLEYD" --listen "127.0.0.1:$PORT" --data "$WORK/data" \
+		--jwt-secret-file "$WORK/secret" --max-connections 19500) \
+		>>"$WORK/parleyd.log" 2>&1 &
+	PPID_PARLEY=$!
+	for _ in $(seq 100); do
+		curl -sf "http://127.0.0.1:$PORT/v1/health" >/dev/null 2>&1 && return 0
+		kill -0 "$PPID_PARLEY" 2>/dev/null || break
+		sleep 0.1
+	done
+	log "parleyd did not come up; its log:"
+	tail -20 "$WORK/parleyd.log" >&2
+	return 1
+}
+
+stop_parley() {
+	[ -n "$PPID_PARLEY" ] || return 0
+	kill -TERM "$PPID_PARLEY" 2>/dev/null
+	for _ in $(seq 100); do
+		kill -0 "$PPID_PARLEY" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$PPID_PARLEY" 2>/dev/null
+	wait "$PPID_PARLEY" 2>/dev/null
+	PPID_PARLEY=""
+}
+
+use_parley() { [[ " ${BENCH_TARGETS:-parley nchan} " == *" parley "* ]]; }
+
+have_nchan() {
+	[[ " ${BENCH_TARGETS:-parley nchan} " == *" nchan "* ]] &&
+	[ "${NO_NCHAN:-0}" != 1 ] && command -v nginx >/dev/null 2>&1 &&
+		[ -f /usr/lib/nginx/modules/ngx_nchan_module.so ]
+}
+
+# One worker, like parleyd's one event loop, and the same 20,000 file limit.
+write_nchan_conf() {
+	local d=$WORK/nginx user=""
+	mkdir -p "$d/tmp"
+	[ "$(id -u)" = 0 ] && user="user root;"
+	cat >"$d/nginx.conf" <<EOF
+load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
+$user
+worker_processes 1;
+worker_rlimit_nofile 20000;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 40000; multi_accept on; }
+http {
+  access_log off;
+  client_body_temp_path $d/tmp/body; proxy_temp_path $d/tmp/proxy;
+  fastcgi_temp_path $d/tmp/fcgi; uwsgi_temp_path $d/tmp/uwsgi;
+  scgi_temp_path $d/tmp/scgi;
+  nchan_shared_memory_size 512M;
+  server {
+    listen 127.0.0.1:$NPORT backlog=4096;
+    location ~ ^/pub/(\w+)\$ {
+      nchan_publisher;
+      nchan_channel_id \$1;
+      nchan_message_buffer_length 16;
+      nchan_message_timeout 60s;
+    }
+    location ~ ^/sub/(\w+)\$ {
+      nchan_subscriber;
+      nchan_channel_id \$1;
+      nchan_subscriber_first_message newest;
+    }
+  }
+}
+EOF
+}
+
+start_nchan() {
+	stop_nchan
+	write_nchan_conf
+	nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" ||
+		return 1
+	for _ in $(seq 50); do
+		[ -s "$WORK/nginx/nginx.pid" ] && break
+		sleep 0.1
+	done
+	NGINX_MASTER=$(cat "$WORK/nginx/nginx.pid")
+	sleep 0.3
+}
+
+stop_nchan() {
+	[ -n "$NGINX_MASTER" ] || return 0
+	kill -TERM "$NGINX_MASTER" 2>/dev/null
+	for _ in $(seq 50); do
+		kill -0 "$NGINX_MASTER" 2>/dev/null || break
+		sleep 0.1
+	done
+	NGINX_MASTER=""
+}
+
+# The nchan worker holds the connections; the master only supervises.
+nchan_pid() { pgrep -P "$NGINX_MASTER" | tr '\n' ',' | sed 's/,$//'; }
+
+# ---- running the generator ---------------------------------------------
+
+# lg TARGET LABEL ARGS...: one generator run against a fresh server.
+lg() {
+	local target=$1 label=$2 rc
+	shift 2
+	if [ "$target" = parley ]; then
+		start_parley || { FAILED=1; return 1; }
+		set -- --target parley --addr "127.0.0.1:$PORT" --pid "$PPID_PARLEY" \
+			--secret-file "$WORK/secret" "$@"
+	else
+		start_nchan || { FAILED=1; return 1; }
+		set -- --target nchan --addr "127.0.0.1:$NPORT" --pid "$(nchan_pid)" "$@"
+	fi
+	log "$label on $target: loadgen $*"
+	(ulimit -n 20000 2>/dev/null; exec "$LOADGEN" --label "$label" "$@") |
+		tee -a "$RESULTS"
+	rc=${PIPESTATUS[0]}
+	[ "$rc" = 0 ] || { log "$label on $target: loadgen exit $rc"; FAILED=1; }
+	[ "$target" = parley ] && stop_parley || stop_nchan
+	# let TIME_WAIT and the server's presence grace settle between runs
+	sleep 1
+	return 0
+}
+
+# both LABEL ARGS...: the same scenario against parleyd, then nchan.
+both() {
+	use_parley && lg parley "$@"
+	have_nchan && lg nchan "$@"
+	return 0
+}
+
+wanted() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
+
+# ---- scenarios ---------------------------------------------------------
+
+run_full() {
+	wanted idle-sse && both idle-sse --mode idle --subs 15000 --sub sse --hold 5
+	wanted idle-ws && both idle-ws --mode idle --subs 15000 --sub ws --hold 5
+	wanted fanout-ws && both fanout-ws --mode fanout --subs 10000 --sub ws \
+		--rates 2,10,30 --duration 15 --drain 15 --setup --prefix fo --users f
+	wanted fanout-sse && both fanout-sse --mode fanout --subs 10000 --sub sse \
+		--rates 2,10,30 --duration 15 --drain 15 --setup --prefix fo --users f
+	wanted rooms && both rooms --mode fanout --subs 15000 --rooms 1500 --pubs 16 \
+		--sub ws --rates 1000 --duration 15 --drain 10 --setup --prefix mr --users m
+	use_parley || return 0
+	wanted capacity && lg parley capacity --mode idle --subs 19000 --sub ws --hold 5
+	wanted ingest-rest && lg parley ingest-rest --mode ingest --pub rest --conns 64 \
+		--window 1 --duration 10 --setup --prefix in --users i
+	wanted ingest-ws && lg parley ingest-ws --mode ingest --pub ws --conns 8 \
+		--window 64 --duration 10 --setup --prefix in --users i
+	wanted history && lg parley history --mode history --conns 64 --window 1 \
+		--duration 10 --setup --prefix in --users i
+}
+
+run_smoke() {
+	lg parley idle-sse --mode idle --subs 200 --sub sse --hold 1
+	lg parley idle-ws --mode idle --subs 200 --sub ws --hold 1
+	lg parley fanout-ws --mode fanout --subs 300 --sub ws --rates 20 --duration 3 \
+		--drain 5 --setup --prefix sf --users sf
+	lg parley fanout-sse --mode fanout --subs 300 --sub sse --rates 20 --duration 3 \
+		--drain 5 --setup --prefix sf --users sf
+	lg parley rooms --mode fanout --subs 300 --rooms 30 --pubs 4 --sub ws \
+		--rates 100 --duration 3 --drain 5 --setup --prefix sm --users sm
+	lg parley ingest-rest --mode ingest --pub rest --conns 8 --duration 2 --setup \
+		--prefix si --users si
+	lg parley ingest-ws --mode ingest --pub ws --conns 2 --window 16 --duration 2 \
+		--setup --prefix si --users si
+	lg parley history --mode history --conns 8 --duration 2 --setup --prefix si \
+		--users si
+}
+
+# ---- report --------------------------------------------------------------
+
+write_report() {
+	local day svg
+	day=$(date -u +%Y-%m-%d)
+	mkdir -p "$OUT"
+	svg=$day.svg
+	awk -v day="$day" -v svg="$svg" -v host="$(nproc) cores, $(uname -r)" \
+		-f "$HERE/report.awk" "$RESULTS" >"$OUT/$day.md"
+	awk -f "$HERE/chartdata.awk" "$RESULTS" >"$WORK/chart.dat"
+	if command -v gnuplot >/dev/null 2>&1 && [ -s "$WORK/chart.dat" ]; then
+		gnuplot -e "datafile='$WORK/chart.dat'; outfile='$OUT/$svg'" \
+			"$HERE/chart.gp" || log "gnuplot failed"
+		cp "$OUT/$svg" "$OUT/latest.svg" 2>/dev/null
+	fi
+	sed "s/($svg)/(latest.svg)/" "$OUT/$day.md" >"$OUT/latest.md"
+	cp "$RESULTS" "$OUT/$day.raw.txt"
+	log "wrote $OUT/$day.md"
+}
+
+main() {
+	build_loadgen || exit 1
+	if use_parley && [ ! -x "$PARLEYD" ]; then
+		log "no parleyd at $PARLEYD: build it first (make)"
+		exit 1
+	fi
+	head -c 48 /dev/urandom | base64 | tr -d '\n/+=' >"$WORK/secret"
+	: >"$RESULTS"
+	if [ "$SMOKE" = 1 ]; then
+		run_smoke
+		[ "$FAILED" = 0 ] && echo "bench smoke: ok" || echo "bench smoke: FAILED"
+		exit "$FAILED"
+	fi
+	have_nchan || log "nginx with nchan not installed: no peer figures (apt-get install nginx libnginx-mod-nchan)"
+	run_full
+	write_report
+	exit 0
+}
+
+main
