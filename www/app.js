@@ -37,6 +37,37 @@ function el(tag, props = {}, ...children) {
   return n;
 }
 
+const ICONS = {
+  plus: ["M12 5v14", "M5 12h14"],
+  search: ["M4 11a7 7 0 1 0 14 0a7 7 0 1 0-14 0", "M20 20l-4-4"],
+  users: ["M5.5 8a3.5 3.5 0 1 0 7 0a3.5 3.5 0 1 0-7 0", "M2.5 20c0-3.6 2.9-6 6.5-6s6.5 2.4 6.5 6", "M16 4.6a3.5 3.5 0 0 1 0 6.8", "M18 14.2c2.1.7 3.5 2.8 3.5 5.8"],
+  menu: ["M4 6h16", "M4 12h16", "M4 18h16"],
+  close: ["M6 6l12 12", "M18 6 6 18"],
+  logout: ["M15 4h3a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2h-3", "M10 17l5-5-5-5", "M15 12H3"],
+  edit: ["M4 20h4L19 9l-4-4L4 16z", "M13.5 6.5l4 4"],
+  trash: ["M4 7h16", "M10 11v6", "M14 11v6", "M6 7l1 13h10l1-13", "M9 7V4h6v3"],
+  lock: ["M6 11h12a1 1 0 0 1 1 1v7a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1v-7a1 1 0 0 1 1-1z", "M8 11V8a4 4 0 0 1 8 0v3"],
+  clock: ["M3 12a9 9 0 1 0 18 0a9 9 0 1 0-18 0", "M12 7v5l3 2"],
+  alert: ["M3 12a9 9 0 1 0 18 0a9 9 0 1 0-18 0", "M12 7v6", "M12 16.5v.5"],
+};
+
+/** An inline SVG icon (no icon font, nothing fetched). */
+function icon(name, size = 18) {
+  const NS = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", size);
+  svg.setAttribute("height", size);
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("class", "icon");
+  for (const d of ICONS[name] || []) {
+    const p = document.createElementNS(NS, "path");
+    p.setAttribute("d", d);
+    svg.append(p);
+  }
+  return svg;
+}
+
 function hue(s) {
   let h = 0;
   for (const ch of String(s)) h = (h * 31 + ch.codePointAt(0)) >>> 0;
@@ -127,6 +158,7 @@ function readParams() {
 // ------------------------------------------------------------------ sign-in
 
 async function boot() {
+  for (const i of document.querySelectorAll("i[data-icon]")) i.replaceWith(icon(i.dataset.icon));
   const params = readParams();
   if (params.token) {
     sessionStorage.setItem(TOKEN_KEY, params.token);
@@ -626,7 +658,7 @@ function renderSidebar() {
       onclick: () => openRoom(r.id),
     });
     if (r.isDm) b.append(avatar(r.other, { small: true, dot: true }));
-    else b.append(el("span", { class: "hash", "aria-hidden": "true", text: r.private ? "🔒" : "#" }));
+    else b.append(r.private ? el("span", { class: "hash", "aria-hidden": "true" }, icon("lock", 15)) : el("span", { class: "hash", "aria-hidden": "true", text: "#" }));
     b.append(el("span", { class: "name", text: roomLabel(r) }));
     if (r.private && !r.isDm) b.append(el("span", { class: "sr-only", text: ", private" }));
     if (r.unread) {
@@ -648,7 +680,10 @@ function renderSidebar() {
 function renderHeader() {
   const r = S.rooms.get(S.current);
   if (!r) return;
-  $("room-title").textContent = r.isDm ? r.other : `${r.private ? "🔒 " : "# "}${roomLabel(r)}`;
+  $("room-title").replaceChildren(
+    r.isDm ? "" : r.private ? icon("lock", 16) : el("span", { class: "muted", "aria-hidden": "true", text: "# " }),
+    r.isDm ? r.other : roomLabel(r)
+  );
   const sub = $("room-sub");
   if (r.isDm) {
     sub.replaceChildren(presenceDotInline(r.other), el("span", { class: "ustatus", dataset: { user: r.other }, text: statusText(r.other) }));
@@ -838,8 +873,8 @@ function makeItem(r, m, cont) {
       el(
         "div",
         { class: "actions" },
-        el("button", { class: "icon-btn", type: "button", "aria-label": "Edit message", title: "Edit", text: "✎", onclick: () => startEdit(m.id) }),
-        el("button", { class: "icon-btn", type: "button", "aria-label": "Delete message", title: "Delete", text: "🗑", onclick: () => confirmDelete(m.id) })
+        el("button", { class: "icon-btn", type: "button", "aria-label": "Edit message", title: "Edit", onclick: () => startEdit(m.id) }, icon("edit", 16)),
+        el("button", { class: "icon-btn", type: "button", "aria-label": "Delete message", title: "Delete", onclick: () => confirmDelete(m.id) }, icon("trash", 16))
       )
     );
   }
@@ -856,7 +891,7 @@ function makePending(r, p) {
       el("button", { class: "retry", type: "button", text: "Retry", onclick: () => sendPending(r, p) })
     );
     if (p.error) foot.append(el("span", { class: "sr-only", text: p.error }));
-  } else foot.append(el("span", { class: "receipt", role: "img", "aria-label": "Sending", title: "Sending", dataset: { receipt: "pending" }, text: "🕓" }));
+  } else foot.append(el("span", { class: "receipt", role: "img", "aria-label": "Sending", title: "Sending", dataset: { receipt: "pending" } }, icon("clock", 13)));
   li.append(
     avatar(S.me),
     el("div", { class: "body" }, el("div", { class: "bubble", title: p.error || null }, el("div", { class: "text", text: p.text }), foot))
@@ -1086,9 +1121,13 @@ function wireUi() {
   input.addEventListener("blur", () => S.current && !input.value.trim() && S.client.typing(S.current, false));
 
   const box = $("messages");
+  let lastTop = 0;
   box.addEventListener("scroll", () => {
     const r = S.rooms.get(S.current);
-    if (r && box.scrollTop < 300) loadOlder(r);
+    // only a scroll upwards by the reader loads older messages (re-renders
+    // also fire scroll events)
+    if (r && box.scrollTop < 300 && box.scrollTop < lastTop) loadOlder(r);
+    lastTop = box.scrollTop;
     if (atBottom()) maybeMarkRead();
   }, { passive: true });
   $("jump-btn").addEventListener("click", () => {
