@@ -267,11 +267,24 @@ static void op_done(struct conn *c, int ok, uint64_t sent_ns)
 		refill(c);
 }
 
+/* Whether the frame's first "type" member is the quoted value want;
+ * tolerant of the blanks a non-compact JSON encoder puts around ':'. */
+static int type_is(const char *p, size_t n, const char *want)
+{
+	const char *end = p + n, *q = memmem(p, n, "\"type\"", 6);
+	size_t wl = strlen(want);
+	if (!q)
+		return 0;
+	for (q += 6; q < end && (*q == ' ' || *q == ':'); q++)
+		;
+	return (size_t)(end - q) >= wl && !memcmp(q, want, wl);
+}
+
 /* A WebSocket publisher's frames: acks and errors close a window slot. */
 static void pub_frame(struct conn *c, const char *p, size_t n)
 {
-	int ack = memmem(p, n, "\"type\":\"ack\"", 12) != NULL;
-	if (!ack && !memmem(p, n, "\"type\":\"error\"", 14))
+	int ack = type_is(p, n, "\"ack\"");
+	if (!ack && !type_is(p, n, "\"error\""))
 		return; /* hello, presence and other pushed events */
 	uint64_t sent = fifo_pop(c);
 	if (!ack)

@@ -187,16 +187,19 @@ static void on_connected(struct conn *c)
 		fail(c, errno);
 }
 
+/* Reads through one shared buffer so that 19,000 mostly idle connections
+ * each keep only the few bytes of a partial frame, not 64 KiB. */
 static void on_readable(struct conn *c)
 {
-	ssize_t n = read(c->fd, buf_reserve(&c->in, 65536), 65536);
+	static char rbuf[256 * 1024];
+	ssize_t n = read(c->fd, rbuf, sizeof rbuf);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
 		fail(c, n == 0 ? 0 : errno);
 		return;
 	}
-	c->in.len += (size_t)n;
+	buf_append(&c->in, rbuf, (size_t)n);
 	if (http_input(c) < 0)
 		fail(c, EPROTO);
 }
