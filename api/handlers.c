@@ -1,6 +1,8 @@
 /* api/handlers: see handlers.h. */
 #include "api/handlers.h"
 
+#include "config.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +12,6 @@
 #include "core/clock.h"
 #include "db/presence.h"
 
-#ifndef PACKAGE_VERSION
-#define PACKAGE_VERSION "dev"
-#endif
 
 void pl_reply(struct pl_call *c, enum pl_code rc, int status, json_t *out, const pl_error *err)
 {

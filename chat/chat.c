@@ -1,6 +1,7 @@
 /* chat/chat: see chat.h. */
 #include "chat/chat.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -388,6 +389,7 @@ static enum pl_code post_job(pl_store *s, void *arg, pl_error *err)
 				    err) != PL_OK)
 		return err->code;
 	a->created = true;
+	atomic_fetch_add(&a->ctx->counters.messages_stored, 1);
 	return pl_store_event_append(s, a->room, "message.created", NULL, a->msg, now, &id, err);
 }
 

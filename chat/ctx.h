@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "core/config.h"
@@ -33,6 +34,17 @@ struct pl_sink {
 
 #define PL_READERS_MAX 32
 
+/* Counters for /metrics, bumped wherever the thing happens. */
+struct pl_counters {
+	_Atomic long long http_requests;
+	_Atomic long long messages_stored;
+	_Atomic long long events_fanned_out;   /* events read from the log by the hub */
+	_Atomic long long deliveries;          /* event copies queued on connections */
+	_Atomic long long push_open;           /* push connections open now */
+	_Atomic long long push_total;          /* push connections ever opened */
+	_Atomic long long slow_dropped;        /* consumers cut for falling behind */
+};
+
 struct pl_ctx {
 	const struct pl_config *cfg;
 	char db_path[4200];
@@ -47,6 +59,7 @@ struct pl_ctx {
 	struct pl_ratelimit *posts;      /* per-user message rate */
 	struct pl_ratelimit *typing;     /* one typing start per user and room per 3 s */
 	int64_t started_ms;
+	struct pl_counters counters;
 };
 
 /* Opens the store (creating the data folder), starts the writer and the

@@ -23,9 +23,14 @@ void pl_time_format(int64_t ms, char out[PL_TIME_LEN])
 	time_t secs = (time_t)(ms / 1000);
 	struct tm tm;
 	gmtime_r(&secs, &tm);
-	snprintf(out, PL_TIME_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-		 (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	/* tm fields are ints to the compiler: format wide, then keep the 24
+	 * characters a valid time has. */
+	char wide[96];
+	snprintf(wide, sizeof wide, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		 (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		 tm.tm_sec, (int)(ms % 1000));
+	memcpy(out, wide, PL_TIME_LEN - 1);
+	out[PL_TIME_LEN - 1] = 0;
 }
 
 static bool digits(const char *s, int n, int *out)

@@ -264,8 +264,9 @@ json_t *pl_event_json(int64_t id, const char *type, const char *room, int64_t ts
 {
 	char t[PL_TIME_LEN];
 	pl_time_format(ts, t);
-	json_t *ev = json_pack("{s:s, s:s, s:s, s:O}", "type", type, "room", room, "ts", t,
-			       "data", data);
+	json_t *ev = json_pack("{s:s, s:s, s:O}", "type", type, "ts", t, "data", data);
+	if (ev && room && *room) /* presence belongs to no room */
+		json_object_set_new(ev, "room", json_string(room));
 	if (ev && id > 0)
 		json_object_set_new(ev, "id", json_integer(id));
 	return ev;

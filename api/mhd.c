@@ -1,0 +1,547 @@
+/* api/mhd: see mhd.h. */
+#include "api/mhd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/handlers.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "push/ws.h"
+
+/* Per-connection memory pool: enough for a browser's request headers,
+ * small enough that 19,000 idle SSE streams stay within a few KiB each. */
+#define MHD_POOL_BYTES (8 * 1024)
+#define SSE_BLOCK 2048
+
+struct pl_http {
+	struct MHD_Daemon *d;
+	struct pl_ctx *ctx;
+	struct pl_hub *hub;
+};
+
+/* What one request accumulates between MHD's calls. */
+struct req_state {
+	char *body;
+	size_t len;
+	bool too_large;
+	struct pl_conn *poll;      /* a suspended long-poll */
+};
+
+static const char *query(void *adapter, const char *name)
+{
+	return MHD_lookup_connection_value(adapter, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static const char *header(struct MHD_Connection *c, const char *name)
+{
+	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *mc, struct pl_resp *r)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		r->len, r->body ? r->body : (char *)"", r->body ? MHD_RESPMEM_MUST_FREE
+								: MHD_RESPMEM_PERSISTENT);
+	r->body = NULL;
+	if (!resp)
+		return MHD_NO;
+	if (r->content_type && r->status != 204)
+		MHD_add_response_header(resp, "Content-Type", r->content_type);
+	if (r->retry_after > 0) {
+		char v[16];
+		snprintf(v, sizeof v, "%d", r->retry_after);
+		MHD_add_response_header(resp, "Retry-After", v);
+	}
+	if (r->allow)
+		MHD_add_response_header(resp, "Allow", r->allow);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	enum MHD_Result ok = MHD_queue_response(mc, (unsigned)r->status, resp);
+	MHD_destroy_response(resp);
+	return ok;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *mc, const pl_error *err)
+{
+	struct pl_resp r = {0};
+	pl_resp_error(&r, err);
+	return send_resp(mc, &r);
+}
+
+/* ---- the web client ---- */
+
+static const char *mime_type(const char *path)
+{
+	static const struct {
+		const char *ext, *type;
+	} types[] = {
+		{".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+		{".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
+		{".svg", "image/svg+xml"}, {".png", "image/png"}, {".ico", "image/x-icon"},
+		{".json", "application/json"}, {".webmanifest", "application/manifest+json"},
+		{".md", "text/markdown; charset=utf-8"},
+	};
+	const char *dot = strrchr(path, '.');
+	for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
+		if (strcmp(dot, types[i].ext) == 0)
+			return types[i].type;
+	return "application/octet-stream";
+}
+
+/* Serves a file under www/ for GET; false when there is none (the API's
+ * 404 follows).  Paths with ".." or hidden parts never leave www/. */
+static bool serve_static(struct pl_http *s, struct MHD_Connection *mc, const char *path,
+			 enum MHD_Result *ret)
+{
+	if (strncmp(path, "/v1/", 4) == 0 || strstr(path, "..") || strstr(path, "/.") ||
+	    strlen(path) > 256)
+		return false;
+	char file[4500];
+	snprintf(file, sizeof file, "%s%s%s", s->ctx->cfg->www_dir, path,
+		 path[strlen(path) - 1] == '/' ? "index.html" : "");
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return false;
+	}
+	struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+	if (!resp) {
+		close(fd);
+		return false;
+	}
+	MHD_add_response_header(resp, "Content-Type", mime_type(file));
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	*ret = MHD_queue_response(mc, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return true;
+}
+
+/* ---- push ---- */
+
+static void wake(struct pl_conn *c) { MHD_resume_connection(c->front); }
+
+/* Resume point: the Last-Event-ID header or last_event_id (SSE, WS), or
+ * cursor (long-poll).  -1 means "from now". */
+static bool resume_point(const char *v, int64_t *out)
+{
+	*out = -1;
+	if (!v || !*v)
+		return true;
+	char *end;
+	errno = 0;
+	long long id = strtoll(v, &end, 10);
+	if (*end || errno || id < 0)
+		return false;
+	*out = id;
+	return true;
+}
+
+/* The attach options common to every transport, checked against the
+ * caller's rights (403 for a room they are not in). */
+static enum pl_code push_options(struct pl_http *s, const struct pl_call *call,
+				 const char *resume, struct pl_attach *a, pl_error *err)
+{
+	memset(a, 0, sizeof *a);
+	if (!resume_point(resume, &a->last_event_id))
+		return pl_fail(err, PL_INVALID_ARGUMENT, "last_event_id must be an event id");
+	if (pl_hub_parse_rooms(s->ctx, call->who.sub, pl_req_query(call->req, "rooms"), &a->rooms,
+			       err) != PL_OK)
+		return err->code;
+	if (pl_hub_parse_users(pl_req_query(call->req, "presence"), &a->presence, err) != PL_OK) {
+		json_decref(a->rooms);
+		return err->code;
+	}
+	return PL_OK;
+}
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos;
+	struct pl_conn *c = cls;
+	pthread_mutex_lock(&c->lock);
+	if (c->closing) {
+		pthread_mutex_unlock(&c->lock);
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	}
+	size_t n = pl_conn_take(c, buf, max);
+	if (n == 0) {
+		/* Nothing to send: step out of MHD's loop until the hub has
+		 * something (returning 0 without suspending would spin). */
+		c->suspended = true;
+		MHD_suspend_connection(c->front);
+	} else {
+		c->last_write_ms = pl_mono_ms();
+	}
+	pthread_mutex_unlock(&c->lock);
+	return (ssize_t)n;
+}
+
+static void sse_free(void *cls)
+{
+	struct pl_conn *c = cls;
+	struct pl_http *s = c->front_ud;
+	pl_hub_detach(s->hub, c);
+	pl_conn_unref(c); /* the front end's reference */
+}
+
+static void free_options(struct pl_attach *a)
+{
+	json_decref(a->rooms);
+	json_decref(a->presence);
+}
+
+static struct pl_conn *new_conn(struct pl_http *s, enum pl_conn_kind kind, const char *user,
+				struct MHD_Connection *mc)
+{
+	struct pl_conn *c = pl_conn_new(kind, user);
+	if (c) {
+		c->front = mc;
+		c->front_ud = s;
+		c->wake = wake;
+	}
+	return c;
+}
+
+static enum MHD_Result start_sse(struct pl_http *s, struct MHD_Connection *mc,
+				 struct pl_call *call)
+{
+	pl_error err;
+	struct pl_attach a;
+	const char *resume = pl_req_query(call->req, "last_event_id");
+	if (!resume)
+		resume = call->req->last_event_id;
+	if (push_options(s, call, resume, &a, &err) != PL_OK)
+		return send_error(mc, &err);
+	struct pl_conn *c = new_conn(s, PL_CONN_SSE, call->who.sub, mc);
+	struct MHD_Response *resp =
+		c ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK, sse_read, c,
+						      sse_free)
+		  : NULL;
+	if (!resp) {
+		pl_conn_unref(c);
+		free_options(&a);
+		pl_fail(&err, PL_UNAVAILABLE, "out of memory");
+		return send_error(mc, &err);
+	}
+	MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+	pl_hub_attach(s->hub, c, &a);
+	enum MHD_Result ok = MHD_queue_response(mc, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ok;
+}
+
+/* Long-poll: suspend until the hub has events or the timeout passes; MHD
+ * then calls the access handler again and answer_poll replies. */
+static enum MHD_Result start_poll(struct pl_http *s, struct MHD_Connection *mc,
+				  struct pl_call *call, struct req_state *st)
+{
+	pl_error err;
+	struct pl_attach a;
+	const char *t = pl_req_query(call->req, "timeout");
+	long timeout = 30;
+	if (t) {
+		char *end;
+		timeout = strtol(t, &end, 10);
+		if (*end || timeout < 0 || timeout > 60) {
+			pl_fail(&err, PL_INVALID_ARGUMENT, "timeout must be 0 to 60 seconds");
+			return send_error(mc, &err);
+		}
+	}
+	if (push_options(s, call, pl_req_query(call->req, "cursor"), &a, &err) != PL_OK) {
+		if (strncmp(err.message, "last_event_id", 13) == 0)
+			pl_fail(&err, PL_INVALID_ARGUMENT, "cursor must be an event id");
+		return send_error(mc, &err);
+	}
+	struct pl_conn *c = new_conn(s, PL_CONN_POLL, call->who.sub, mc);
+	if (!c) {
+		free_options(&a);
+		pl_fail(&err, PL_UNAVAILABLE, "out of memory");
+		return send_error(mc, &err);
+	}
+	c->poll_deadline_ms = pl_mono_ms() + timeout * 1000;
+	/* Suspended before the hub knows of it, so the hub's resume always
+	 * finds a suspended connection. */
+	MHD_suspend_connection(mc);
+	c->suspended = true;
+	st->poll = c;
+	pl_hub_attach(s->hub, c, &a);
+	return MHD_YES;
+}
+
+static enum MHD_Result answer_poll(struct MHD_Connection *mc, struct req_state *st)
+{
+	struct pl_resp r = {0};
+	char *body = pl_poll_answer(st->poll, &r.len);
+	if (!body) {
+		pl_error err;
+		pl_fail(&err, PL_UNAVAILABLE, "out of memory");
+		return send_error(mc, &err);
+	}
+	pl_resp_text(&r, 200, "application/json", body, r.len);
+	return send_resp(mc, &r);
+}
+
+/* ---- WebSocket ---- */
+
+struct ws_pending {
+	struct pl_http *s;
+	struct pl_conn *c;
+	struct pl_attach a;
+};
+
+static void ws_upgraded(void *cls, struct MHD_Connection *mc, void *con_cls,
+			const char *extra, size_t extra_len, MHD_socket sock,
+			struct MHD_UpgradeResponseHandle *urh)
+{
+	(void)mc;
+	(void)con_cls;
+	struct ws_pending *p = cls;
+	/* The hub takes the socket: a dup survives MHD's close, and MHD frees
+	 * its connection at once (about 0.4 KiB per WebSocket remains). */
+	int fd = fcntl(sock, F_DUPFD_CLOEXEC, 0);
+	MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+	if (fd >= 0) {
+		int fl = fcntl(fd, F_GETFL);
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+		pl_hub_adopt_ws(p->s->hub, p->c, fd, extra, extra_len, &p->a);
+	}
+	free_options(&p->a);
+	pl_conn_unref(p->c);
+	free(p);
+}
+
+static bool header_has(struct MHD_Connection *mc, const char *name, const char *token)
+{
+	const char *v = header(mc, name);
+	size_t n = strlen(token);
+	for (; v && *v; v++)
+		if (strncasecmp(v, token, n) == 0)
+			return true;
+	return false;
+}
+
+static enum MHD_Result start_ws(struct pl_http *s, struct MHD_Connection *mc,
+				struct pl_call *call, enum pl_conn_kind kind)
+{
+	pl_error err;
+	char accept[29];
+	const char *key = header(mc, "Sec-WebSocket-Key");
+	const char *version = header(mc, "Sec-WebSocket-Version");
+	if (!header_has(mc, "Upgrade", "websocket") || !header_has(mc, "Connection", "upgrade") ||
+	    !version || strcmp(version, "13") != 0 || !key || !ws_accept_key(key, accept)) {
+		pl_fail(&err, PL_INVALID_ARGUMENT,
+			"Upgrade: a WebSocket handshake (version 13) is required here");
+		return send_error(mc, &err);
+	}
+	struct ws_pending *p = calloc(1, sizeof *p);
+	if (!p)
+		return MHD_NO;
+	p->s = s;
+	if (push_options(s, call, pl_req_query(call->req, "last_event_id"), &p->a, &err) != PL_OK) {
+		free(p);
+		return send_error(mc, &err);
+	}
+	p->c = pl_conn_new(kind, call->who.sub);
+	struct MHD_Response *resp = p->c ? MHD_create_response_for_upgrade(ws_upgraded, p) : NULL;
+	if (!resp) {
+		pl_conn_unref(p->c);
+		free_options(&p->a);
+		free(p);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
+	MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
+	enum MHD_Result ok = MHD_queue_response(mc, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+	MHD_destroy_response(resp);
+	return ok;
+}
+
+/* ---- requests ---- */
+
+static enum MHD_Result dispatch(struct pl_http *s, struct MHD_Connection *mc, const char *url,
+				const char *method, struct req_state *st)
+{
+	enum MHD_Result ret;
+	if ((strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
+	    serve_static(s, mc, url, &ret))
+		return ret;
+	struct pl_req req = {
+		.method = method, .path = url,
+		.content_type = header(mc, "Content-Type"),
+		.authorization = header(mc, "Authorization"),
+		.last_event_id = header(mc, "Last-Event-ID"),
+		.body = st->body, .body_len = st->len, .body_too_large = st->too_large,
+		.query = query, .adapter = mc,
+	};
+	struct pl_resp resp = {0};
+	struct pl_call call;
+	atomic_fetch_add(&s->ctx->counters.http_requests, 1);
+	enum pl_route_kind kind = pl_api_handle(s->ctx, &req, &resp, &call);
+	switch (kind) {
+	case PL_ROUTE_REST: ret = send_resp(mc, &resp); break;
+	case PL_ROUTE_SSE: ret = start_sse(s, mc, &call); break;
+	case PL_ROUTE_POLL: ret = start_poll(s, mc, &call, st); break;
+	case PL_ROUTE_WS: ret = start_ws(s, mc, &call, PL_CONN_WS); break;
+	case PL_ROUTE_ONLINE_WS: ret = start_ws(s, mc, &call, PL_CONN_ONLINE_WS); break;
+	default: ret = MHD_NO;
+	}
+	pl_resp_free(&resp);
+	pl_call_done(&call);
+	return ret;
+}
+
+/* Bodies are read up to PL_BODY_MAX; the rest is drained and dropped so
+ * the 413 can still be answered on the same connection. */
+static void take_body(struct req_state *st, const char *data, size_t n)
+{
+	if (st->too_large || st->len + n > PL_BODY_MAX) {
+		st->too_large = true;
+		return;
+	}
+	char *grown = realloc(st->body, st->len + n + 1);
+	if (!grown) {
+		st->too_large = true;
+		return;
+	}
+	st->body = grown;
+	memcpy(st->body + st->len, data, n);
+	st->len += n;
+	st->body[st->len] = 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	(void)version;
+	struct pl_http *s = cls;
+	struct req_state *st = *con_cls;
+	if (!st) {
+		st = calloc(1, sizeof *st);
+		*con_cls = st;
+		return st ? MHD_YES : MHD_NO;
+	}
+	if (st->poll)
+		return answer_poll(mc, st);
+	if (*upload_size) {
+		take_body(st, upload, *upload_size);
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	return dispatch(s, mc, url, method, st);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
+			 enum MHD_RequestTerminationCode why)
+{
+	(void)mc;
+	(void)why;
+	struct pl_http *s = cls;
+	struct req_state *st = *con_cls;
+	if (!st)
+		return;
+	if (st->poll) {
+		pl_hub_detach(s->hub, st->poll);
+		pl_conn_unref(st->poll);
+	}
+	free(st->body);
+	free(st);
+	*con_cls = NULL;
+}
+
+static bool listen_address(const struct pl_config *cfg, struct sockaddr_storage *ss,
+			   pl_error *err)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
+	struct addrinfo *res = NULL;
+	char port[16];
+	snprintf(port, sizeof port, "%d", cfg->listen_port);
+	int rc = getaddrinfo(cfg->listen_host[0] ? cfg->listen_host : NULL, port, &hints, &res);
+	if (rc != 0 || !res) {
+		pl_fail(err, PL_INVALID_ARGUMENT, "--listen: cannot resolve %s: %s",
+			cfg->listen_host, gai_strerror(rc));
+		return false;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return true;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	char line[512];
+	vsnprintf(line, sizeof line, fmt, ap);
+	line[strcspn(line, "\n")] = 0;
+	log_debug("http: %s", line);
+}
+
+struct pl_http *pl_http_start(struct pl_ctx *ctx, struct pl_hub *hub, pl_error *err)
+{
+	struct pl_http *s = calloc(1, sizeof *s);
+	struct sockaddr_storage ss;
+	if (!s) {
+		pl_fail(err, PL_INTERNAL, "out of memory");
+		return NULL;
+	}
+	s->ctx = ctx;
+	s->hub = hub;
+	if (!listen_address(ctx->cfg, &ss, err)) {
+		free(s);
+		return NULL;
+	}
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+			 MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+			 (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+	s->d = MHD_start_daemon(
+		flags, (uint16_t)ctx->cfg->listen_port, NULL, NULL, on_request, s,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)ctx->cfg->http_threads,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)ctx->cfg->max_connections,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MHD_POOL_BYTES,
+		MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+		MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_END);
+	if (!s->d) {
+		pl_fail(err, PL_INTERNAL, "cannot listen on %s:%d: %s", ctx->cfg->listen_host,
+			ctx->cfg->listen_port, errno ? strerror(errno) : "address in use?");
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void pl_http_quiesce(struct pl_http *s)
+{
+	if (s && s->d) {
+		MHD_socket fd = MHD_quiesce_daemon(s->d);
+		if (fd != MHD_INVALID_SOCKET)
+			close(fd);
+	}
+}
+
+void pl_http_stop(struct pl_http *s)
+{
+	if (!s)
+		return;
+	MHD_stop_daemon(s->d);
+	free(s);
+}

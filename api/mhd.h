@@ -1,0 +1,20 @@
+/* api/mhd: the libmicrohttpd front end of parleyd.
+ *
+ * It turns MHD requests into pl_req for the shared handlers, serves the
+ * web client from www/, and connects the push routes to the hub: SSE and
+ * long-poll stay in MHD as suspended connections the hub resumes; upgraded
+ * WebSockets are handed to the hub's own loop and MHD forgets them. */
+#ifndef PL_MHD_H
+#define PL_MHD_H
+
+#include "chat/ctx.h"
+#include "push/hub.h"
+
+struct pl_http;
+
+struct pl_http *pl_http_start(struct pl_ctx *ctx, struct pl_hub *hub, pl_error *err);
+/* Stops accepting new connections (the first step of a graceful stop). */
+void pl_http_quiesce(struct pl_http *s);
+void pl_http_stop(struct pl_http *s);
+
+#endif

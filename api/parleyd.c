@@ -1,0 +1,188 @@
+/* parleyd: the Parley daemon.
+ *
+ *   parleyd [flags]                    serve the API, push and the web client
+ *   parleyd token USER [--ttl SECONDS] print a token for USER
+ *
+ * Start-up order: settings, store and writer (chat/ctx), hub, HTTP.  Stop
+ * order on SIGINT/SIGTERM: stop accepting, close push connections
+ * (WebSocket 1001), stop HTTP, let the writer finish every queued write,
+ * exit 0.  Signals are taken by sigwait in the main thread, so no code runs
+ * in a signal handler. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/mhd.h"
+#include "chat/ctx.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/jwt.h"
+#include "core/log.h"
+#include "push/hub.h"
+
+/* Dev mode without a secret: one is made once and kept in the data folder,
+ * so dev tokens survive a restart. */
+static bool dev_secret(struct pl_config *cfg)
+{
+	char path[4200];
+	unsigned char key[32];
+	snprintf(path, sizeof path, "%s/dev-secret", cfg->data_dir);
+	mkdir(cfg->data_dir, 0750);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, key, sizeof key) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n != (ssize_t)sizeof key) {
+		FILE *r = fopen("/dev/urandom", "rb");
+		bool ok = r && fread(key, 1, sizeof key, r) == sizeof key;
+		if (r)
+			fclose(r);
+		fd = ok ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
+		if (fd < 0 || write(fd, key, sizeof key) != (ssize_t)sizeof key) {
+			if (fd >= 0)
+				close(fd);
+			return false;
+		}
+		close(fd);
+	}
+	cfg->jwt_secret = malloc(sizeof key);
+	if (!cfg->jwt_secret)
+		return false;
+	memcpy(cfg->jwt_secret, key, sizeof key);
+	cfg->jwt_secret_len = sizeof key;
+	return true;
+}
+
+static int print_token(int argc, char **argv)
+{
+	if (argc < 3 || argv[2][0] == '-') {
+		fprintf(stderr, "usage: parleyd token USER [--ttl SECONDS] [flags]\n");
+		return 2;
+	}
+	const char *user = argv[2];
+	long ttl = 24 * 3600;
+	int first = 3;
+	if (argc > 4 && strcmp(argv[3], "--ttl") == 0) {
+		char *end;
+		ttl = strtol(argv[4], &end, 10);
+		if (*end || ttl < 1 || ttl > 10L * 365 * 24 * 3600) {
+			fprintf(stderr, "parleyd token: --ttl must be 1 to 315360000 seconds\n");
+			return 2;
+		}
+		first = 5;
+	}
+	struct pl_config cfg;
+	char err[512];
+	if (pl_config_load(&cfg, "parleyd", argc, argv, first, err, sizeof err) != PL_CONFIG_OK) {
+		fprintf(stderr, "parleyd token: %s\n", err);
+		return 2;
+	}
+	if (!cfg.jwt_secret && cfg.dev && !dev_secret(&cfg)) {
+		fprintf(stderr, "parleyd token: cannot make the dev secret in %s\n", cfg.data_dir);
+		return 1;
+	}
+	if (!cfg.jwt_secret) {
+		fprintf(stderr, "parleyd token: no secret: set PARLEY_JWT_SECRET or "
+				"--jwt-secret-file (or --dev)\n");
+		pl_config_free(&cfg);
+		return 1;
+	}
+	char *token = pl_jwt_sign(cfg.jwt_secret, cfg.jwt_secret_len, user, NULL,
+				  pl_now_ms() / 1000 + ttl);
+	pl_config_free(&cfg);
+	if (!token) {
+		fprintf(stderr, "parleyd token: USER must be 1 to 64 of A-Z a-z 0-9 _ . : -\n");
+		return 2;
+	}
+	printf("%s\n", token);
+	free(token);
+	return 0;
+}
+
+static bool load_settings(struct pl_config *cfg, int argc, char **argv, int *status)
+{
+	char err[512];
+	enum pl_config_result r = pl_config_load(cfg, "parleyd", argc, argv, 1, err, sizeof err);
+	*status = r == PL_CONFIG_HELP ? 0 : 2;
+	if (r != PL_CONFIG_OK) {
+		if (r == PL_CONFIG_ERROR)
+			fprintf(stderr, "parleyd: %s\n", err);
+		return false;
+	}
+	pl_log_set_level(cfg->verbose ? PL_LOG_DEBUG : PL_LOG_INFO);
+	*status = 1;
+	if (!cfg->jwt_secret && !cfg->dev) {
+		log_error("no JWT secret: set PARLEY_JWT_SECRET or --jwt-secret-file FILE, or run "
+			  "with --dev for a local trial; refusing to start");
+		return false;
+	}
+	if (!cfg->jwt_secret && !dev_secret(cfg)) {
+		log_error("cannot create the dev secret in %s", cfg->data_dir);
+		return false;
+	}
+	if (cfg->dev)
+		log_warn("DEV MODE: anyone can sign in as anyone (POST /v1/dev/login); "
+			 "never expose this server");
+	return true;
+}
+
+static int run(struct pl_config *cfg)
+{
+	struct pl_ctx ctx;
+	pl_error err;
+	if (pl_ctx_init(&ctx, cfg, true, &err) != PL_OK) {
+		log_error("%s", err.message);
+		return 1;
+	}
+	struct pl_hub *hub = pl_hub_start(&ctx, &err);
+	struct pl_http *http = hub ? pl_http_start(&ctx, hub, &err) : NULL;
+	if (!http) {
+		log_error("%s", err.message);
+		return 1;
+	}
+	log_info("parleyd %s listening on http://%s:%d/ (data in %s, presence %s)",
+		 PACKAGE_VERSION, cfg->listen_host, cfg->listen_port, cfg->data_dir,
+		 cfg->redis_url[0] ? "redis" : "in-process");
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	int sig = 0;
+	sigwait(&set, &sig);
+	log_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	pl_http_quiesce(http);
+	pl_hub_stop(hub);
+	pl_http_stop(http);
+	pl_ctx_close(&ctx);
+	log_info("stopped");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "token") == 0)
+		return print_token(argc, argv);
+	/* Every thread inherits this mask: SIGINT/SIGTERM reach only sigwait,
+	 * and a peer closing a socket never kills the process. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	struct pl_config cfg;
+	int status;
+	if (!load_settings(&cfg, argc, argv, &status)) {
+		return status;
+	}
+	status = run(&cfg);
+	pl_config_free(&cfg);
+	return status;
+}

@@ -1,0 +1,104 @@
+/* push/conn: one push connection as the hub sees it, and its outbound
+ * queue.
+ *
+ * Events are serialised once per transport into shared, reference-counted
+ * buffers; a connection's queue holds references, so fanning one event out
+ * to 10,000 connections copies no bytes.  The queue is bounded: a consumer
+ * that falls too far behind is cut off (it reconnects and resumes from the
+ * store, losing nothing).
+ *
+ * SSE and long-poll connections are drained by the HTTP library's threads,
+ * so their queue is guarded by the connection's lock; WebSocket connections
+ * belong to the hub thread alone. */
+#ifndef PL_CONN_H
+#define PL_CONN_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ids.h"
+#include "push/loop.h"
+
+/* A serialised event (or frame), shared by every queue holding it. */
+struct pl_buf {
+	atomic_int refs;
+	uint32_t len;
+	char data[];
+};
+
+struct pl_buf *pl_buf_new(const char *data, size_t len);
+struct pl_buf *pl_buf_ref(struct pl_buf *b);
+void pl_buf_unref(struct pl_buf *b);
+
+enum pl_conn_kind { PL_CONN_SSE, PL_CONN_WS, PL_CONN_POLL, PL_CONN_ONLINE_WS };
+
+#define PL_QUEUE_MAX_ITEMS 4096
+#define PL_QUEUE_MAX_BYTES (4u << 20)
+
+struct pl_qitem {
+	struct pl_buf *buf;
+	struct pl_qitem *next;
+};
+
+struct pl_sub;
+struct pl_conn;
+
+/* The front end's hooks: wake asks the HTTP library to resume a suspended
+ * SSE or long-poll connection (called by the hub without locks held). */
+typedef void (*pl_conn_wake_fn)(struct pl_conn *c);
+
+struct pl_conn {
+	struct pl_watch watch;          /* WebSocket: the socket in the hub's loop */
+	enum pl_conn_kind kind;
+	atomic_int refs;                /* the hub, the front end, pending acks */
+	char user[PL_ID_MAX + 1];
+	uint64_t serial;                /* unique id, for logs and dedup marks */
+
+	/* subscriptions, owned by the hub thread */
+	struct pl_sub *subs;
+	bool all_rooms;                 /* follow the user's membership */
+	char **asked;                   /* presence=: users asked about */
+	int nasked;
+	uint64_t mark;                  /* dedup stamp for one fan-out */
+	int64_t cursor;                 /* last stored event id queued */
+	bool replaying;                 /* catching up from the store */
+	bool attached;                  /* in the hub's indexes */
+	struct pl_conn *user_next;      /* the user's other connections */
+	struct pl_conn *dirty_next;     /* hub's list of conns to flush */
+	bool dirty;
+
+	/* outbound queue (SSE/poll: under lock) */
+	pthread_mutex_t lock;
+	struct pl_qitem *head, *tail;
+	size_t qitems, qbytes, head_off;
+	bool suspended;                 /* SSE/poll: waiting for data */
+	bool closing;                   /* the hub wants it gone */
+	bool done;                      /* long-poll: answer is ready */
+	int64_t last_write_ms;          /* monotonic, for keep-alives */
+	pl_conn_wake_fn wake;
+	void *front;                    /* the front end's connection handle */
+	void *front_ud;                 /* and its context */
+	int64_t poll_deadline_ms;       /* long-poll: monotonic timeout */
+	int64_t poll_start;             /* long-poll: cursor the client gave */
+
+	/* WebSocket state (hub thread only) */
+	struct pl_ws_state *ws;
+};
+
+struct pl_conn *pl_conn_new(enum pl_conn_kind kind, const char *user);
+void pl_conn_ref(struct pl_conn *c);
+void pl_conn_unref(struct pl_conn *c);
+
+/* Appends a reference to b; false when the queue is over its bounds (the
+ * caller then cuts the consumer off). */
+bool pl_conn_push(struct pl_conn *c, struct pl_buf *b);
+/* Copies up to max queued bytes into out (SSE reader); returns the count. */
+size_t pl_conn_take(struct pl_conn *c, char *out, size_t max);
+/* Drops n bytes from the head of the queue (they were written). */
+void pl_conn_consume(struct pl_conn *c, size_t n);
+void pl_conn_clear(struct pl_conn *c);
+
+#endif

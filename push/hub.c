@@ -1,0 +1,1071 @@
+/* push/hub: see hub.h and hubint.h. */
+#include "push/hub.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "chat/chat.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "db/bus.h"
+#include "db/presence.h"
+#include "push/hubint.h"
+#include "push/ws.h"
+
+#define TICK_MS 250
+#define REPLAY_BATCH 256
+
+enum mail_kind { MAIL_ATTACH, MAIL_DETACH, MAIL_ADOPT_WS, MAIL_EPHEMERAL, MAIL_ACK };
+
+struct mail {
+	enum mail_kind kind;
+	struct pl_conn *conn;
+	struct pl_attach attach;
+	json_t *event;
+	struct pl_buf *buf;
+	int fd;
+	char *extra;
+	size_t extra_len;
+	struct mail *next;
+};
+
+/* ---- mailbox (any thread) ---- */
+
+static void post(struct pl_hub *h, struct mail *m)
+{
+	pthread_mutex_lock(&h->mail_lock);
+	if (h->mail_tail)
+		h->mail_tail->next = m;
+	else
+		h->mail_head = m;
+	h->mail_tail = m;
+	pthread_mutex_unlock(&h->mail_lock);
+	uint64_t one = 1;
+	(void)!write(h->wake.fd, &one, sizeof one);
+}
+
+static struct mail *mail_new(enum mail_kind kind, struct pl_conn *c)
+{
+	struct mail *m = calloc(1, sizeof *m);
+	if (m) {
+		m->kind = kind;
+		m->conn = c;
+		m->fd = -1;
+		if (c)
+			pl_conn_ref(c);
+	}
+	return m;
+}
+
+void pl_hub_attach(struct pl_hub *h, struct pl_conn *c, struct pl_attach *a)
+{
+	struct mail *m = mail_new(MAIL_ATTACH, c);
+	if (!m)
+		return;
+	m->attach = *a;
+	memset(a, 0, sizeof *a);
+	post(h, m);
+}
+
+void pl_hub_detach(struct pl_hub *h, struct pl_conn *c)
+{
+	struct mail *m = mail_new(MAIL_DETACH, c);
+	if (m)
+		post(h, m);
+}
+
+void pl_hub_adopt_ws(struct pl_hub *h, struct pl_conn *c, int fd, const char *extra,
+		     size_t extra_len, struct pl_attach *a)
+{
+	struct mail *m = mail_new(MAIL_ADOPT_WS, c);
+	if (!m) {
+		close(fd);
+		return;
+	}
+	m->fd = fd;
+	m->attach = *a;
+	memset(a, 0, sizeof *a);
+	if (extra_len && (m->extra = malloc(extra_len))) {
+		memcpy(m->extra, extra, extra_len);
+		m->extra_len = extra_len;
+	}
+	post(h, m);
+}
+
+/* The sink: called on the writer thread after commits, and by chat
+ * operations on any thread. */
+static void sink_stored(void *ud, int64_t id)
+{
+	struct pl_hub *h = ud;
+	long long cur = atomic_load(&h->stored_hint);
+	while (id > cur && !atomic_compare_exchange_weak(&h->stored_hint, &cur, id))
+		;
+	uint64_t one = 1;
+	(void)!write(h->wake.fd, &one, sizeof one);
+}
+
+static void sink_ephemeral(void *ud, json_t *ev)
+{
+	struct pl_hub *h = ud;
+	struct mail *m = mail_new(MAIL_EPHEMERAL, NULL);
+	if (!m)
+		return;
+	m->event = json_incref(ev);
+	post(h, m);
+}
+
+/* ---- indexes ---- */
+
+struct pl_room *pl_hub_room(struct pl_hub *h, const char *id, bool create)
+{
+	struct pl_room *r = pl_map_get(h->rooms, id);
+	if (r || !create)
+		return r;
+	r = calloc(1, sizeof *r);
+	if (!r)
+		return NULL;
+	snprintf(r->id, sizeof r->id, "%s", id);
+	r->members = -1;
+	if (!pl_map_put(h->rooms, id, r)) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static struct pl_user *user_entry(struct pl_hub *h, const char *id, bool create)
+{
+	struct pl_user *u = pl_map_get(h->users, id);
+	if (u || !create)
+		return u;
+	u = calloc(1, sizeof *u);
+	if (u && !pl_map_put(h->users, id, u)) {
+		free(u);
+		u = NULL;
+	}
+	return u;
+}
+
+static void user_maybe_free(struct pl_hub *h, const char *id, struct pl_user *u)
+{
+	if (!u->conns && !u->nwatchers) {
+		free(u->watchers);
+		free(pl_map_del(h->users, id));
+	}
+}
+
+void pl_hub_subscribe(struct pl_hub *h, struct pl_conn *c, const char *room)
+{
+	for (struct pl_sub *s = c->subs; s; s = s->conn_next)
+		if (strcmp(s->room->id, room) == 0)
+			return;
+	struct pl_room *r = pl_hub_room(h, room, true);
+	struct pl_sub *s = r ? calloc(1, sizeof *s) : NULL;
+	if (!s)
+		return;
+	s->conn = c;
+	s->room = r;
+	s->next = r->subs;
+	if (r->subs)
+		r->subs->prev = s;
+	r->subs = s;
+	r->nsubs++;
+	s->conn_next = c->subs;
+	c->subs = s;
+}
+
+static void sub_unlink(struct pl_hub *h, struct pl_sub *s)
+{
+	struct pl_room *r = s->room;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		r->subs = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	if (--r->nsubs == 0)
+		free(pl_map_del(h->rooms, r->id));
+	free(s);
+}
+
+void pl_hub_unsubscribe(struct pl_hub *h, struct pl_conn *c, const char *room)
+{
+	for (struct pl_sub **p = &c->subs; *p; p = &(*p)->conn_next) {
+		if (strcmp((*p)->room->id, room) == 0) {
+			struct pl_sub *s = *p;
+			*p = s->conn_next;
+			sub_unlink(h, s);
+			return;
+		}
+	}
+}
+
+static void unsubscribe_all(struct pl_hub *h, struct pl_conn *c)
+{
+	while (c->subs) {
+		struct pl_sub *s = c->subs;
+		c->subs = s->conn_next;
+		sub_unlink(h, s);
+	}
+}
+
+static void watchers_remove(struct pl_hub *h, struct pl_conn *c)
+{
+	for (int i = 0; i < c->nasked; i++) {
+		struct pl_user *u = user_entry(h, c->asked[i], false);
+		for (int j = 0; u && j < u->nwatchers; j++) {
+			if (u->watchers[j] == c) {
+				u->watchers[j] = u->watchers[--u->nwatchers];
+				break;
+			}
+		}
+		if (u)
+			user_maybe_free(h, c->asked[i], u);
+		free(c->asked[i]);
+	}
+	free(c->asked);
+	c->asked = NULL;
+	c->nasked = 0;
+}
+
+/* Replaces the users c hears presence of (at most 500, checked before). */
+void pl_hub_set_presence(struct pl_hub *h, struct pl_conn *c, json_t *users)
+{
+	watchers_remove(h, c);
+	size_t n = json_array_size(users);
+	if (!n || !(c->asked = calloc(n, sizeof *c->asked)))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const char *id = json_string_value(json_array_get(users, i));
+		struct pl_user *u = id ? user_entry(h, id, true) : NULL;
+		if (!u)
+			continue;
+		if (u->nwatchers == u->capwatchers) {
+			int cap = u->capwatchers ? u->capwatchers * 2 : 4;
+			void *grown = realloc(u->watchers, (size_t)cap * sizeof *u->watchers);
+			if (!grown)
+				continue;
+			u->watchers = grown;
+			u->capwatchers = cap;
+		}
+		u->watchers[u->nwatchers++] = c;
+		c->asked[c->nasked++] = strdup(id);
+		if (!c->asked[c->nasked - 1]) {
+			u->nwatchers--;
+			c->nasked--;
+		}
+	}
+}
+
+/* ---- output ---- */
+
+static struct pl_buf *sse_buf(const struct pl_event_out *e)
+{
+	char head[128];
+	int n = e->id > 0 ? snprintf(head, sizeof head, "id: %lld\nevent: %s\ndata: ",
+				     (long long)e->id, e->type)
+			  : snprintf(head, sizeof head, "event: %s\ndata: ", e->type);
+	struct pl_buf *b = pl_buf_new(head, (size_t)n + e->len + 2);
+	if (b) {
+		memcpy(b->data + n, e->json, e->len);
+		memcpy(b->data + n + e->len, "\n\n", 2);
+	}
+	return b;
+}
+
+/* The old online-status feed's shape, for /ws-online-status. */
+static struct pl_buf *online_buf(const struct pl_event_out *e)
+{
+	json_t *ev = json_loadb(e->json, e->len, 0, NULL);
+	json_t *data = json_object_get(ev, "data");
+	const char *status = json_string_value(json_object_get(data, "status"));
+	const char *user = json_string_value(json_object_get(data, "user"));
+	struct pl_buf *b = NULL;
+	if (user && status) {
+		json_t *o = json_pack("{s:s, s:s, s:I}", "type",
+				      strcmp(status, "offline") ? "USER_ONLINE" : "USER_OFFLINE",
+				      "userId", user, "timestamp", (json_int_t)pl_now_ms());
+		char *text = json_dumps(o, JSON_COMPACT);
+		if (text)
+			b = pl_ws_text_buf(text, strlen(text));
+		free(text);
+		json_decref(o);
+	}
+	json_decref(ev);
+	return b;
+}
+
+static struct pl_buf *buf_for(struct pl_event_out *e, enum pl_conn_kind kind)
+{
+	struct pl_buf **slot = kind == PL_CONN_SSE ? &e->sse
+			       : kind == PL_CONN_WS ? &e->ws
+			       : kind == PL_CONN_POLL ? &e->raw
+						      : &e->online;
+	if (*slot)
+		return *slot;
+	switch (kind) {
+	case PL_CONN_SSE: *slot = sse_buf(e); break;
+	case PL_CONN_WS: *slot = pl_ws_text_buf(e->json, e->len); break;
+	case PL_CONN_POLL: *slot = pl_buf_new(e->json, e->len); break;
+	case PL_CONN_ONLINE_WS:
+		*slot = strcmp(e->type, "presence") == 0 ? online_buf(e) : NULL;
+		break;
+	}
+	return *slot;
+}
+
+void pl_event_out_release(struct pl_event_out *e)
+{
+	pl_buf_unref(e->sse);
+	pl_buf_unref(e->ws);
+	pl_buf_unref(e->raw);
+	pl_buf_unref(e->online);
+	e->sse = e->ws = e->raw = e->online = NULL;
+}
+
+void pl_hub_mark_dirty(struct pl_hub *h, struct pl_conn *c)
+{
+	if (c->dirty)
+		return;
+	c->dirty = true;
+	pl_conn_ref(c);
+	c->dirty_next = h->dirty;
+	h->dirty = c;
+}
+
+static bool locked_kind(const struct pl_conn *c)
+{
+	return c->kind == PL_CONN_SSE || c->kind == PL_CONN_POLL;
+}
+
+static bool queue(struct pl_conn *c, struct pl_buf *b)
+{
+	if (!locked_kind(c))
+		return pl_conn_push(c, b);
+	pthread_mutex_lock(&c->lock);
+	bool ok = !c->done && pl_conn_push(c, b);
+	pthread_mutex_unlock(&c->lock);
+	/* A long-poll answer that is full is answered as it is; the rest
+	 * follows on the next poll from its cursor. */
+	return ok || c->kind == PL_CONN_POLL;
+}
+
+void pl_hub_deliver_buf(struct pl_hub *h, struct pl_conn *c, struct pl_buf *b)
+{
+	if (c->closing || !b)
+		return;
+	if (!queue(c, b)) {
+		atomic_fetch_add(&h->ctx->counters.slow_dropped, 1);
+		pl_hub_close(h, c, WS_CLOSE_TRY_AGAIN, "too slow: reconnect and resume");
+		return;
+	}
+	atomic_fetch_add(&h->ctx->counters.deliveries, 1);
+	pl_hub_mark_dirty(h, c);
+}
+
+void pl_hub_deliver(struct pl_hub *h, struct pl_conn *c, struct pl_event_out *e)
+{
+	if (c->closing || (e->id > 0 && (c->replaying || e->id <= c->cursor)))
+		return;
+	/* A long-poll answer is sealed once it has events; later ones wait
+	 * for the next poll, which resumes from its cursor. */
+	if (c->kind == PL_CONN_POLL && c->done)
+		return;
+	pl_hub_deliver_buf(h, c, buf_for(e, c->kind));
+	if (e->id > 0 && !c->closing)
+		c->cursor = e->id;
+	if (e->sender && strcmp(e->sender, c->user) != 0)
+		pl_hub_note_delivered(h, e->room, c->user, e->id);
+}
+
+void pl_hub_close(struct pl_hub *h, struct pl_conn *c, uint16_t ws_code, const char *why)
+{
+	if (c->closing)
+		return;
+	if (c->kind == PL_CONN_WS || c->kind == PL_CONN_ONLINE_WS) {
+		pl_ws_close(h, c, ws_code, why);
+		return;
+	}
+	pthread_mutex_lock(&c->lock);
+	c->closing = true;
+	c->done = true;
+	pthread_mutex_unlock(&c->lock);
+	pl_hub_mark_dirty(h, c);
+}
+
+/* ---- stored events: fan-out and replay ---- */
+
+/* Builds the API's event object around the stored data without parsing
+ * it: room and type are ids from a fixed alphabet, safe to print as is. */
+static char *event_text(const struct pl_event_row *row, size_t *len)
+{
+	char ts[PL_TIME_LEN];
+	pl_time_format(row->ts, ts);
+	char *out = NULL;
+	int n = asprintf(&out, "{\"id\":%lld,\"type\":\"%s\",\"room\":\"%s\",\"ts\":\"%s\",\"data\":%s}",
+			 (long long)row->id, row->type, row->room, ts, row->data ? row->data : "{}");
+	if (n < 0)
+		return NULL;
+	*len = (size_t)n;
+	return out;
+}
+
+/* member.* events name their user in data; the hub follows them to keep
+ * open connections' subscriptions equal to the membership. */
+static void member_user(const char *data, char out[PL_ID_MAX + 1])
+{
+	json_t *d = json_loads(data ? data : "{}", 0, NULL);
+	snprintf(out, PL_ID_MAX + 1, "%s", json_string_value(json_object_get(d, "user")) ?: "");
+	json_decref(d);
+}
+
+static void follow_membership(struct pl_hub *h, const struct pl_event_row *row, bool joined)
+{
+	char user[PL_ID_MAX + 1];
+	member_user(row->data, user);
+	struct pl_room *r = pl_hub_room(h, row->room, false);
+	if (r && r->members >= 0 && !row->target[0])
+		r->members += joined ? 1 : -1;
+	else if (r)
+		r->members = -1; /* re-read on next need */
+	struct pl_user *u = user_entry(h, user, false);
+	for (struct pl_conn *c = u ? u->conns : NULL; c; c = c->user_next)
+		if (joined && c->all_rooms)
+			pl_hub_subscribe(h, c, row->room);
+}
+
+static void unfollow(struct pl_hub *h, const struct pl_event_row *row)
+{
+	char user[PL_ID_MAX + 1];
+	member_user(row->data, user);
+	struct pl_user *u = user_entry(h, user, false);
+	for (struct pl_conn *c = u ? u->conns : NULL; c; c = c->user_next)
+		pl_hub_unsubscribe(h, c, row->room);
+}
+
+static bool fan_out_row(void *ud, const struct pl_event_row *row)
+{
+	struct pl_hub *h = ud;
+	bool joined = strcmp(row->type, "member.joined") == 0;
+	bool left = strcmp(row->type, "member.left") == 0;
+	if (joined)
+		follow_membership(h, row, true);
+	struct pl_event_out e = {.id = row->id, .type = row->type, .room = row->room};
+	char *text = event_text(row, &e.len);
+	e.json = text;
+	/* Delivered receipts need the sender: parsed once per message, not
+	 * once per delivery. */
+	json_t *data = strcmp(row->type, "message.created") == 0
+			       ? json_loads(row->data ? row->data : "{}", 0, NULL)
+			       : NULL;
+	e.sender = json_string_value(json_object_get(data, "sender"));
+	if (text && row->target[0]) {
+		struct pl_user *u = user_entry(h, row->target, false);
+		for (struct pl_conn *c = u ? u->conns : NULL; c; c = c->user_next)
+			pl_hub_deliver(h, c, &e);
+	} else if (text) {
+		struct pl_room *r = pl_hub_room(h, row->room, false);
+		for (struct pl_sub *s = r ? r->subs : NULL; s; s = s->next)
+			pl_hub_deliver(h, s->conn, &e);
+	}
+	if (left)
+		unfollow(h, row);
+	pl_event_out_release(&e);
+	json_decref(data);
+	free(text);
+	h->cursor = row->id;
+	atomic_fetch_add(&h->ctx->counters.events_fanned_out, 1);
+	return true;
+}
+
+static void fan_out(struct pl_hub *h)
+{
+	while (atomic_load(&h->stored_hint) > h->cursor) {
+		int64_t before = h->cursor;
+		pl_store_events_after(h->store, h->cursor, 512, fan_out_row, h);
+		if (h->cursor == before) {
+			/* The hint ran ahead of what this connection sees yet (a
+			 * WAL snapshot race): the next wake-up will catch it. */
+			break;
+		}
+	}
+}
+
+struct replay_ctx {
+	struct pl_hub *h;
+	struct pl_conn *c;
+	bool stop;
+};
+
+static bool replay_row(void *ud, const struct pl_event_row *row)
+{
+	struct replay_ctx *rc = ud;
+	struct pl_conn *c = rc->c;
+	if (row->id > rc->h->cursor) {
+		rc->stop = true; /* live from here on */
+		return false;
+	}
+	bool wanted = c->all_rooms || row->target[0];
+	for (struct pl_sub *s = c->subs; !wanted && s; s = s->conn_next)
+		wanted = strcmp(s->room->id, row->room) == 0;
+	if (wanted) {
+		struct pl_event_out e = {.id = row->id, .type = row->type, .room = row->room};
+		char *text = event_text(row, &e.len);
+		e.json = text;
+		c->replaying = false; /* deliver() skips replaying conns */
+		if (text)
+			pl_hub_deliver(rc->h, c, &e);
+		c->replaying = true;
+		pl_event_out_release(&e);
+		free(text);
+	}
+	c->cursor = row->id;
+	return !c->closing && !(c->kind == PL_CONN_POLL && c->qitems >= 100);
+}
+
+/* Feeds a resuming connection from the store, a batch at a time while its
+ * queue has room, until it reaches the live stream. */
+static void replay(struct pl_hub *h, struct pl_conn *c)
+{
+	struct replay_ctx rc = {h, c, false};
+	while (c->replaying && !c->closing) {
+		if (c->cursor >= h->cursor) {
+			c->replaying = false;
+			break;
+		}
+		if (c->qitems > PL_QUEUE_MAX_ITEMS / 2)
+			return; /* continue when it has drained */
+		int n = pl_store_events_for_user(h->store, c->user, c->cursor, REPLAY_BATCH,
+						 replay_row, &rc);
+		if (rc.stop || n < REPLAY_BATCH)
+			c->cursor = c->cursor > h->cursor ? c->cursor : h->cursor;
+		if (c->kind == PL_CONN_POLL && c->qitems >= 100)
+			return;
+	}
+}
+
+/* ---- attach and detach ---- */
+
+static void all_add(struct pl_hub *h, struct pl_conn *c)
+{
+	if (h->nall == h->capall) {
+		size_t cap = h->capall ? h->capall * 2 : 1024;
+		void *grown = realloc(h->all, cap * sizeof *h->all);
+		if (!grown)
+			return;
+		h->all = grown;
+		h->capall = cap;
+	}
+	h->all[h->nall++] = c;
+}
+
+static void all_remove(struct pl_hub *h, struct pl_conn *c)
+{
+	for (size_t i = 0; i < h->nall; i++) {
+		if (h->all[i] == c) {
+			h->all[i] = h->all[--h->nall];
+			return;
+		}
+	}
+}
+
+static void hello(struct pl_hub *h, struct pl_conn *c)
+{
+	char text[160];
+	int n = snprintf(text, sizeof text, "{\"type\":\"hello\",\"user\":\"%s\",\"last_event_id\":%lld}",
+			 c->user, (long long)h->cursor);
+	struct pl_buf *b = NULL;
+	if (c->kind == PL_CONN_WS) {
+		b = pl_ws_text_buf(text, (size_t)n);
+	} else if (c->kind == PL_CONN_SSE) {
+		char sse[256];
+		int m = snprintf(sse, sizeof sse, "retry: 2000\nevent: hello\ndata: %s\n\n", text);
+		b = pl_buf_new(sse, (size_t)m);
+	} else if (c->kind == PL_CONN_ONLINE_WS) {
+		n = snprintf(text, sizeof text,
+			     "{\"type\":\"CONNECTION_ESTABLISHED\",\"userId\":\"%s\",\"timestamp\":%lld}",
+			     c->user, (long long)pl_now_ms());
+		b = pl_ws_text_buf(text, (size_t)n);
+	}
+	pl_hub_deliver_buf(h, c, b);
+	pl_buf_unref(b);
+}
+
+static void subscribe_initial(struct pl_hub *h, struct pl_conn *c, json_t *rooms)
+{
+	json_t *mine = rooms ? json_incref(rooms) : pl_store_user_rooms(h->store, c->user);
+	c->all_rooms = rooms == NULL;
+	size_t i;
+	json_t *r;
+	json_array_foreach(mine, i, r) {
+		pl_hub_subscribe(h, c, json_string_value(r));
+	}
+	json_decref(mine);
+}
+
+static void do_attach(struct pl_hub *h, struct pl_conn *c, struct pl_attach *a)
+{
+	if (c->closing)
+		return;
+	pl_conn_ref(c); /* the hub's reference, dropped at detach */
+	c->attached = true;
+	all_add(h, c);
+	struct pl_user *u = user_entry(h, c->user, true);
+	if (u) {
+		c->user_next = u->conns;
+		u->conns = c;
+	}
+	if (c->kind != PL_CONN_ONLINE_WS)
+		subscribe_initial(h, c, a->rooms);
+	pl_hub_set_presence(h, c, a->presence);
+	atomic_fetch_add(&h->ctx->counters.push_open, 1);
+	atomic_fetch_add(&h->ctx->counters.push_total, 1);
+	if (h->ctx->presence)
+		pl_presence_connect(h->ctx->presence, c->user);
+	/* Catch up first, so the resume point is current before any event. */
+	fan_out(h);
+	if (c->kind != PL_CONN_POLL)
+		hello(h, c);
+	if (a->last_event_id >= 0 && a->last_event_id < h->cursor) {
+		c->cursor = a->last_event_id;
+		c->replaying = c->kind != PL_CONN_ONLINE_WS;
+		replay(h, c);
+	} else {
+		c->cursor = a->last_event_id >= 0 ? a->last_event_id : h->cursor;
+	}
+	if (c->kind == PL_CONN_POLL)
+		c->poll_start = c->cursor;
+}
+
+static void do_detach(struct pl_hub *h, struct pl_conn *c)
+{
+	if (!c->attached)
+		return;
+	c->attached = false;
+	all_remove(h, c);
+	unsubscribe_all(h, c);
+	watchers_remove(h, c);
+	struct pl_user *u = user_entry(h, c->user, false);
+	if (u) {
+		for (struct pl_conn **p = &u->conns; *p; p = &(*p)->user_next) {
+			if (*p == c) {
+				*p = c->user_next;
+				break;
+			}
+		}
+		user_maybe_free(h, c->user, u);
+	}
+	if (c->watch.fd >= 0) { /* a WebSocket: the hub owns its socket */
+		pl_loop_del(h->loop, &c->watch);
+		close(c->watch.fd);
+		c->watch.fd = -1;
+	}
+	atomic_fetch_sub(&h->ctx->counters.push_open, 1);
+	if (h->ctx->presence)
+		pl_presence_disconnect(h->ctx->presence, c->user);
+	/* Freed after this loop pass: other events of the pass may still
+	 * point at it. */
+	c->dirty_next = NULL;
+	c->user_next = h->graveyard;
+	h->graveyard = c;
+}
+
+/* A WebSocket the hub tore down itself. */
+void pl_hub_drop(struct pl_hub *h, struct pl_conn *c) { do_detach(h, c); }
+
+static void free_attach(struct pl_attach *a)
+{
+	json_decref(a->rooms);
+	json_decref(a->presence);
+}
+
+static void handle_mail(struct pl_hub *h, struct mail *m)
+{
+	switch (m->kind) {
+	case MAIL_ATTACH:
+		do_attach(h, m->conn, &m->attach);
+		break;
+	case MAIL_ADOPT_WS:
+		if (pl_ws_adopt(h, m->conn, m->fd, m->extra, m->extra_len)) {
+			do_attach(h, m->conn, &m->attach);
+			pl_ws_start(h, m->conn);
+		} else {
+			close(m->fd);
+			m->conn->watch.fd = -1;
+		}
+		break;
+	case MAIL_DETACH:
+		do_detach(h, m->conn);
+		break;
+	case MAIL_EPHEMERAL:
+		pl_hub_route_ephemeral(h, m->event);
+		break;
+	case MAIL_ACK:
+		pl_hub_deliver_buf(h, m->conn, m->buf);
+		break;
+	}
+	free_attach(&m->attach);
+	json_decref(m->event);
+	pl_buf_unref(m->buf);
+	free(m->extra);
+	pl_conn_unref(m->conn);
+	free(m);
+}
+
+/* WebSocket acks come back from the writer thread. */
+void pl_hub_post_buf(struct pl_hub *h, struct pl_conn *c, struct pl_buf *b)
+{
+	struct mail *m = mail_new(MAIL_ACK, c);
+	if (!m) {
+		pl_buf_unref(b);
+		return;
+	}
+	m->buf = b;
+	post(h, m);
+}
+
+static void on_wake(struct pl_watch *w, uint32_t events)
+{
+	(void)events;
+	struct pl_hub *h = (struct pl_hub *)((char *)w - offsetof(struct pl_hub, wake));
+	uint64_t n;
+	(void)!read(w->fd, &n, sizeof n);
+	pthread_mutex_lock(&h->mail_lock);
+	struct mail *m = h->mail_head;
+	h->mail_head = h->mail_tail = NULL;
+	pthread_mutex_unlock(&h->mail_lock);
+	fan_out(h);
+	while (m) {
+		struct mail *next = m->next;
+		handle_mail(h, m);
+		m = next;
+	}
+}
+
+/* Another process wrote (wake-up), published an ephemeral event, or
+ * counts a connection for presence. */
+static void on_bus_message(void *ud, char kind, const char *payload, size_t len)
+{
+	struct pl_hub *h = ud;
+	if (kind == 'W') {
+		sink_stored(h, strtoll(payload, NULL, 10));
+	} else if (kind == 'E') {
+		json_t *ev = json_loadb(payload, len, 0, NULL);
+		if (ev)
+			pl_hub_route_ephemeral(h, ev);
+		json_decref(ev);
+	} else if (kind == 'C' && len > 1 && h->ctx->presence && pl_valid_id(payload + 1)) {
+		if (payload[0] == '+')
+			pl_presence_connect(h->ctx->presence, payload + 1);
+		else
+			pl_presence_disconnect(h->ctx->presence, payload + 1);
+	}
+}
+
+static void on_bus(struct pl_watch *w, uint32_t events)
+{
+	(void)events;
+	struct pl_hub *h = (struct pl_hub *)((char *)w - offsetof(struct pl_hub, bus));
+	pl_bus_drain(h->ctx->bus, on_bus_message, h);
+	fan_out(h);
+}
+
+/* ---- flushing, ticks and the thread ---- */
+
+/* SSE and long-poll output leaves on the HTTP library's threads: resume
+ * the suspended ones.  Resumes happen here, once per loop pass for every
+ * connection that got output, which batches them. */
+static void flush_http(struct pl_conn *c)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->kind == PL_CONN_POLL && !c->done && (c->qitems > 0 || c->closing)) {
+		c->done = true;
+		c->poll_start = c->cursor; /* the answer's cursor, fixed now */
+	}
+	bool wake = c->suspended && (c->qitems > 0 || c->closing || c->done);
+	if (wake)
+		c->suspended = false;
+	pthread_mutex_unlock(&c->lock);
+	if (wake && c->wake)
+		c->wake(c);
+}
+
+static void flush(struct pl_hub *h)
+{
+	while (h->dirty) {
+		struct pl_conn *c = h->dirty;
+		h->dirty = c->dirty_next;
+		c->dirty = false;
+		if (c->kind == PL_CONN_WS || c->kind == PL_CONN_ONLINE_WS)
+			pl_ws_flush(h, c);
+		else
+			flush_http(c);
+		pl_conn_unref(c);
+	}
+}
+
+static void bury(struct pl_hub *h)
+{
+	while (h->graveyard) {
+		struct pl_conn *c = h->graveyard;
+		h->graveyard = c->user_next;
+		pl_conn_unref(c);
+	}
+}
+
+static void tick_http(struct pl_hub *h, struct pl_conn *c, int64_t now)
+{
+	if (c->kind == PL_CONN_POLL) {
+		if (now >= c->poll_deadline_ms && !c->done) {
+			pthread_mutex_lock(&c->lock);
+			c->done = true;
+			c->poll_start = c->cursor;
+			pthread_mutex_unlock(&c->lock);
+			pl_hub_mark_dirty(h, c);
+		}
+		return;
+	}
+	pthread_mutex_lock(&c->lock);
+	bool idle = c->qitems == 0 &&
+		    now - c->last_write_ms >= (int64_t)h->ctx->cfg->keepalive * 1000;
+	pthread_mutex_unlock(&c->lock);
+	if (idle) {
+		/* A comment keeps proxies from closing the stream, and the write
+		 * is what finds a peer that went away. */
+		struct pl_buf *b = pl_buf_new(":\n\n", 3);
+		pl_hub_deliver_buf(h, c, b);
+		pl_buf_unref(b);
+		pthread_mutex_lock(&c->lock);
+		c->last_write_ms = now;
+		pthread_mutex_unlock(&c->lock);
+	}
+}
+
+static void tick(struct pl_hub *h, int64_t now)
+{
+	if (h->ctx->presence)
+		pl_presence_tick(h->ctx->presence);
+	pl_hub_route_tick(h, now);
+	if (now < h->next_flush_ms)
+		return;
+	h->next_flush_ms = now + 1000;
+	pl_hub_flush_delivered(h);
+	for (size_t i = 0; i < h->nall; i++) {
+		struct pl_conn *c = h->all[i];
+		if (c->kind == PL_CONN_WS || c->kind == PL_CONN_ONLINE_WS)
+			pl_ws_tick(h, c, now); /* also ends closes the peer never answers */
+		else if (!c->closing)
+			tick_http(h, c, now);
+		if (c->replaying && !c->done)
+			replay(h, c);
+	}
+}
+
+static void close_everything(struct pl_hub *h)
+{
+	for (size_t i = 0; i < h->nall; i++)
+		pl_hub_close(h, h->all[i], WS_CLOSE_GOING_AWAY, "server shutting down");
+	flush(h);
+}
+
+static void *hub_main(void *arg)
+{
+	struct pl_hub *h = arg;
+	while (!atomic_load(&h->stopping)) {
+		int64_t now = pl_mono_ms();
+		int wait = h->next_tick_ms > now ? (int)(h->next_tick_ms - now) : 0;
+		if (!pl_loop_once(h->loop, wait)) {
+			log_error("hub: epoll failed: %s", strerror(errno));
+			break;
+		}
+		now = pl_mono_ms();
+		if (now >= h->next_tick_ms) {
+			h->next_tick_ms = now + TICK_MS;
+			tick(h, now);
+		}
+		flush(h);
+		bury(h);
+	}
+	on_wake(&h->wake, 0); /* take what was posted before the stop */
+	close_everything(h);
+	pl_hub_flush_delivered(h);
+	while (h->nall)
+		do_detach(h, h->all[h->nall - 1]);
+	flush(h);
+	bury(h);
+	return NULL;
+}
+
+static void on_presence(void *ud, const char *user, bool online)
+{
+	struct pl_hub *h = ud;
+	pl_chat_presence_changed(h->ctx, user, online);
+}
+
+struct pl_hub *pl_hub_start(struct pl_ctx *ctx, pl_error *err)
+{
+	struct pl_hub *h = calloc(1, sizeof *h);
+	if (!h) {
+		pl_fail(err, PL_INTERNAL, "out of memory");
+		return NULL;
+	}
+	h->ctx = ctx;
+	pthread_mutex_init(&h->mail_lock, NULL);
+	h->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	h->wake.fn = on_wake;
+	h->bus.fd = pl_bus_fd(ctx->bus);
+	h->bus.fn = on_bus;
+	h->loop = pl_loop_new();
+	h->rooms = pl_map_new();
+	h->users = pl_map_new();
+	h->typing = pl_map_new();
+	h->receipts = pl_map_new();
+	h->delivered = pl_map_new();
+	h->store = pl_ctx_reader(ctx);
+	ctx->presence = pl_presence_new(ctx->cfg->presence_grace, on_presence, h);
+	if (h->wake.fd < 0 || !h->loop || !h->rooms || !h->users || !h->typing || !h->receipts ||
+	    !h->delivered || !h->store || !ctx->presence ||
+	    !pl_loop_add(h->loop, &h->wake, EPOLLIN) ||
+	    (h->bus.fd >= 0 && !pl_loop_add(h->loop, &h->bus, EPOLLIN))) {
+		pl_fail(err, PL_INTERNAL, "cannot start the hub");
+		return NULL; /* the process exits: nothing to free carefully */
+	}
+	h->cursor = pl_store_last_event(h->store);
+	atomic_init(&h->stored_hint, h->cursor);
+	struct pl_sink sink = {h, sink_stored, sink_ephemeral};
+	pl_ctx_set_sink(ctx, &sink);
+	if (pthread_create(&h->thread, NULL, hub_main, h) != 0) {
+		pl_fail(err, PL_INTERNAL, "cannot start the hub thread");
+		return NULL;
+	}
+	return h;
+}
+
+static void free_map_values(pl_map *m)
+{
+	size_t pos = 0;
+	const char *k;
+	void *v;
+	while (pl_map_next(m, &pos, &k, &v))
+		free(v);
+	pl_map_free(m);
+}
+
+void pl_hub_stop(struct pl_hub *h)
+{
+	if (!h)
+		return;
+	struct pl_sink none = {0};
+	pl_ctx_set_sink(h->ctx, &none);
+	atomic_store(&h->stopping, true);
+	uint64_t one = 1;
+	(void)!write(h->wake.fd, &one, sizeof one);
+	pthread_join(h->thread, NULL);
+	free_map_values(h->rooms);
+	free_map_values(h->users);
+	free_map_values(h->typing);
+	free_map_values(h->receipts);
+	free_map_values(h->delivered);
+	pl_ctx_reader_put(h->ctx, h->store);
+	pl_loop_free(h->loop);
+	close(h->wake.fd);
+	free(h->all);
+	pthread_mutex_destroy(&h->mail_lock);
+	free(h);
+}
+
+bool pl_hub_stopping(struct pl_hub *h);
+bool pl_hub_stopping(struct pl_hub *h) { return atomic_load(&h->stopping); }
+
+/* ---- helpers for the front ends ---- */
+
+static enum pl_code split_ids(const char *list, const char *field, int max, json_t **out,
+			      pl_error *err)
+{
+	*out = NULL;
+	if (!list || !*list)
+		return PL_OK;
+	json_t *arr = json_array();
+	char *copy = strdup(list), *save = NULL;
+	enum pl_code rc = copy ? PL_OK : pl_fail(err, PL_INTERNAL, "out of memory");
+	for (char *id = copy ? strtok_r(copy, ",", &save) : NULL; id && rc == PL_OK;
+	     id = strtok_r(NULL, ",", &save)) {
+		if ((int)json_array_size(arr) >= max)
+			rc = pl_fail(err, PL_INVALID_ARGUMENT, "%s: at most %d ids", field, max);
+		else if (pl_check_id(field, id, err) != PL_OK)
+			rc = err->code;
+		else
+			json_array_append_new(arr, json_string(id));
+	}
+	free(copy);
+	if (rc != PL_OK)
+		json_decref(arr);
+	else
+		*out = arr;
+	return rc;
+}
+
+enum pl_code pl_hub_parse_users(const char *users, json_t **out, pl_error *err)
+{
+	return split_ids(users, "presence", 500, out, err);
+}
+
+enum pl_code pl_hub_parse_rooms(struct pl_ctx *ctx, const char *user, const char *rooms,
+				json_t **out, pl_error *err)
+{
+	enum pl_code split = split_ids(rooms, "rooms", 1000, out, err);
+	if (split != PL_OK || !*out)
+		return split;
+	pl_store *s = pl_ctx_reader(ctx);
+	if (!s) {
+		json_decref(*out);
+		*out = NULL;
+		return pl_fail(err, PL_UNAVAILABLE, "store unavailable");
+	}
+	size_t i;
+	json_t *r;
+	enum pl_code rc = PL_OK;
+	json_array_foreach(*out, i, r) {
+		if (!pl_store_is_member(s, json_string_value(r), user)) {
+			rc = pl_fail(err, PL_PERMISSION_DENIED, "rooms: you are not a member of %s",
+				     json_string_value(r));
+			break;
+		}
+	}
+	pl_ctx_reader_put(ctx, s);
+	if (rc != PL_OK) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+char *pl_poll_answer(struct pl_conn *c, size_t *len)
+{
+	pthread_mutex_lock(&c->lock);
+	size_t cap = c->qbytes + c->qitems + 64;
+	char *out = malloc(cap);
+	size_t n = 0;
+	if (out) {
+		n = (size_t)snprintf(out, cap, "{\"events\":[");
+		bool first = true;
+		for (struct pl_qitem *it = c->head; it; it = it->next) {
+			if (!first)
+				out[n++] = ',';
+			first = false;
+			memcpy(out + n, it->buf->data, it->buf->len);
+			n += it->buf->len;
+		}
+		n += (size_t)snprintf(out + n, cap - n, "],\"cursor\":%lld}",
+				      (long long)c->poll_start);
+	}
+	pl_conn_clear(c);
+	pthread_mutex_unlock(&c->lock);
+	*len = n;
+	return out;
+}

@@ -1,0 +1,116 @@
+/* push/hubint: the hub's insides, shared by the hub (push/hub.c), the
+ * WebSocket connections it owns (push/wsconn.c) and its ephemeral-event
+ * routing (push/route.c).  Everything here runs on the hub thread unless a
+ * comment says otherwise. */
+#ifndef PL_HUBINT_H
+#define PL_HUBINT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "core/map.h"
+#include "push/hub.h"
+#include "push/loop.h"
+
+/* One subscription: a connection listening to a room.  It sits in two
+ * lists: the room's (doubly linked, for O(1) removal) and the
+ * connection's. */
+struct pl_sub {
+	struct pl_conn *conn;
+	struct pl_room *room;
+	struct pl_sub *prev, *next;   /* in the room */
+	struct pl_sub *conn_next;     /* in the connection */
+};
+
+struct pl_room {
+	char id[2 * PL_ID_MAX + 8];
+	struct pl_sub *subs;
+	int nsubs;
+	int members;                  /* member count, -1 until read */
+};
+
+/* The connections of one user; also who asked about their presence. */
+struct pl_user {
+	struct pl_conn *conns;
+	struct pl_conn **watchers;
+	int nwatchers, capwatchers;
+};
+
+struct mail;
+
+struct pl_hub {
+	struct pl_ctx *ctx;
+	struct pl_loop *loop;
+	pthread_t thread;
+	pl_store *store;              /* the hub's read connection */
+
+	/* mailbox: posted by any thread */
+	pthread_mutex_t mail_lock;
+	struct mail *mail_head, *mail_tail;
+	struct pl_watch wake;         /* eventfd */
+	struct pl_watch bus;          /* the bus socket (daemon) */
+	atomic_llong stored_hint;     /* newest event id known committed */
+	atomic_bool stopping;
+
+	/* indexes */
+	int64_t cursor;               /* last event fanned out */
+	pl_map *rooms;                /* id -> struct pl_room */
+	pl_map *users;                /* id -> struct pl_user */
+	uint64_t mark;                /* dedup stamp source */
+	struct pl_conn *dirty;        /* conns with new output */
+	struct pl_conn **all;         /* every attached conn, for ticks */
+	size_t nall, capall;
+	struct pl_conn *graveyard;    /* closed, freed after the loop pass */
+
+	/* ephemeral state */
+	pl_map *typing;               /* "room\x1fuser" -> lapse time (ms) */
+	pl_map *receipts;             /* "room\x1fuser" -> struct receipt_state */
+	pl_map *delivered;            /* "room\x1fuser" -> pending delivered id */
+	int64_t next_tick_ms, next_flush_ms;
+};
+
+/* A prepared event: the JSON once, each transport's bytes made on first
+ * need and shared by every queue. */
+struct pl_event_out {
+	int64_t id;
+	const char *type;
+	const char *room;
+	const char *sender;           /* message.created: who sent it */
+	const char *json;
+	size_t len;
+	struct pl_buf *sse, *ws, *raw, *online;
+};
+
+void pl_event_out_release(struct pl_event_out *e);
+/* Queues e on c (any kind); cuts c off when it has fallen too far behind. */
+void pl_hub_deliver(struct pl_hub *h, struct pl_conn *c, struct pl_event_out *e);
+/* Delivers an already framed buffer (acks, errors) to a WebSocket. */
+void pl_hub_deliver_buf(struct pl_hub *h, struct pl_conn *c, struct pl_buf *b);
+void pl_hub_mark_dirty(struct pl_hub *h, struct pl_conn *c);
+void pl_hub_close(struct pl_hub *h, struct pl_conn *c, uint16_t ws_code, const char *why);
+struct pl_room *pl_hub_room(struct pl_hub *h, const char *id, bool create);
+void pl_hub_subscribe(struct pl_hub *h, struct pl_conn *c, const char *room);
+void pl_hub_unsubscribe(struct pl_hub *h, struct pl_conn *c, const char *room);
+void pl_hub_set_presence(struct pl_hub *h, struct pl_conn *c, json_t *users);
+/* Routes an ephemeral event (typing, receipt, presence) by its type. */
+void pl_hub_route_ephemeral(struct pl_hub *h, json_t *ev);
+void pl_hub_route_tick(struct pl_hub *h, int64_t now);
+/* Records that a message reached user in room (delivered receipts). */
+void pl_hub_note_delivered(struct pl_hub *h, const char *room, const char *user, int64_t id);
+void pl_hub_flush_delivered(struct pl_hub *h);
+
+/* WebSocket connections (push/wsconn.c). */
+bool pl_ws_adopt(struct pl_hub *h, struct pl_conn *c, int fd, const char *extra, size_t len);
+void pl_ws_flush(struct pl_hub *h, struct pl_conn *c);
+void pl_ws_tick(struct pl_hub *h, struct pl_conn *c, int64_t now);
+void pl_ws_close(struct pl_hub *h, struct pl_conn *c, uint16_t code, const char *why);
+/* Handles frames that arrived with the handshake (after attach). */
+void pl_ws_start(struct pl_hub *h, struct pl_conn *c);
+/* Detaches a connection the hub closed itself. */
+void pl_hub_drop(struct pl_hub *h, struct pl_conn *c);
+/* Queues a framed buffer from another thread (WebSocket acks). */
+void pl_hub_post_buf(struct pl_hub *h, struct pl_conn *c, struct pl_buf *b);
+/* Frames a text message into a buffer. */
+struct pl_buf *pl_ws_text_buf(const char *json, size_t len);
+
+#endif

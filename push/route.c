@@ -1,0 +1,316 @@
+/* push/route: where ephemeral events go, by the contract's rules.
+ *
+ * typing: to the room's members in rooms of any size, never back to the
+ *   typist; a start lapses 5 s after the last one (the hub sends the stop).
+ * receipt: to small rooms only, at most one per user and room a second
+ *   (the latest wins); delivered_up_to is recorded in batches, never with a
+ *   store write per delivery.
+ * presence: to the connections that asked about the user and to the
+ *   members of the user's small rooms, once per connection per change.
+ * None of these costs more than the connections it reaches. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/chat.h"
+#include "core/clock.h"
+#include "push/hubint.h"
+
+#define TYPING_LAPSE_MS 5000
+#define RECEIPT_EVERY_MS 1000
+
+struct receipt_state {
+	int64_t last_sent_ms;
+	json_t *pending;
+};
+
+static void key_of(const char *room, const char *user, char *out, size_t len)
+{
+	snprintf(out, len, "%s\x1f%s", room, user);
+}
+
+/* Wraps a JSON event for delivery; the text is owned by the caller. */
+static bool prepare(json_t *ev, struct pl_event_out *e, char **text)
+{
+	*text = json_dumps(ev, JSON_COMPACT);
+	if (!*text)
+		return false;
+	memset(e, 0, sizeof *e);
+	e->type = json_string_value(json_object_get(ev, "type"));
+	e->room = json_string_value(json_object_get(ev, "room"));
+	e->json = *text;
+	e->len = strlen(*text);
+	return e->type != NULL;
+}
+
+static int room_members(struct pl_hub *h, struct pl_room *r)
+{
+	if (r->members < 0)
+		r->members = pl_store_room_members(h->store, r->id);
+	return r->members;
+}
+
+/* Delivers to a room's connections, skipping the user's own when asked. */
+static void to_room(struct pl_hub *h, json_t *ev, const char *skip_user)
+{
+	struct pl_event_out e;
+	char *text;
+	const char *room = json_string_value(json_object_get(ev, "room"));
+	struct pl_room *r = room ? pl_hub_room(h, room, false) : NULL;
+	if (!r || !prepare(ev, &e, &text)) {
+		if (r)
+			free(text);
+		return;
+	}
+	for (struct pl_sub *s = r->subs; s; s = s->next)
+		if (!skip_user || strcmp(s->conn->user, skip_user) != 0)
+			pl_hub_deliver(h, s->conn, &e);
+	pl_event_out_release(&e);
+	free(text);
+}
+
+static const char *data_str(json_t *ev, const char *key)
+{
+	return json_string_value(json_object_get(json_object_get(ev, "data"), key));
+}
+
+static void route_typing(struct pl_hub *h, json_t *ev)
+{
+	const char *room = json_string_value(json_object_get(ev, "room"));
+	const char *user = data_str(ev, "user");
+	if (!room || !user)
+		return;
+	char key[2 * PL_ID_MAX + 16];
+	key_of(room, user, key, sizeof key);
+	bool on = json_is_true(json_object_get(json_object_get(ev, "data"), "typing"));
+	int64_t *until = pl_map_get(h->typing, key);
+	if (on) {
+		if (!until && (until = malloc(sizeof *until)) && !pl_map_put(h->typing, key, until)) {
+			free(until);
+			until = NULL;
+		}
+		if (until)
+			*until = pl_mono_ms() + TYPING_LAPSE_MS;
+	} else {
+		free(pl_map_del(h->typing, key));
+	}
+	to_room(h, ev, user);
+}
+
+static void typing_lapses(struct pl_hub *h, int64_t now)
+{
+	size_t pos = 0;
+	const char *k;
+	void *v;
+	while (pl_map_next(h->typing, &pos, &k, &v)) {
+		if (*(int64_t *)v > now)
+			continue;
+		const char *sep = strchr(k, '\x1f');
+		char room[2 * PL_ID_MAX + 8];
+		snprintf(room, sizeof room, "%.*s", (int)(sep - k), k);
+		json_t *data = json_pack("{s:s, s:b}", "user", sep + 1, "typing", 0);
+		json_t *ev = pl_event_json(0, "typing", room, pl_now_ms(), data);
+		json_decref(data);
+		if (ev)
+			to_room(h, ev, sep + 1);
+		json_decref(ev);
+		free(pl_map_del(h->typing, k));
+	}
+}
+
+static bool small_room(struct pl_hub *h, const char *room)
+{
+	struct pl_room *r = room ? pl_hub_room(h, room, false) : NULL;
+	return r && room_members(h, r) <= h->ctx->cfg->small_room;
+}
+
+static void route_receipt(struct pl_hub *h, json_t *ev)
+{
+	const char *room = json_string_value(json_object_get(ev, "room"));
+	const char *user = data_str(ev, "user");
+	if (!user || !small_room(h, room))
+		return;
+	char key[2 * PL_ID_MAX + 16];
+	key_of(room, user, key, sizeof key);
+	struct receipt_state *st = pl_map_get(h->receipts, key);
+	if (!st) {
+		st = calloc(1, sizeof *st);
+		if (!st || !pl_map_put(h->receipts, key, st)) {
+			free(st);
+			return;
+		}
+	}
+	int64_t now = pl_mono_ms();
+	json_decref(st->pending);
+	st->pending = NULL;
+	if (now - st->last_sent_ms >= RECEIPT_EVERY_MS) {
+		st->last_sent_ms = now;
+		to_room(h, ev, NULL);
+	} else {
+		st->pending = json_incref(ev);
+	}
+}
+
+static void receipt_ticks(struct pl_hub *h, int64_t now)
+{
+	size_t pos = 0;
+	const char *k;
+	void *v;
+	while (pl_map_next(h->receipts, &pos, &k, &v)) {
+		struct receipt_state *st = v;
+		if (now - st->last_sent_ms < RECEIPT_EVERY_MS)
+			continue;
+		if (st->pending) {
+			st->last_sent_ms = now;
+			to_room(h, st->pending, NULL);
+			json_decref(st->pending);
+			st->pending = NULL;
+		} else {
+			free(pl_map_del(h->receipts, k)); /* quiet for a second: forget */
+		}
+	}
+}
+
+static void route_presence(struct pl_hub *h, json_t *ev)
+{
+	const char *user = data_str(ev, "user");
+	struct pl_event_out e;
+	char *text;
+	if (!user || !prepare(ev, &e, &text)) {
+		free(user ? text : NULL);
+		return;
+	}
+	uint64_t mark = ++h->mark;
+	struct pl_user *u = pl_map_get(h->users, user);
+	for (int i = 0; u && i < u->nwatchers; i++) {
+		u->watchers[i]->mark = mark;
+		pl_hub_deliver(h, u->watchers[i], &e);
+	}
+	json_t *rooms = pl_store_user_rooms(h->store, user);
+	size_t i;
+	json_t *id;
+	json_array_foreach(rooms, i, id) {
+		struct pl_room *r = pl_hub_room(h, json_string_value(id), false);
+		if (!r || room_members(h, r) > h->ctx->cfg->small_room)
+			continue;
+		for (struct pl_sub *s = r->subs; s; s = s->next) {
+			if (s->conn->mark == mark)
+				continue;
+			s->conn->mark = mark;
+			pl_hub_deliver(h, s->conn, &e);
+		}
+	}
+	json_decref(rooms);
+	pl_event_out_release(&e);
+	free(text);
+}
+
+void pl_hub_route_ephemeral(struct pl_hub *h, json_t *ev)
+{
+	const char *type = json_string_value(json_object_get(ev, "type"));
+	if (!type)
+		return;
+	if (strcmp(type, "typing") == 0)
+		route_typing(h, ev);
+	else if (strcmp(type, "receipt") == 0)
+		route_receipt(h, ev);
+	else if (strcmp(type, "presence") == 0)
+		route_presence(h, ev);
+}
+
+void pl_hub_route_tick(struct pl_hub *h, int64_t now)
+{
+	typing_lapses(h, now);
+	receipt_ticks(h, now);
+}
+
+/* ---- delivered receipts, recorded in batches ---- */
+
+void pl_hub_note_delivered(struct pl_hub *h, const char *room, const char *user, int64_t id)
+{
+	char key[2 * PL_ID_MAX + 16];
+	key_of(room, user, key, sizeof key);
+	int64_t *v = pl_map_get(h->delivered, key);
+	if (!v) {
+		v = malloc(sizeof *v);
+		if (!v || !pl_map_put(h->delivered, key, v)) {
+			free(v);
+			return;
+		}
+		*v = 0;
+	}
+	if (id > *v)
+		*v = id;
+}
+
+struct delivered_job {
+	struct pl_ctx *ctx;
+	size_t n;
+	char (*keys)[2 * PL_ID_MAX + 16];
+	int64_t *ids;
+	json_t *events;       /* receipt events for small rooms, made in the job */
+};
+
+static enum pl_code delivered_fn(pl_store *s, void *arg, pl_error *err)
+{
+	struct delivered_job *j = arg;
+	for (size_t i = 0; i < j->n; i++) {
+		char *sep = strchr(j->keys[i], '\x1f');
+		*sep = 0;
+		const char *room = j->keys[i], *user = sep + 1;
+		if (pl_store_receipt_update(s, room, user, j->ids[i], 0, err) != PL_OK)
+			return err->code;
+		int members = pl_store_room_members(s, room);
+		if (members < 0 || members > j->ctx->cfg->small_room)
+			continue;
+		int64_t delivered, read;
+		pl_store_receipt_get(s, room, user, &delivered, &read);
+		json_t *data = json_pack("{s:s, s:I, s:I}", "user", user, "delivered_up_to",
+					 (json_int_t)delivered, "read_up_to", (json_int_t)read);
+		json_array_append_new(j->events, pl_event_json(0, "receipt", room, pl_now_ms(), data));
+		json_decref(data);
+	}
+	return PL_OK;
+}
+
+static void delivered_done(void *arg, const pl_error *err)
+{
+	struct delivered_job *j = arg;
+	size_t i;
+	json_t *ev;
+	if (err->code == PL_OK)
+		json_array_foreach(j->events, i, ev) pl_ctx_ephemeral(j->ctx, ev);
+	json_decref(j->events);
+	free(j->keys);
+	free(j->ids);
+	free(j);
+}
+
+void pl_hub_flush_delivered(struct pl_hub *h)
+{
+	size_t n = pl_map_len(h->delivered), pos = 0, i = 0;
+	if (!n)
+		return;
+	struct delivered_job *j = calloc(1, sizeof *j);
+	if (j) {
+		j->ctx = h->ctx;
+		j->keys = malloc(n * sizeof *j->keys);
+		j->ids = malloc(n * sizeof *j->ids);
+		j->events = json_array();
+	}
+	const char *k;
+	void *v;
+	while (pl_map_next(h->delivered, &pos, &k, &v)) {
+		if (j && j->keys && j->ids && i < n) {
+			snprintf(j->keys[i], sizeof j->keys[i], "%s", k);
+			j->ids[i++] = *(int64_t *)v;
+		}
+		free(pl_map_del(h->delivered, k));
+	}
+	if (!j || !j->keys || !j->ids) {
+		if (j)
+			delivered_done(j, &(pl_error){.code = PL_INTERNAL});
+		return;
+	}
+	j->n = i;
+	pl_writer_submit(h->ctx->writer, delivered_fn, delivered_done, j);
+}

@@ -1,0 +1,540 @@
+/* push/wsconn: WebSocket connections on the hub's loop.
+ *
+ * After the upgrade the hub owns the socket: it reads and reassembles
+ * frames (push/ws.c parses them), answers pings, enforces the message size
+ * limit and UTF-8, runs the client frames of the contract through the same
+ * chat operations as REST, and writes queued events several at a time with
+ * writev.  Buffers exist only while there is something in them, so an idle
+ * connection costs a few hundred bytes. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "chat/chat.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/utf8.h"
+#include "push/hubint.h"
+#include "push/ws.h"
+
+#define WS_MSG_MAX (64 * 1024)   /* one client message, all fragments */
+#define WS_PONG_WAIT_MS 10000
+#define WS_CLOSE_WAIT_MS 5000
+#define IOV_MAX_BATCH 64
+
+struct pl_ws_state {
+	struct pl_hub *h;
+	uint8_t *rbuf;                /* received, not yet parsed */
+	size_t rlen, rcap;
+	char *msg;                    /* the fragmented message so far */
+	size_t mlen;
+	bool in_msg;
+	pl_utf8_state utf8;
+	int64_t ping_due_ms;          /* next ping */
+	int64_t pong_wait_ms;         /* a ping is unanswered since; 0 = none */
+	int64_t close_sent_ms;        /* 0 = open */
+	bool close_after_flush;
+};
+
+
+struct pl_buf *pl_ws_text_buf(const char *json, size_t len)
+{
+	uint8_t head[14];
+	size_t n = ws_frame_header(head, WS_TEXT, true, len);
+	struct pl_buf *b = pl_buf_new((const char *)head, n + len);
+	if (b)
+		memcpy(b->data + n, json, len);
+	return b;
+}
+
+static struct pl_buf *control_buf(enum ws_opcode op, const uint8_t *payload, size_t len)
+{
+	uint8_t frame[2 + 125];
+	size_t n = ws_frame_header(frame, op, true, len);
+	memcpy(frame + n, payload, len);
+	return pl_buf_new((const char *)frame, n + len);
+}
+
+/* Tears the connection down now: no more reads or writes. */
+static void drop(struct pl_hub *h, struct pl_conn *c)
+{
+	if (c->watch.fd >= 0) {
+		pl_loop_del(h->loop, &c->watch);
+		close(c->watch.fd);
+		c->watch.fd = -1;
+	}
+	c->closing = true;
+	pl_hub_drop(h, c);
+}
+
+void pl_ws_close(struct pl_hub *h, struct pl_conn *c, uint16_t code, const char *why)
+{
+	struct pl_ws_state *ws = c->ws;
+	if (!ws || ws->close_sent_ms) {
+		return;
+	}
+	uint8_t payload[125];
+	size_t n = ws_close_payload(payload, code, why);
+	struct pl_buf *b = control_buf(WS_CLOSE, payload, n);
+	/* The close frame jumps no queue but ignores the bounds: a consumer
+	 * cut off for being slow still learns why. */
+	bool queued = b && (pl_conn_push(c, b) || (pl_conn_clear(c), pl_conn_push(c, b)));
+	pl_buf_unref(b);
+	ws->close_sent_ms = pl_mono_ms();
+	ws->close_after_flush = true;
+	c->closing = true;
+	if (queued)
+		pl_hub_mark_dirty(h, c);
+	else
+		drop(h, c);
+}
+
+/* Sends a JSON object to the client. */
+static void send_json(struct pl_hub *h, struct pl_conn *c, json_t *obj)
+{
+	char *text = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (!text)
+		return;
+	struct pl_buf *b = pl_ws_text_buf(text, strlen(text));
+	free(text);
+	pl_hub_deliver_buf(h, c, b);
+	pl_buf_unref(b);
+}
+
+static json_t *error_frame(const char *client_id, const pl_error *err)
+{
+	json_t *o = json_pack("{s:s, s:{s:s, s:s}}", "type", "error", "error", "code",
+			      pl_code_name(err->code), "message", err->message);
+	if (client_id)
+		json_object_set_new(o, "client_id", json_string(client_id));
+	return o;
+}
+
+static void send_error(struct pl_hub *h, struct pl_conn *c, const char *client_id,
+		       const pl_error *err)
+{
+	send_json(h, c, error_frame(client_id, err));
+}
+
+/* ---- client frames ---- */
+
+struct ack_ctx {
+	struct pl_hub *h;
+	struct pl_conn *c;
+	char *client_id;
+};
+
+/* Runs on the writer thread after the commit: the ack follows the commit,
+ * then travels to the hub thread through its mailbox. */
+static void ack_done(void *ud, json_t *msg, const pl_error *err)
+{
+	struct ack_ctx *a = ud;
+	json_t *o = msg ? json_pack("{s:s, s:O}", "type", "ack", "message", msg)
+			: error_frame(NULL, err);
+	if (o && a->client_id)
+		json_object_set_new(o, "client_id", json_string(a->client_id));
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (text) {
+		pl_hub_post_buf(a->h, a->c, pl_ws_text_buf(text, strlen(text)));
+		free(text);
+	}
+	pl_conn_unref(a->c);
+	free(a->client_id);
+	free(a);
+}
+
+static void frame_send(struct pl_hub *h, struct pl_conn *c, json_t *f)
+{
+	const char *client_id = json_string_value(json_object_get(f, "client_id"));
+	struct ack_ctx *a = calloc(1, sizeof *a);
+	if (!a)
+		return;
+	a->h = h;
+	a->c = c;
+	a->client_id = client_id ? strdup(client_id) : NULL;
+	pl_conn_ref(c);
+	pl_chat_post_async(h->ctx, c->user, json_string_value(json_object_get(f, "room")),
+			   json_string_value(json_object_get(f, "text")), client_id, ack_done, a);
+}
+
+static enum pl_code frame_rooms(struct pl_hub *h, struct pl_conn *c, json_t *f, bool add,
+				pl_error *err)
+{
+	json_t *rooms = json_object_get(f, "rooms");
+	if (!json_is_array(rooms))
+		return pl_fail(err, PL_INVALID_ARGUMENT, "rooms must be an array of room ids");
+	pl_store *s = h->store;
+	size_t i;
+	json_t *r;
+	json_array_foreach(rooms, i, r) {
+		const char *id = json_string_value(r);
+		if (pl_check_id("rooms", id, err) != PL_OK)
+			return err->code;
+		if (add && !pl_store_is_member(s, id, c->user))
+			return pl_fail(err, PL_PERMISSION_DENIED, "rooms: you are not a member of %s",
+				       id);
+	}
+	/* An explicit list replaces "all my rooms". */
+	c->all_rooms = false;
+	json_array_foreach(rooms, i, r) {
+		if (add)
+			pl_hub_subscribe(h, c, json_string_value(r));
+		else
+			pl_hub_unsubscribe(h, c, json_string_value(r));
+	}
+	return PL_OK;
+}
+
+static enum pl_code frame_presence(struct pl_hub *h, struct pl_conn *c, json_t *f, pl_error *err)
+{
+	json_t *users = json_object_get(f, "users");
+	if (!json_is_array(users) || json_array_size(users) > 500)
+		return pl_fail(err, PL_INVALID_ARGUMENT, "users must be an array of at most 500 ids");
+	size_t i;
+	json_t *u;
+	json_array_foreach(users, i, u) {
+		if (pl_check_id("users", json_string_value(u), err) != PL_OK)
+			return err->code;
+	}
+	pl_hub_set_presence(h, c, users);
+	/* Say where each one stands now, so the client starts from the truth. */
+	json_array_foreach(users, i, u) {
+		json_t *st = pl_chat_status(h->ctx, c->user, json_string_value(u));
+		json_t *ev = st ? pl_event_json(0, "presence", "", pl_now_ms(), st) : NULL;
+		json_decref(st);
+		if (ev)
+			send_json(h, c, ev);
+	}
+	return PL_OK;
+}
+
+static void handle_frame(struct pl_hub *h, struct pl_conn *c, json_t *f)
+{
+	pl_error err = {0};
+	enum pl_code rc = PL_OK;
+	const char *type = json_string_value(json_object_get(f, "type"));
+	const char *room = json_string_value(json_object_get(f, "room"));
+	json_t *v;
+	if (!type) {
+		rc = pl_fail(&err, PL_INVALID_ARGUMENT, "type is required");
+	} else if (strcmp(type, "send") == 0) {
+		frame_send(h, c, f);
+	} else if (strcmp(type, "typing") == 0) {
+		v = json_object_get(f, "typing");
+		rc = json_is_boolean(v) ? pl_chat_typing(h->ctx, c->user, room, json_is_true(v), &err)
+					: pl_fail(&err, PL_INVALID_ARGUMENT, "typing must be true or false");
+	} else if (strcmp(type, "read") == 0) {
+		v = json_object_get(f, "up_to");
+		rc = json_is_integer(v)
+			     ? pl_chat_read(h->ctx, c->user, room, json_integer_value(v), &err)
+			     : pl_fail(&err, PL_INVALID_ARGUMENT, "up_to must be a message id");
+	} else if (strcmp(type, "subscribe") == 0 || strcmp(type, "unsubscribe") == 0) {
+		rc = frame_rooms(h, c, f, type[0] == 's', &err);
+	} else if (strcmp(type, "presence") == 0) {
+		rc = frame_presence(h, c, f, &err);
+	} else if (strcmp(type, "ping") == 0) {
+		send_json(h, c, json_pack("{s:s}", "type", "pong"));
+	} else {
+		rc = pl_fail(&err, PL_INVALID_ARGUMENT, "type: unknown frame type %s", type);
+	}
+	if (rc != PL_OK)
+		send_error(h, c, json_string_value(json_object_get(f, "client_id")), &err);
+}
+
+static void handle_message(struct pl_hub *h, struct pl_conn *c, const char *text, size_t len)
+{
+	if (c->kind == PL_CONN_ONLINE_WS)
+		return; /* the old status feed only listens */
+	json_error_t jerr;
+	json_t *f = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	pl_error err;
+	if (!json_is_object(f)) {
+		pl_fail(&err, PL_INVALID_ARGUMENT, "frame must be a JSON object: %s",
+			f ? "not an object" : jerr.text);
+		send_error(h, c, NULL, &err);
+	} else {
+		handle_frame(h, c, f);
+	}
+	json_decref(f);
+}
+
+/* ---- frames ---- */
+
+static bool msg_append(struct pl_ws_state *ws, const uint8_t *p, size_t n)
+{
+	char *grown = realloc(ws->msg, ws->mlen + n + 1);
+	if (!grown)
+		return false;
+	ws->msg = grown;
+	memcpy(ws->msg + ws->mlen, p, n);
+	ws->mlen += n;
+	return true;
+}
+
+static void msg_reset(struct pl_ws_state *ws)
+{
+	free(ws->msg);
+	ws->msg = NULL;
+	ws->mlen = 0;
+	ws->in_msg = false;
+	ws->utf8 = 0;
+}
+
+/* Data frames: text only (binary is 1003), fragments reassembled with
+ * UTF-8 checked as they come (1007 at the first bad byte), 1009 past the
+ * size limit. */
+static bool data_frame(struct pl_hub *h, struct pl_conn *c, const struct ws_frame *f,
+		       uint8_t *p)
+{
+	struct pl_ws_state *ws = c->ws;
+	size_t n = (size_t)f->payload_len;
+	if (ws->close_sent_ms)
+		return true; /* closing: what still arrives is discarded */
+	if (f->opcode == WS_BINARY) {
+		pl_ws_close(h, c, WS_CLOSE_UNSUPPORTED, "text frames only");
+		return false;
+	}
+	if ((f->opcode == WS_CONT) != ws->in_msg) {
+		pl_ws_close(h, c, WS_CLOSE_PROTOCOL,
+			    ws->in_msg ? "expected a continuation frame" : "nothing to continue");
+		return false;
+	}
+	if (ws->mlen + n > WS_MSG_MAX) {
+		pl_ws_close(h, c, WS_CLOSE_TOO_BIG, "message too big");
+		return false;
+	}
+	if (!pl_utf8_feed(&ws->utf8, p, n) || (f->fin && !pl_utf8_done(ws->utf8))) {
+		pl_ws_close(h, c, WS_CLOSE_BAD_DATA, "text is not valid UTF-8");
+		return false;
+	}
+	if (f->fin && !ws->in_msg) { /* the common case: one frame, no copy */
+		handle_message(h, c, (const char *)p, n);
+		ws->utf8 = 0;
+		return true;
+	}
+	ws->in_msg = true;
+	if (!msg_append(ws, p, n)) {
+		pl_ws_close(h, c, WS_CLOSE_INTERNAL, "out of memory");
+		return false;
+	}
+	if (f->fin) {
+		handle_message(h, c, ws->msg, ws->mlen);
+		msg_reset(ws);
+	}
+	return true;
+}
+
+static bool control_frame(struct pl_hub *h, struct pl_conn *c, const struct ws_frame *f,
+			  uint8_t *p)
+{
+	struct pl_ws_state *ws = c->ws;
+	size_t n = (size_t)f->payload_len;
+	if (f->opcode == WS_PING && !ws->close_sent_ms) {
+		struct pl_buf *b = control_buf(WS_PONG, p, n);
+		pl_hub_deliver_buf(h, c, b);
+		pl_buf_unref(b);
+	} else if (f->opcode == WS_PONG) {
+		ws->pong_wait_ms = 0;
+	} else if (f->opcode == WS_CLOSE) {
+		uint16_t code;
+		if (ws->close_sent_ms) { /* their answer to ours: done */
+			drop(h, c);
+			return false;
+		}
+		if (!ws_close_payload_valid(p, n, &code))
+			pl_ws_close(h, c, WS_CLOSE_PROTOCOL, "bad close frame");
+		else
+			pl_ws_close(h, c, code == 1005 ? WS_CLOSE_NORMAL : code, "");
+		return false;
+	}
+	return true;
+}
+
+/* Parses and handles every whole frame in the read buffer. */
+static void process(struct pl_hub *h, struct pl_conn *c)
+{
+	struct pl_ws_state *ws = c->ws;
+	size_t off = 0;
+	while (!c->closing || ws->close_sent_ms) {
+		struct ws_frame f;
+		uint16_t code = WS_CLOSE_PROTOCOL;
+		enum ws_parse_result r =
+			ws_parse_frame(ws->rbuf + off, ws->rlen - off, WS_MSG_MAX, &f, &code);
+		if (r == WS_PARSE_NEED_MORE)
+			break;
+		if (r == WS_PARSE_ERROR) {
+			pl_ws_close(h, c, code, code == WS_CLOSE_TOO_BIG ? "message too big"
+									 : "protocol error");
+			break;
+		}
+		uint8_t *p = ws->rbuf + off + f.header_len;
+		ws_unmask(p, (size_t)f.payload_len, f.mask, 0);
+		off += f.header_len + (size_t)f.payload_len;
+		bool go = f.opcode >= WS_CLOSE ? control_frame(h, c, &f, p) : data_frame(h, c, &f, p);
+		if (!go || c->watch.fd < 0)
+			break;
+	}
+	if (c->watch.fd < 0 || !c->ws)
+		return;
+	memmove(ws->rbuf, ws->rbuf + off, ws->rlen - off);
+	ws->rlen -= off;
+	if (ws->rlen == 0) { /* idle connections keep no buffer */
+		free(ws->rbuf);
+		ws->rbuf = NULL;
+		ws->rcap = 0;
+	}
+}
+
+static bool ensure_room(struct pl_ws_state *ws, size_t want)
+{
+	if (ws->rcap - ws->rlen >= want)
+		return true;
+	size_t cap = ws->rcap ? ws->rcap * 2 : 4096;
+	while (cap - ws->rlen < want)
+		cap *= 2;
+	if (cap > WS_MSG_MAX + 4096 + 14 && ws->rlen + want > WS_MSG_MAX + 4096 + 14)
+		return false;
+	uint8_t *grown = realloc(ws->rbuf, cap);
+	if (!grown)
+		return false;
+	ws->rbuf = grown;
+	ws->rcap = cap;
+	return true;
+}
+
+static void on_readable(struct pl_hub *h, struct pl_conn *c)
+{
+	struct pl_ws_state *ws = c->ws;
+	for (;;) {
+		if (!ensure_room(ws, 4096)) {
+			pl_ws_close(h, c, WS_CLOSE_TOO_BIG, "message too big");
+			return;
+		}
+		ssize_t n = read(c->watch.fd, ws->rbuf + ws->rlen, ws->rcap - ws->rlen);
+		if (n > 0) {
+			ws->rlen += (size_t)n;
+			process(h, c);
+			if (c->watch.fd < 0 || (size_t)n < 4096)
+				return;
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		drop(h, c); /* EOF or error: the peer is gone */
+		return;
+	}
+}
+
+/* ---- writing ---- */
+
+void pl_ws_flush(struct pl_hub *h, struct pl_conn *c)
+{
+	while (c->head && c->watch.fd >= 0) {
+		struct iovec iov[IOV_MAX_BATCH];
+		int n = 0;
+		size_t off = c->head_off;
+		for (struct pl_qitem *it = c->head; it && n < IOV_MAX_BATCH; it = it->next) {
+			iov[n].iov_base = it->buf->data + off;
+			iov[n++].iov_len = it->buf->len - off;
+			off = 0;
+		}
+		ssize_t w = writev(c->watch.fd, iov, n);
+		if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+			pl_loop_mod(h->loop, &c->watch, EPOLLIN | EPOLLOUT);
+			return;
+		}
+		if (w < 0) {
+			drop(h, c);
+			return;
+		}
+		pl_conn_consume(c, (size_t)w);
+	}
+	if (c->watch.fd < 0)
+		return;
+	pl_loop_mod(h->loop, &c->watch, EPOLLIN);
+	/* Our close frame is out: half-close, so the peer sees it and its FIN
+	 * (or its close frame) ends the connection without a reset that could
+	 * swallow the close code. */
+	if (c->ws && c->ws->close_after_flush) {
+		c->ws->close_after_flush = false;
+		shutdown(c->watch.fd, SHUT_WR);
+	}
+}
+
+static void on_io(struct pl_watch *w, uint32_t events)
+{
+	struct pl_conn *c = (struct pl_conn *)w; /* the watch is the first member */
+	struct pl_hub *h = c->ws->h;
+	if (c->watch.fd < 0)
+		return;
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		drop(h, c);
+		return;
+	}
+	if (events & EPOLLIN)
+		on_readable(h, c);
+	if (c->watch.fd >= 0 && (events & EPOLLOUT))
+		pl_ws_flush(h, c);
+}
+
+void pl_ws_tick(struct pl_hub *h, struct pl_conn *c, int64_t now)
+{
+	struct pl_ws_state *ws = c->ws;
+	if (!ws || c->watch.fd < 0)
+		return;
+	if (ws->close_sent_ms) {
+		if (now - ws->close_sent_ms > WS_CLOSE_WAIT_MS)
+			drop(h, c);
+		return;
+	}
+	if (ws->pong_wait_ms > 0 && now - ws->pong_wait_ms > WS_PONG_WAIT_MS) {
+		pl_ws_close(h, c, WS_CLOSE_GOING_AWAY, "ping timeout");
+		drop(h, c);
+		return;
+	}
+	if (now >= ws->ping_due_ms) {
+		ws->ping_due_ms = now + (int64_t)h->ctx->cfg->ping_interval * 1000;
+		if (!ws->pong_wait_ms)
+			ws->pong_wait_ms = now;
+		struct pl_buf *b = control_buf(WS_PING, (const uint8_t *)"parley", 6);
+		pl_hub_deliver_buf(h, c, b);
+		pl_buf_unref(b);
+	}
+}
+
+bool pl_ws_adopt(struct pl_hub *h, struct pl_conn *c, int fd, const char *extra, size_t len)
+{
+	struct pl_ws_state *ws = calloc(1, sizeof *ws);
+	if (!ws)
+		return false;
+	ws->h = h;
+	ws->ping_due_ms = pl_mono_ms() + (int64_t)h->ctx->cfg->ping_interval * 1000;
+	c->ws = ws;
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	c->watch.fd = fd;
+	c->watch.fn = on_io;
+	if (len && (!ensure_room(ws, len) || !memcpy(ws->rbuf, extra, len)))
+		return false;
+	ws->rlen = len;
+	if (!pl_loop_add(h->loop, &c->watch, EPOLLIN)) {
+		c->watch.fd = -1;
+		return false;
+	}
+	return true;
+}
+
+/* Frames that arrived with the handshake, once the connection is attached. */
+void pl_ws_start(struct pl_hub *h, struct pl_conn *c)
+{
+	if (c->ws && c->ws->rlen && c->watch.fd >= 0)
+		process(h, c);
+}
