@@ -64,7 +64,8 @@ start_parley() {
 	mkdir -p "$WORK/data"
 	(ulimit -n 20000 2>/dev/null
 	 exec "$PARLEYD" --listen "127.0.0.1:$PORT" --data "$WORK/data" \
-		--jwt-secret-file "$WORK/secret" --max-connections 19500) \
+		--jwt-secret-file "$WORK/secret" --max-connections 19500 \
+		${SERVER_FLAGS:-}) \
 		>>"$WORK/parleyd.log" 2>&1 &
 	PPID_PARLEY=$!
 	for _ in $(seq 100); do
@@ -195,6 +196,10 @@ both() {
 wanted() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 
 # ---- scenarios ---------------------------------------------------------
+# Posting is limited to 50 messages/s per user (burst 200) except in --dev
+# mode, the only switch for it: the ingest scenarios measure the store's
+# capacity, not that policy, so they run parleyd with SERVER_FLAGS=--dev.
+# The many-rooms scenario keeps the limit: 50 publishers post 20/s each.
 
 run_full() {
 	wanted idle-sse && both idle-sse --mode idle --subs 15000 --sub sse --hold 5
@@ -203,13 +208,13 @@ run_full() {
 		--rates 2,10,30 --duration 15 --drain 15 --setup --prefix fo --users f
 	wanted fanout-sse && both fanout-sse --mode fanout --subs 10000 --sub sse \
 		--rates 2,10,30 --duration 15 --drain 15 --setup --prefix fo --users f
-	wanted rooms && both rooms --mode fanout --subs 15000 --rooms 1500 --pubs 16 \
+	wanted rooms && both rooms --mode fanout --subs 15000 --rooms 1500 --pubs 50 \
 		--sub ws --rates 1000 --duration 15 --drain 10 --setup --prefix mr --users m
 	use_parley || return 0
 	wanted capacity && lg parley capacity --mode idle --subs 19000 --sub ws --hold 5
-	wanted ingest-rest && lg parley ingest-rest --mode ingest --pub rest --conns 64 \
+	wanted ingest-rest && SERVER_FLAGS=--dev lg parley ingest-rest --mode ingest --pub rest --conns 64 \
 		--window 1 --duration 10 --setup --prefix in --users i
-	wanted ingest-ws && lg parley ingest-ws --mode ingest --pub ws --conns 8 \
+	wanted ingest-ws && SERVER_FLAGS=--dev lg parley ingest-ws --mode ingest --pub ws --conns 8 \
 		--window 64 --duration 10 --setup --prefix in --users i
 	wanted history && lg parley history --mode history --conns 64 --window 1 \
 		--duration 10 --setup --prefix in --users i
@@ -224,9 +229,9 @@ run_smoke() {
 		--drain 5 --setup --prefix sf --users sf
 	lg parley rooms --mode fanout --subs 300 --rooms 30 --pubs 4 --sub ws \
 		--rates 100 --duration 3 --drain 5 --setup --prefix sm --users sm
-	lg parley ingest-rest --mode ingest --pub rest --conns 8 --duration 2 --setup \
+	SERVER_FLAGS=--dev lg parley ingest-rest --mode ingest --pub rest --conns 8 --duration 2 --setup \
 		--prefix si --users si
-	lg parley ingest-ws --mode ingest --pub ws --conns 2 --window 16 --duration 2 \
+	SERVER_FLAGS=--dev lg parley ingest-ws --mode ingest --pub ws --conns 2 --window 16 --duration 2 \
 		--setup --prefix si --users si
 	lg parley history --mode history --conns 8 --duration 2 --setup --prefix si \
 		--users si
