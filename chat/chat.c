@@ -749,33 +749,52 @@ enum pl_code pl_chat_presence(struct pl_ctx *ctx, const char *viewer, const char
 /* Called on presence transitions (first connection, or the end of the
  * grace period after the last): stores last_seen and tells whoever the
  * hub decides should know. */
+struct seen_args {
+	char user[PL_ID_MAX + 1];
+	int64_t when;
+};
+
 static enum pl_code seen_job(pl_store *s, void *arg, pl_error *err)
 {
-	struct status_args *a = arg;
-	return pl_store_set_last_seen(s, a->user, pl_now_ms(), err);
+	struct seen_args *a = arg;
+	return pl_store_set_last_seen(s, a->user, a->when, err);
+}
+
+static void seen_done(void *arg, const pl_error *err)
+{
+	(void)err;
+	free(arg);
 }
 
 void pl_chat_presence_changed(struct pl_ctx *ctx, const char *user, bool online)
 {
+	int64_t now = pl_now_ms();
 	if (!online) {
-		struct status_args a = {user, NULL};
-		pl_error err;
-		pl_writer_run(ctx->writer, seen_job, &a, &err);
-	}
-	json_t *st = pl_chat_status(ctx, NULL, user);
-	if (!st)
-		return;
-	/* invisible users never come online for others, nor go offline. */
-	char manual[16];
-	int64_t seen;
-	WITH_READER(ctx, s);
-	if (s) {
-		pl_store_user_status(s, user, manual, &seen);
-		pl_ctx_reader_put(ctx, s);
-		if (strcmp(manual, "invisible") != 0) {
-			publish(ctx, "presence", NULL, st);
-			return;
+		/* Queued, not awaited: the caller is the hub's loop. */
+		struct seen_args *a = malloc(sizeof *a);
+		if (a) {
+			snprintf(a->user, sizeof a->user, "%s", user);
+			a->when = now;
+			pl_writer_submit(ctx->writer, seen_job, seen_done, a);
 		}
 	}
-	json_decref(st);
+	WITH_READER(ctx, s);
+	if (!s)
+		return;
+	char manual[16];
+	int64_t seen;
+	pl_store_user_status(s, user, manual, &seen);
+	json_t *st = status_of(ctx, s, NULL, user);
+	pl_ctx_reader_put(ctx, s);
+	/* invisible users never come online for others, nor go offline */
+	if (!st || strcmp(manual, "invisible") == 0) {
+		json_decref(st);
+		return;
+	}
+	if (!online) {
+		char t[PL_TIME_LEN];
+		pl_time_format(now, t);
+		json_object_set_new(st, "last_seen", json_string(t));
+	}
+	publish(ctx, "presence", NULL, st);
 }

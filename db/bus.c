@@ -9,12 +9,17 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/epoll.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/loop.h"
 
 struct pl_bus {
+	struct pl_watch watch;  /* first: the loop hands back this pointer */
+	pl_bus_fn fn;
+	void *ud;
 	int fd;
 	bool listening;
 	struct sockaddr_un addr;
@@ -93,16 +98,29 @@ void pl_bus_send(struct pl_bus *b, char kind, const char *payload, size_t len)
 		     (struct sockaddr *)&b->addr, b->addrlen);
 }
 
-int pl_bus_fd(const struct pl_bus *b) { return b && b->listening ? b->fd : -1; }
-
-void pl_bus_drain(struct pl_bus *b, pl_bus_fn fn, void *ud)
+static void on_readable(struct pl_watch *w, uint32_t events)
 {
+	(void)events;
+	struct pl_bus *b = (struct pl_bus *)w;
 	char buf[PL_BUS_MAX + 2];
 	for (;;) {
 		ssize_t n = recv(b->fd, buf, sizeof buf - 1, MSG_DONTWAIT);
 		if (n <= 0)
 			break;
 		buf[n] = 0;
-		fn(ud, buf[0], buf + 1, (size_t)n - 1);
+		b->fn(b->ud, buf[0], buf + 1, (size_t)n - 1);
 	}
 }
+
+bool pl_bus_attach(struct pl_bus *b, struct pl_loop *loop, pl_bus_fn fn, void *ud)
+{
+	if (!b || !b->listening)
+		return true;
+	b->fn = fn;
+	b->ud = ud;
+	b->watch.fd = b->fd;
+	b->watch.fn = on_readable;
+	return pl_loop_add(loop, &b->watch, EPOLLIN);
+}
+
+void pl_bus_tick(struct pl_bus *b) { (void)b; /* the local bus has no timers */ }

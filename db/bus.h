@@ -27,10 +27,14 @@ enum pl_code pl_bus_open(const char *data_dir, bool listen, struct pl_bus **out,
 void pl_bus_close(struct pl_bus *bus);
 /* Best effort: a full or absent listener drops the datagram. */
 void pl_bus_send(struct pl_bus *bus, char kind, const char *payload, size_t len);
-/* The listening socket for the caller's poll loop, -1 when not listening. */
-int pl_bus_fd(const struct pl_bus *bus);
+struct pl_loop;
 typedef void (*pl_bus_fn)(void *ud, char kind, const char *payload, size_t len);
-/* Reads every datagram waiting and hands each to fn. */
-void pl_bus_drain(struct pl_bus *bus, pl_bus_fn fn, void *ud);
+/* Listens on the caller's event loop (the hub's): every message from
+ * another process is handed to fn on the loop's thread.  A no-op for a
+ * bus that only sends. */
+bool pl_bus_attach(struct pl_bus *bus, struct pl_loop *loop, pl_bus_fn fn, void *ud);
+/* Timers of the bus (reconnects, heartbeats); call about once a second
+ * from the loop's thread. */
+void pl_bus_tick(struct pl_bus *bus);
 
 #endif

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "core/ids.h"
-#include "push/loop.h"
+#include "core/loop.h"
 
 /* A serialised event (or frame), shared by every queue holding it. */
 struct pl_buf {

@@ -753,7 +753,7 @@ static void on_bus_message(void *ud, char kind, const char *payload, size_t len)
 {
 	struct pl_hub *h = ud;
 	if (kind == 'W') {
-		sink_stored(h, strtoll(payload, NULL, 10));
+		sink_stored(h, strtoll(payload, NULL, 10)); /* read on the next pass */
 	} else if (kind == 'E') {
 		json_t *ev = json_loadb(payload, len, 0, NULL);
 		if (ev)
@@ -767,13 +767,6 @@ static void on_bus_message(void *ud, char kind, const char *payload, size_t len)
 	}
 }
 
-static void on_bus(struct pl_watch *w, uint32_t events)
-{
-	(void)events;
-	struct pl_hub *h = (struct pl_hub *)((char *)w - offsetof(struct pl_hub, bus));
-	pl_bus_drain(h->ctx->bus, on_bus_message, h);
-	fan_out(h);
-}
 
 /* ---- flushing, ticks and the thread ---- */
 
@@ -854,6 +847,7 @@ static void tick(struct pl_hub *h, int64_t now)
 	if (now < h->next_flush_ms)
 		return;
 	h->next_flush_ms = now + 1000;
+	pl_bus_tick(h->ctx->bus);
 	pl_hub_flush_delivered(h);
 	for (size_t i = 0; i < h->nall; i++) {
 		struct pl_conn *c = h->all[i];
@@ -918,8 +912,6 @@ struct pl_hub *pl_hub_start(struct pl_ctx *ctx, pl_error *err)
 	pthread_mutex_init(&h->mail_lock, NULL);
 	h->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	h->wake.fn = on_wake;
-	h->bus.fd = pl_bus_fd(ctx->bus);
-	h->bus.fn = on_bus;
 	h->loop = pl_loop_new();
 	h->rooms = pl_map_new();
 	h->users = pl_map_new();
@@ -931,7 +923,7 @@ struct pl_hub *pl_hub_start(struct pl_ctx *ctx, pl_error *err)
 	if (h->wake.fd < 0 || !h->loop || !h->rooms || !h->users || !h->typing || !h->receipts ||
 	    !h->delivered || !h->store || !ctx->presence ||
 	    !pl_loop_add(h->loop, &h->wake, EPOLLIN) ||
-	    (h->bus.fd >= 0 && !pl_loop_add(h->loop, &h->bus, EPOLLIN))) {
+	    !pl_bus_attach(ctx->bus, h->loop, on_bus_message, h)) {
 		pl_fail(err, PL_INTERNAL, "cannot start the hub");
 		return NULL; /* the process exits: nothing to free carefully */
 	}

@@ -10,7 +10,7 @@
 
 #include "core/map.h"
 #include "push/hub.h"
-#include "push/loop.h"
+#include "core/loop.h"
 
 /* One subscription: a connection listening to a room.  It sits in two
  * lists: the room's (doubly linked, for O(1) removal) and the
@@ -48,7 +48,6 @@ struct pl_hub {
 	pthread_mutex_t mail_lock;
 	struct mail *mail_head, *mail_tail;
 	struct pl_watch wake;         /* eventfd */
-	struct pl_watch bus;          /* the bus socket (daemon) */
 	atomic_llong stored_hint;     /* newest event id known committed */
 	atomic_bool stopping;
 

@@ -1,4 +1,4 @@
-#include "push/loop.h"
+#include "core/loop.h"
 
 #include <errno.h>
 #include <stdlib.h>
