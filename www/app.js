@@ -521,8 +521,10 @@ function refreshWatch(refetch = false) {
   watchTimer = setTimeout(async () => {
     const users = new Set();
     for (const r of S.rooms.values()) if (r.member && r.isDm) users.add(r.other);
+    // members of the open room; (members of small rooms come unasked, but
+    // the server decides what is small)
     const cur = S.rooms.get(S.current);
-    for (const u of cur?.members || []) users.add(u);
+    if (cur && !cur.isDm) for (const u of cur.members || []) users.add(u);
     users.delete(S.me);
     const list = [...users].slice(0, 500);
     S.client.watchPresence(list);

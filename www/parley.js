@@ -251,7 +251,16 @@ export class Parley {
     this._tryTransport(Math.max(0, this.transports.indexOf(this.transport)));
   }
 
-  _tryTransport(index) {
+  /** Re-opens the same transport without showing a disconnect (new query parameters). */
+  _silentRestart() {
+    clearTimeout(this._timer);
+    this._gen++;
+    this._conn?.close();
+    this._conn = null;
+    this._tryTransport(Math.max(0, this.transports.indexOf(this.transport)), true);
+  }
+
+  _tryTransport(index, silent = false) {
     const transport = this.transports[index];
     const gen = ++this._gen;
     this.transport = transport;
@@ -268,9 +277,11 @@ export class Parley {
         if (this.lastEventId == null && hello && typeof hello.last_event_id === "number") {
           this.lastEventId = hello.last_event_id;
         }
-        this._setState("open");
         const info = { transport, user: this.user, lastEventId: this.lastEventId };
-        this._emit("open", info);
+        if (!(silent && this.state === "open")) {
+          this._setState("open");
+          this._emit("open", info);
+        }
         this._resolveReady?.(info);
         this._flushPending();
       },
@@ -725,8 +736,7 @@ export class Parley {
     if (list.join(",") === this._presence.join(",")) return;
     this._presence = list;
     if (this._frame({ type: "presence", users: list })) return;
-    if (this.state === "open" && this._conn?.kind === "poll") this._conn.restart();
-    else if (this.state === "open" && this._conn?.kind === "sse") this.reconnect();
+    this._softRestart();
   }
 
   /**
@@ -746,10 +756,12 @@ export class Parley {
     if (!this._frame({ type: "unsubscribe", rooms })) this._softRestart();
   }
 
+  // the query of an open SSE or long-poll connection changed: apply it
+  // without a visible disconnect (the new stream resumes from lastEventId)
   _softRestart() {
     if (this.state !== "open") return;
     if (this._conn?.kind === "poll") this._conn.restart();
-    else this.reconnect();
+    else if (this._conn?.kind === "sse") this._silentRestart();
   }
 
   _frame(obj) {

@@ -170,11 +170,13 @@ async function scenario(browser, base, mode) {
 
   // In WebSocket mode bob's socket runs through a relay that can drop the
   // connection right after a send frame, before the ack comes back.
-  const relay = { dropNextSend: false, dropped: 0 };
+  const relay = { dropNextSend: false, dropped: 0, block: false, open: new Set() };
   const wsHook =
     mode === "ws"
       ? (ws) => {
+          if (relay.block) return ws.close({ code: 1013, reason: "test: server unreachable" });
           const server = ws.connectToServer();
+          relay.open.add(ws);
           ws.onMessage((m) => {
             server.send(m);
             if (relay.dropNextSend && typeof m === "string" && m.includes('"type":"send"')) {
@@ -186,7 +188,10 @@ async function scenario(browser, base, mode) {
           });
           server.onMessage((m) => ws.send(m));
           server.onClose((code, reason) => ws.close({ code: code === 1005 || code === 1006 ? 1000 : code, reason }));
-          ws.onClose(() => server.close());
+          ws.onClose(() => {
+            relay.open.delete(ws);
+            server.close();
+          });
         }
       : null;
 
@@ -322,6 +327,31 @@ async function scenario(browser, base, mode) {
       await visible(alice.msg("Second line"));
     });
   }
+
+  await check(`${tag} after an outage bob reconnects and gets what he missed, once, in order`, async () => {
+    // every transport fails for bob for a while: WebSocket (relay), SSE, long-poll
+    relay.block = true;
+    const outage = /\/v1\/(events|poll)/;
+    await bob.ctx.route(outage, (route) => route.abort("internetdisconnected"));
+    await bob.page.evaluate(() => {
+      const c = document.getElementById("conn");
+      window.__connStates = [];
+      new MutationObserver(() => window.__connStates.push(c.dataset.state + " " + c.querySelector(".conn-text").textContent)).observe(c, { attributes: true, subtree: true, childList: true });
+    });
+    for (const ws of relay.open) ws.close({ code: 1012, reason: "test: server restart" });
+    await bob.page.evaluate(() => window.parley.transport !== "ws" && window.parley.reconnect());
+    await until(async () => (await bob.$("#conn").getAttribute("data-state")) === "reconnecting", "bob's indicator to show the outage");
+    for (let i = 1; i <= 3; i++) await send(alice, `While bob was away #${i}`);
+    await visible(alice.msg("While bob was away #3").locator(".receipt:not([data-receipt=pending])"));
+    relay.block = false;
+    await bob.ctx.unroute(outage);
+    await bob.waitOpen(null, SLOW);
+    for (let i = 1; i <= 3; i++) await visible(bob.msg(`While bob was away #${i}`), SLOW);
+    const texts = (await bob.$("#message-list li.msg .text").allTextContents()).filter((t) => t.startsWith("While bob was away"));
+    if (texts.join("|") !== "While bob was away #1|While bob was away #2|While bob was away #3") throw new Error(`bob sees ${texts.join(" | ")}`);
+    const states = await bob.page.evaluate(() => window.__connStates.join(" / "));
+    if (!/retrying|Reconnecting/.test(states)) throw new Error(`the indicator never showed the outage: ${states}`);
+  });
 
   await check(`${tag} bob reloads and finds the history`, async () => {
     await bob.page.reload();
