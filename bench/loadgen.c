@@ -795,8 +795,9 @@ static void parse_args(int argc, char **argv)
 	if (O.subs < 0 || O.rooms < 1 || O.pubs < 1 || O.conns < 1 || O.window < 1 ||
 	    O.window >= LG_WIN || O.ramp < 1 || O.nsrc < 1 || O.nsrc > 250)
 		usage();
+	/* idle connections take the default subscription (their rooms) */
 	if (O.mode == M_IDLE)
-		O.subs = O.subs ? O.subs : 1;
+		O.no_rooms = 1;
 	if (O.mode == M_INGEST || O.mode == M_HISTORY)
 		O.subs = 0;
 }

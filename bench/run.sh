@@ -11,8 +11,8 @@
 #                           only; exits non-zero if anything is lost or fails
 #
 # Environment: PARLEYD (default ./parleyd at the top of the tree), LOADGEN
-# (a prebuilt generator), BENCH_PORT (parleyd, default 18080), NCHAN_PORT
-# (default 18090), BENCH_ONLY (space-separated scenario names to run),
+# (a prebuilt generator), BENCH_PORT (parleyd, default 39080), NCHAN_PORT
+# (default 39090), BENCH_ONLY (space-separated scenario names to run),
 # BENCH_OUT (results dir, default bench/results), NO_NCHAN=1, BENCH_TARGETS
 # (default "parley nchan"; "nchan" alone exercises the harness without parleyd).
 # Only 127.0.0.0/8 is ever contacted.
@@ -24,8 +24,8 @@ SMOKE=0
 [ "${1:-}" = "--smoke" ] && SMOKE=1
 PARLEYD=${PARLEYD:-$TOP/parleyd}
 LOADGEN=${LOADGEN:-$HERE/loadgen}
-PORT=${BENCH_PORT:-18080}
-NPORT=${NCHAN_PORT:-18090}
+PORT=${BENCH_PORT:-39080}
+NPORT=${NCHAN_PORT:-39090}
 OUT=${BENCH_OUT:-$HERE/results}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/parley-bench.XXXXXX")
 RESULTS=$WORK/results.txt
@@ -59,8 +59,14 @@ build_loadgen() {
 
 # ---- servers -------------------------------------------------------------
 
+# A server someone else left on our port would silently take our load.
+port_free() {
+	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
 start_parley() {
 	stop_parley
+	port_free "$PORT" || { log "port $PORT is taken: set BENCH_PORT"; return 1; }
 	mkdir -p "$WORK/data"
 	(ulimit -n 20000 2>/dev/null
 	 exec "$PARLEYD" --listen "127.0.0.1:$PORT" --data "$WORK/data" \
@@ -137,6 +143,7 @@ EOF
 
 start_nchan() {
 	stop_nchan
+	port_free "$NPORT" || { log "port $NPORT is taken: set NCHAN_PORT"; return 1; }
 	write_nchan_conf
 	nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" ||
 		return 1
