@@ -1,0 +1,672 @@
+/* tests/unit/test_store: db/store against a scratch database file.
+ *
+ * Two pl_store handles on the same file stand for two processes (parleyd
+ * and parley.fcgi workers share one database): what one commits the other
+ * reads; what one has not committed the other does not see.  Then the
+ * schema (migrations idempotent, user_version), users, rooms and members,
+ * messages (insert, client_id lookup, edit, delete), pagination (before,
+ * after, since, has_more), the event log (events_after, events_for_user
+ * with targeted events and rooms the user is not in) and receipts (max). */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db/store.h"
+#include "tests/unit/t.h"
+
+#define T0 1795508130000LL /* 2026-11-24T08:15:30.000Z */
+
+static char dir[64], path[128];
+
+static pl_store *open_store(void)
+{
+	pl_store *s = NULL;
+	pl_error err = {0};
+	enum pl_code rc = pl_store_open(path, &s, &err);
+	if (rc != PL_OK)
+		fprintf(stderr, "  pl_store_open: %s\n", err.message);
+	CHECK(rc == PL_OK && s != NULL);
+	if (!s) {
+		printf("cannot continue without a store\n");
+		exit(1);
+	}
+	return s;
+}
+
+/* One integer from SQL run on a connection of our own. */
+static long long sql_int(const char *q)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long v = -1;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		return -2;
+	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return v;
+}
+
+static long long jint(json_t *o, const char *k) { return json_integer_value(json_object_get(o, k)); }
+static const char *jstr(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
+
+/* ---- schema ---- */
+
+static void test_open_and_migrate(void)
+{
+	pl_store *a = open_store();
+	CHECK(sql_int("PRAGMA user_version") == PL_SCHEMA_VERSION);
+	CHECK(sql_int("SELECT COUNT(*) FROM rooms WHERE id = 'general'") == 1);
+	/* Opening again (a restart, a second process) migrates nothing twice. */
+	pl_store *b = open_store();
+	pl_store_close(b);
+	pl_store_close(a);
+	a = open_store();
+	pl_store_close(a);
+	CHECK(sql_int("PRAGMA user_version") == PL_SCHEMA_VERSION);
+	CHECK(sql_int("SELECT COUNT(*) FROM rooms") == 1);
+	CHECK(sql_int("SELECT COUNT(*) FROM rooms WHERE id = 'general'") == 1);
+	/* WAL: readers and the writer do not block each other. */
+	sqlite3 *db;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	sqlite3_stmt *st;
+	CHECK(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK);
+	CHECK(sqlite3_step(st) == SQLITE_ROW);
+	CHECK_STR((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	/* A database from a newer build is refused, not opened and damaged. */
+	CHECK(sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	pl_store *s = NULL;
+	pl_error err = {0};
+	CHECK(pl_store_open(path, &s, &err) != PL_OK);
+	CHECK(s == NULL);
+	CHECK(strstr(err.message, "999") != NULL);
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* ---- two handles, one file ---- */
+
+static void test_two_handles(pl_store *a, pl_store *b)
+{
+	pl_error err = {0};
+	bool created;
+	CHECK(pl_store_begin(a, &err) == PL_OK);
+	CHECK(pl_store_user_ensure(a, "twin", "Twin", T0, &created, &err) == PL_OK && created);
+	CHECK(pl_store_room_create(a, "shared", "Shared", false, "twin", T0, &err) == PL_OK);
+	/* Not committed yet: b does not see it. */
+	CHECK(!pl_store_user_exists(b, "twin"));
+	json_t *r = pl_store_room_get(b, "shared");
+	CHECK(r == NULL);
+	json_decref(r);
+	CHECK(pl_store_commit(a, &err) == PL_OK);
+	CHECK(pl_store_user_exists(b, "twin"));
+	r = pl_store_room_get(b, "shared");
+	CHECK(r != NULL);
+	CHECK_STR(jstr(r, "name"), "Shared");
+	json_decref(r);
+	/* And the other way round; a rolled-back write is seen by nobody. */
+	CHECK(pl_store_begin(b, &err) == PL_OK);
+	json_t *msg = NULL;
+	CHECK(pl_store_message_insert(b, "shared", "twin", "from b", NULL, T0, &msg, &err) == PL_OK);
+	int64_t id = jint(msg, "id");
+	json_decref(msg);
+	CHECK(pl_store_commit(b, &err) == PL_OK);
+	msg = pl_store_message_get(a, "shared", id);
+	CHECK(msg && strcmp(jstr(msg, "text"), "from b") == 0);
+	json_decref(msg);
+	CHECK(pl_store_begin(a, &err) == PL_OK);
+	CHECK(pl_store_room_create(a, "ghost", "Ghost", false, "twin", T0, &err) == PL_OK);
+	pl_store_rollback(a);
+	CHECK(pl_store_room_get(a, "ghost") == NULL);
+	CHECK(pl_store_room_get(b, "ghost") == NULL);
+	/* Savepoints: a failed job rolls back to its savepoint only. */
+	CHECK(pl_store_begin(a, &err) == PL_OK);
+	CHECK(pl_store_savepoint(a, false, false) == PL_OK);
+	CHECK(pl_store_room_create(a, "kept", "Kept", false, "twin", T0, &err) == PL_OK);
+	CHECK(pl_store_savepoint(a, true, false) == PL_OK);
+	CHECK(pl_store_savepoint(a, false, false) == PL_OK);
+	CHECK(pl_store_room_create(a, "undone", "Undone", false, "twin", T0, &err) == PL_OK);
+	CHECK(pl_store_savepoint(a, true, true) == PL_OK);
+	CHECK(pl_store_commit(a, &err) == PL_OK);
+	json_t *kept = pl_store_room_get(b, "kept"), *undone = pl_store_room_get(b, "undone");
+	CHECK(kept != NULL);
+	CHECK(undone == NULL);
+	json_decref(kept);
+	json_decref(undone);
+}
+
+/* ---- users ---- */
+
+static void test_users(pl_store *s)
+{
+	pl_error err = {0};
+	bool created = false;
+	CHECK(pl_store_user_ensure(s, "alice", "Alice", T0, &created, &err) == PL_OK);
+	CHECK(created);
+	CHECK(pl_store_user_ensure(s, "alice", "Other", T0, &created, &err) == PL_OK);
+	CHECK(!created);
+	CHECK(pl_store_user_exists(s, "alice"));
+	CHECK(!pl_store_user_exists(s, "nobody"));
+	char st[16];
+	int64_t seen = -1;
+	pl_store_user_status(s, "alice", st, &seen);
+	CHECK_STR(st, "online");
+	CHECK(seen == 0);
+	CHECK(pl_store_set_status(s, "alice", "away", &err) == PL_OK);
+	CHECK(pl_store_set_last_seen(s, "alice", T0 + 5, &err) == PL_OK);
+	pl_store_user_status(s, "alice", st, &seen);
+	CHECK_STR(st, "away");
+	CHECK(seen == T0 + 5);
+	pl_store_user_status(s, "nobody", st, &seen);
+	CHECK_STR(st, "online");
+	CHECK(seen == 0);
+}
+
+/* ---- rooms and members ---- */
+
+static void test_rooms(pl_store *s)
+{
+	pl_error err = {0};
+	bool changed;
+	CHECK(pl_store_room_create(s, "lobby", "Lobby", false, "alice", T0, &err) == PL_OK);
+	memset(&err, 0, sizeof err);
+	CHECK(pl_store_room_create(s, "lobby", "Again", true, "bob", T0, &err) == PL_CONFLICT);
+	CHECK(err.code == PL_CONFLICT);
+	CHECK(strstr(err.message, "lobby") != NULL);
+	CHECK(pl_store_room_create(s, "general", "G", false, "bob", T0, &err) == PL_CONFLICT);
+	json_t *r = pl_store_room_get(s, "lobby");
+	CHECK(r != NULL);
+	CHECK_STR(jstr(r, "id"), "lobby");
+	CHECK_STR(jstr(r, "name"), "Lobby"); /* the conflict changed nothing */
+	CHECK(json_is_false(json_object_get(r, "private")));
+	CHECK_STR(jstr(r, "created_by"), "alice");
+	CHECK_STR(jstr(r, "created_at"), "2026-11-24T08:15:30.000Z");
+	CHECK(jint(r, "members") == 0);
+	json_decref(r);
+	CHECK(pl_store_room_get(s, "nope") == NULL);
+	r = pl_store_room_get(s, "general");
+	CHECK(r && json_is_null(json_object_get(r, "created_by")));
+	json_decref(r);
+
+	CHECK(pl_store_room_create(s, "secret", "Secret", true, "alice", T0, &err) == PL_OK);
+	bool priv = false;
+	CHECK(pl_store_room_private(s, "secret", &priv) && priv);
+	CHECK(pl_store_room_private(s, "lobby", &priv) && !priv);
+	CHECK(!pl_store_room_private(s, "nope", &priv));
+
+	/* Membership and its count. */
+	CHECK(pl_store_room_members(s, "lobby") == 0);
+	CHECK(pl_store_room_members(s, "nope") == -1);
+	CHECK(pl_store_member_add(s, "lobby", "alice", T0, &changed, &err) == PL_OK && changed);
+	CHECK(pl_store_member_add(s, "lobby", "alice", T0, &changed, &err) == PL_OK && !changed);
+	CHECK(pl_store_room_members(s, "lobby") == 1);
+	CHECK(pl_store_member_add(s, "lobby", "bob", T0, &changed, &err) == PL_OK && changed);
+	CHECK(pl_store_member_add(s, "lobby", "carol", T0, &changed, &err) == PL_OK && changed);
+	CHECK(pl_store_room_members(s, "lobby") == 3);
+	CHECK(pl_store_is_member(s, "lobby", "bob"));
+	CHECK(!pl_store_is_member(s, "lobby", "dave"));
+	CHECK(!pl_store_is_member(s, "secret", "bob"));
+	CHECK(pl_store_member_remove(s, "lobby", "bob", &changed, &err) == PL_OK && changed);
+	CHECK(pl_store_member_remove(s, "lobby", "bob", &changed, &err) == PL_OK && !changed);
+	CHECK(pl_store_member_remove(s, "lobby", "dave", &changed, &err) == PL_OK && !changed);
+	CHECK(pl_store_room_members(s, "lobby") == 2);
+	CHECK(!pl_store_is_member(s, "lobby", "bob"));
+	r = pl_store_room_get(s, "lobby");
+	CHECK(jint(r, "members") == 2);
+	json_decref(r);
+	/* No member of a room that does not exist. */
+	CHECK(pl_store_member_add(s, "nope", "alice", T0, &changed, &err) != PL_OK);
+	CHECK(pl_store_room_members(s, "nope") == -1);
+
+	CHECK(pl_store_member_add(s, "secret", "alice", T0, &changed, &err) == PL_OK && changed);
+	json_t *ids = pl_store_member_ids(s, "lobby", 100);
+	CHECK(json_array_size(ids) == 2);
+	CHECK_STR(json_string_value(json_array_get(ids, 0)), "alice");
+	CHECK_STR(json_string_value(json_array_get(ids, 1)), "carol");
+	json_decref(ids);
+	ids = pl_store_member_ids(s, "lobby", 1);
+	CHECK(json_array_size(ids) == 1);
+	json_decref(ids);
+	ids = pl_store_user_rooms(s, "alice");
+	CHECK(json_array_size(ids) == 2);
+	CHECK_STR(json_string_value(json_array_get(ids, 0)), "lobby");
+	CHECK_STR(json_string_value(json_array_get(ids, 1)), "secret");
+	json_decref(ids);
+
+	/* Visible rooms: every public room and the user's own private ones. */
+	json_t *vis = pl_store_rooms_visible(s, "alice");
+	bool saw_secret = false, saw_general = false;
+	size_t i;
+	json_t *v;
+	json_array_foreach(vis, i, v) {
+		saw_secret |= strcmp(jstr(v, "id"), "secret") == 0;
+		saw_general |= strcmp(jstr(v, "id"), "general") == 0;
+	}
+	CHECK(saw_secret && saw_general);
+	json_decref(vis);
+	vis = pl_store_rooms_visible(s, "carol");
+	saw_secret = saw_general = false;
+	int lobbies = 0;
+	json_array_foreach(vis, i, v) {
+		saw_secret |= strcmp(jstr(v, "id"), "secret") == 0;
+		saw_general |= strcmp(jstr(v, "id"), "general") == 0;
+		lobbies += strcmp(jstr(v, "id"), "lobby") == 0;
+	}
+	CHECK(!saw_secret && saw_general);
+	CHECK(lobbies == 1); /* public and a member: listed once */
+	json_decref(vis);
+}
+
+/* ---- messages ---- */
+
+static void test_messages(pl_store *s)
+{
+	pl_error err = {0};
+	json_t *m1 = NULL, *m2 = NULL, *m3 = NULL;
+	CHECK(pl_store_message_insert(s, "lobby", "alice", "h\xc3\xa9llo", "c-1", T0 + 1, &m1,
+				      &err) == PL_OK);
+	CHECK(m1 != NULL);
+	int64_t id1 = jint(m1, "id");
+	CHECK(id1 > 0);
+	CHECK_STR(jstr(m1, "room"), "lobby");
+	CHECK_STR(jstr(m1, "sender"), "alice");
+	CHECK_STR(jstr(m1, "text"), "h\xc3\xa9llo");
+	CHECK_STR(jstr(m1, "client_id"), "c-1");
+	CHECK_STR(jstr(m1, "created_at"), "2026-11-24T08:15:30.001Z");
+	CHECK(json_is_null(json_object_get(m1, "edited_at")));
+	CHECK(json_is_false(json_object_get(m1, "deleted")));
+	CHECK(pl_store_message_insert(s, "lobby", "carol", "second", NULL, T0 + 2, &m2, &err) ==
+	      PL_OK);
+	CHECK(jint(m2, "id") > id1);
+	CHECK(json_is_null(json_object_get(m2, "client_id")));
+
+	/* client_id: the sender's earlier message; another sender's is not it. */
+	json_t *again = pl_store_message_by_client(s, "alice", "c-1");
+	CHECK(again && jint(again, "id") == id1);
+	CHECK(again && json_equal(again, m1));
+	json_decref(again);
+	CHECK(pl_store_message_by_client(s, "carol", "c-1") == NULL);
+	CHECK(pl_store_message_by_client(s, "alice", "c-2") == NULL);
+	/* The same client_id from another sender is another message. */
+	CHECK(pl_store_message_insert(s, "lobby", "carol", "mine", "c-1", T0 + 3, &m3, &err) ==
+	      PL_OK);
+	json_decref(m3);
+	/* The same sender and client_id twice cannot be stored. */
+	m3 = NULL;
+	CHECK(pl_store_message_insert(s, "lobby", "alice", "dup", "c-1", T0 + 4, &m3, &err) !=
+	      PL_OK);
+	CHECK(m3 == NULL);
+	/* A message must be in a room that exists. */
+	CHECK(pl_store_message_insert(s, "nope", "alice", "x", NULL, T0, &m3, &err) != PL_OK);
+
+	json_t *got = pl_store_message_get(s, "lobby", id1);
+	CHECK(got && json_equal(got, m1));
+	json_decref(got);
+	CHECK(pl_store_message_get(s, "general", id1) == NULL); /* the room must match */
+	CHECK(pl_store_message_get(s, "lobby", 999999) == NULL);
+
+	/* Edit. */
+	json_t *ed = NULL;
+	CHECK(pl_store_message_edit(s, id1, "edited", T0 + 10, &ed, &err) == PL_OK);
+	CHECK(ed && jint(ed, "id") == id1);
+	CHECK_STR(jstr(ed, "text"), "edited");
+	CHECK_STR(jstr(ed, "edited_at"), "2026-11-24T08:15:30.010Z");
+	CHECK_STR(jstr(ed, "created_at"), "2026-11-24T08:15:30.001Z");
+	CHECK_STR(jstr(ed, "client_id"), "c-1");
+	json_decref(ed);
+	got = pl_store_message_get(s, "lobby", id1);
+	CHECK_STR(jstr(got, "text"), "edited");
+	json_decref(got);
+	CHECK(pl_store_message_edit(s, 999999, "x", T0, &ed, &err) == PL_NOT_FOUND);
+
+	/* Delete: no text, deleted, and no more edits. */
+	json_t *del = NULL;
+	CHECK(pl_store_message_delete(s, id1, T0 + 20, &del, &err) == PL_OK);
+	CHECK(del && json_is_true(json_object_get(del, "deleted")));
+	CHECK(del && json_is_null(json_object_get(del, "text")));
+	CHECK_STR(jstr(del, "sender"), "alice");
+	json_decref(del);
+	ed = NULL;
+	CHECK(pl_store_message_edit(s, id1, "back", T0 + 30, &ed, &err) == PL_NOT_FOUND);
+	CHECK(ed == NULL);
+	got = pl_store_message_get(s, "lobby", id1);
+	CHECK(got && json_is_null(json_object_get(got, "text")));
+	CHECK(got && json_is_true(json_object_get(got, "deleted")));
+	json_decref(got);
+	CHECK(pl_store_message_delete(s, 999999, T0, &del, &err) == PL_NOT_FOUND);
+	json_decref(m1);
+	json_decref(m2);
+}
+
+/* ---- pagination ---- */
+
+static int64_t ids[120];
+
+/* The ids of a page, checked to be ascending and of this room. */
+static bool page_is(json_t *page, int first, int count, bool more)
+{
+	json_t *msgs = json_object_get(page, "messages");
+	bool ok = json_is_array(msgs) && (int)json_array_size(msgs) == count &&
+		  json_is_boolean(json_object_get(page, "has_more")) &&
+		  json_is_true(json_object_get(page, "has_more")) == more;
+	for (int i = 0; ok && i < count; i++) {
+		json_t *m = json_array_get(msgs, (size_t)i);
+		ok = jint(m, "id") == ids[first + i] && strcmp(jstr(m, "room"), "pages") == 0;
+	}
+	if (!ok) {
+		char *t = json_dumps(page, JSON_COMPACT);
+		fprintf(stderr, "  page: want %d from #%d (id %lld) has_more %d; got %.300s\n",
+			count, first, (long long)ids[first], more, t ? t : "?");
+		free(t);
+	}
+	json_decref(page);
+	return ok;
+}
+
+static void test_pages(pl_store *a, pl_store *b)
+{
+	pl_error err = {0};
+	CHECK(pl_store_room_create(a, "pages", "Pages", false, "alice", T0, &err) == PL_OK);
+	CHECK(pl_store_room_create(a, "other", "Other", false, "alice", T0, &err) == PL_OK);
+	CHECK(pl_store_begin(a, &err) == PL_OK);
+	for (int i = 0; i < 120; i++) {
+		json_t *m = NULL, *noise = NULL;
+		char text[16];
+		snprintf(text, sizeof text, "m%d", i);
+		/* created_at: a second apart; interleaved with another room. */
+		CHECK(pl_store_message_insert(a, "pages", "alice", text, NULL, T0 + i * 1000LL, &m,
+					      &err) == PL_OK);
+		CHECK(pl_store_message_insert(a, "other", "alice", text, NULL, T0 + i * 1000LL,
+					      &noise, &err) == PL_OK);
+		ids[i] = jint(m, "id");
+		json_decref(m);
+		json_decref(noise);
+	}
+	CHECK(pl_store_commit(a, &err) == PL_OK);
+
+	/* The newest page by default, oldest first; then "before" walks back.
+	 * Read through the other handle: a second process sees it all. */
+	struct pl_page p = {.limit = 50};
+	CHECK(page_is(pl_store_messages(b, "pages", &p), 70, 50, true));
+	p.before = ids[70];
+	CHECK(page_is(pl_store_messages(b, "pages", &p), 20, 50, true));
+	p.before = ids[20];
+	CHECK(page_is(pl_store_messages(b, "pages", &p), 0, 20, false));
+	p.before = ids[0];
+	CHECK(page_is(pl_store_messages(b, "pages", &p), 0, 0, false));
+	/* Exactly as many as asked: no more. */
+	p = (struct pl_page){.limit = 20, .before = ids[20]};
+	CHECK(page_is(pl_store_messages(b, "pages", &p), 0, 20, false));
+	p = (struct pl_page){.limit = 120};
+	CHECK(page_is(pl_store_messages(b, "pages", &p), 0, 120, false));
+	p = (struct pl_page){.limit = 119};
+	CHECK(page_is(pl_store_messages(b, "pages", &p), 1, 119, true));
+	p = (struct pl_page){.limit = 200};
+	CHECK(page_is(pl_store_messages(b, "pages", &p), 0, 120, false));
+	p = (struct pl_page){.limit = 1};
+	CHECK(page_is(pl_store_messages(b, "pages", &p), 119, 1, true));
+
+	/* "after" walks forwards, oldest first, from just after the id. */
+	p = (struct pl_page){.limit = 50, .after = ids[9]};
+	CHECK(page_is(pl_store_messages(b, "pages", &p), 10, 50, true));
+	p.after = ids[59];
+	CHECK(page_is(pl_store_messages(b, "pages", &p), 60, 50, true));
+	p.after = ids[109];
+	CHECK(page_is(pl_store_messages(b, "pages", &p), 110, 10, false));
+	p.after = ids[119];
+	CHECK(page_is(pl_store_messages(b, "pages", &p), 0, 0, false));
+	p = (struct pl_page){.limit = 10, .after = ids[109]};
+	CHECK(page_is(pl_store_messages(b, "pages", &p), 110, 10, false));
+	/* after and before together: the window between them. */
+	p = (struct pl_page){.limit = 50, .after = ids[9], .before = ids[20]};
+	CHECK(page_is(pl_store_messages(b, "pages", &p), 10, 10, false));
+	p = (struct pl_page){.limit = 5, .after = ids[9], .before = ids[20]};
+	CHECK(page_is(pl_store_messages(b, "pages", &p), 10, 5, true));
+
+	/* "since": created at or after the time, oldest first. */
+	p = (struct pl_page){.limit = 50, .since = T0 + 100 * 1000LL};
+	CHECK(page_is(pl_store_messages(b, "pages", &p), 100, 20, false));
+	p = (struct pl_page){.limit = 20, .since = T0 + 100 * 1000LL};
+	CHECK(page_is(pl_store_messages(b, "pages", &p), 100, 20, false));
+	p = (struct pl_page){.limit = 19, .since = T0 + 100 * 1000LL};
+	CHECK(page_is(pl_store_messages(b, "pages", &p), 100, 19, true));
+	p = (struct pl_page){.limit = 50, .since = T0 + 99 * 1000LL + 1};
+	CHECK(page_is(pl_store_messages(b, "pages", &p), 100, 20, false));
+	p = (struct pl_page){.limit = 50, .since = T0 + 120 * 1000LL};
+	CHECK(page_is(pl_store_messages(b, "pages", &p), 0, 0, false));
+	p = (struct pl_page){.limit = 50, .since = 1};
+	CHECK(page_is(pl_store_messages(b, "pages", &p), 0, 50, true));
+	/* since and before: from the time, up to the id. */
+	p = (struct pl_page){.limit = 50, .since = T0 + 100 * 1000LL, .before = ids[105]};
+	CHECK(page_is(pl_store_messages(b, "pages", &p), 100, 5, false));
+
+	/* Deleted messages keep their place in the history. */
+	json_t *del = NULL;
+	CHECK(pl_store_message_delete(a, ids[119], T0 + 999999, &del, &err) == PL_OK);
+	json_decref(del);
+	p = (struct pl_page){.limit = 2};
+	json_t *page = pl_store_messages(b, "pages", &p);
+	json_t *last = json_array_get(json_object_get(page, "messages"), 1);
+	CHECK(last && jint(last, "id") == ids[119] && json_is_true(json_object_get(last, "deleted")));
+	json_decref(page);
+
+	/* An empty or unknown room is an empty page. */
+	p = (struct pl_page){.limit = 50};
+	page = pl_store_messages(b, "nope", &p);
+	CHECK(json_array_size(json_object_get(page, "messages")) == 0);
+	CHECK(json_is_false(json_object_get(page, "has_more")));
+	json_decref(page);
+}
+
+/* ---- events ---- */
+
+struct seen {
+	int n;
+	int64_t id[32];
+	char room[32][2 * 64 + 8];
+	char type[32][32];
+	char target[32][65];
+	char data[32][128];
+	int stop_after; /* 0: never */
+};
+
+static bool collect(void *ud, const struct pl_event_row *row)
+{
+	struct seen *s = ud;
+	if (s->n < 32) {
+		s->id[s->n] = row->id;
+		snprintf(s->room[s->n], sizeof s->room[0], "%s", row->room);
+		snprintf(s->type[s->n], sizeof s->type[0], "%s", row->type);
+		snprintf(s->target[s->n], sizeof s->target[0], "%s", row->target);
+		snprintf(s->data[s->n], sizeof s->data[0], "%s", row->data ? row->data : "(null)");
+	}
+	s->n++;
+	return !(s->stop_after && s->n >= s->stop_after);
+}
+
+static void test_events(pl_store *a, pl_store *b)
+{
+	pl_error err = {0};
+	bool changed;
+	/* eve is in room ev-a only; frank in ev-a and ev-b. */
+	CHECK(pl_store_room_create(a, "ev-a", "A", false, "eve", T0, &err) == PL_OK);
+	CHECK(pl_store_room_create(a, "ev-b", "B", true, "frank", T0, &err) == PL_OK);
+	CHECK(pl_store_member_add(a, "ev-a", "eve", T0, &changed, &err) == PL_OK);
+	CHECK(pl_store_member_add(a, "ev-a", "frank", T0, &changed, &err) == PL_OK);
+	CHECK(pl_store_member_add(a, "ev-b", "frank", T0, &changed, &err) == PL_OK);
+
+	int64_t base = pl_store_last_event(b);
+	CHECK(base >= 0);
+	json_t *d = json_pack("{s:s}", "user", "x");
+	int64_t e[6];
+	CHECK(pl_store_event_append(a, "ev-a", "message.created", NULL, d, T0, &e[0], &err) == PL_OK);
+	CHECK(pl_store_event_append(a, "ev-b", "message.created", NULL, d, T0 + 1, &e[1], &err) ==
+	      PL_OK);
+	/* Targeted: only eve hears of it, though she is not in ev-b. */
+	CHECK(pl_store_event_append(a, "ev-b", "member.joined", "eve", d, T0 + 2, &e[2], &err) ==
+	      PL_OK);
+	/* Targeted at frank in a room eve is in: not eve's. */
+	CHECK(pl_store_event_append(a, "ev-a", "member.left", "frank", d, T0 + 3, &e[3], &err) ==
+	      PL_OK);
+	/* A room nobody is in. */
+	CHECK(pl_store_event_append(a, "ev-z", "message.updated", NULL, d, T0 + 4, &e[4], &err) ==
+	      PL_OK);
+	CHECK(pl_store_event_append(a, "ev-a", "message.deleted", NULL, d, T0 + 5, &e[5], &err) ==
+	      PL_OK);
+	json_decref(d);
+	for (int i = 0; i < 6; i++)
+		CHECK(e[i] > base && (i == 0 || e[i] > e[i - 1]));
+	CHECK(pl_store_last_event(b) == e[5]);
+
+	/* Everything after base, in order, from the other handle. */
+	struct seen all = {0};
+	CHECK(pl_store_events_after(b, base, 100, collect, &all) == 6);
+	CHECK(all.n == 6);
+	for (int i = 0; i < 6 && i < all.n; i++)
+		CHECK(all.id[i] == e[i]);
+	CHECK_STR(all.room[0], "ev-a");
+	CHECK_STR(all.type[0], "message.created");
+	CHECK_STR(all.target[0], "");
+	CHECK_STR(all.target[2], "eve");
+	CHECK_STR(all.data[0], "{\"user\":\"x\"}");
+	/* after is exclusive; limit bounds; the callback may stop early. */
+	struct seen some = {0};
+	CHECK(pl_store_events_after(b, e[1], 2, collect, &some) == 2);
+	CHECK(some.n == 2 && some.id[0] == e[2] && some.id[1] == e[3]);
+	struct seen stop = {.stop_after = 1};
+	CHECK(pl_store_events_after(b, base, 100, collect, &stop) == 1);
+	CHECK(stop.n == 1 && stop.id[0] == e[0]);
+	struct seen none = {0};
+	CHECK(pl_store_events_after(b, e[5], 100, collect, &none) == 0);
+
+	/* eve: her room's untargeted events and the one targeted at her. */
+	struct seen eve = {0};
+	CHECK(pl_store_events_for_user(b, "eve", base, 100, collect, &eve) == 3);
+	CHECK(eve.n == 3);
+	CHECK(eve.id[0] == e[0] && eve.id[1] == e[2] && eve.id[2] == e[5]);
+	CHECK_STR(eve.target[1], "eve");
+	CHECK_STR(eve.room[1], "ev-b");
+	/* frank: both rooms' untargeted events and his own targeted one. */
+	struct seen frank = {0};
+	CHECK(pl_store_events_for_user(b, "frank", base, 100, collect, &frank) == 4);
+	CHECK(frank.id[0] == e[0] && frank.id[1] == e[1] && frank.id[2] == e[3] &&
+	      frank.id[3] == e[5]);
+	/* Somebody in none of these rooms sees none of it. */
+	struct seen nobody = {0};
+	CHECK(pl_store_events_for_user(b, "zed", base, 100, collect, &nobody) == 0);
+	/* after and limit apply here too. */
+	struct seen later = {0};
+	CHECK(pl_store_events_for_user(b, "eve", e[0], 1, collect, &later) == 1);
+	CHECK(later.id[0] == e[2]);
+	/* Membership is now: after eve leaves ev-a its events are not hers. */
+	CHECK(pl_store_member_remove(a, "ev-a", "eve", &changed, &err) == PL_OK && changed);
+	struct seen gone = {0};
+	CHECK(pl_store_events_for_user(b, "eve", base, 100, collect, &gone) == 1);
+	CHECK(gone.id[0] == e[2]);
+
+	/* Event objects as the API shows them. */
+	json_t *data = json_pack("{s:s}", "user", "eve");
+	json_t *ev = pl_event_json(1042, "member.joined", "ev-a", T0 + 123, data);
+	CHECK(ev && jint(ev, "id") == 1042);
+	CHECK_STR(jstr(ev, "type"), "member.joined");
+	CHECK_STR(jstr(ev, "room"), "ev-a");
+	CHECK_STR(jstr(ev, "ts"), "2026-11-24T08:15:30.123Z");
+	CHECK(json_equal(json_object_get(ev, "data"), data));
+	json_decref(ev);
+	/* Ephemeral: no id; presence: no room. */
+	ev = pl_event_json(0, "presence", NULL, T0, data);
+	CHECK(ev && !json_object_get(ev, "id") && !json_object_get(ev, "room"));
+	json_decref(ev);
+	json_decref(data);
+}
+
+/* ---- receipts ---- */
+
+static void test_receipts(pl_store *a, pl_store *b)
+{
+	pl_error err = {0};
+	int64_t del = -1, rd = -1;
+	pl_store_receipt_get(b, "lobby", "alice", &del, &rd);
+	CHECK(del == 0 && rd == 0);
+	CHECK(pl_store_receipt_update(a, "lobby", "alice", 5, 3, &err) == PL_OK);
+	pl_store_receipt_get(b, "lobby", "alice", &del, &rd);
+	CHECK(del == 5 && rd == 3);
+	/* Receipts only move forwards. */
+	CHECK(pl_store_receipt_update(a, "lobby", "alice", 2, 1, &err) == PL_OK);
+	pl_store_receipt_get(b, "lobby", "alice", &del, &rd);
+	CHECK(del == 5 && rd == 3);
+	CHECK(pl_store_receipt_update(a, "lobby", "alice", 0, 4, &err) == PL_OK);
+	pl_store_receipt_get(b, "lobby", "alice", &del, &rd);
+	CHECK(del == 5 && rd == 4);
+	/* Read implies delivered. */
+	CHECK(pl_store_receipt_update(a, "lobby", "alice", 0, 9, &err) == PL_OK);
+	pl_store_receipt_get(b, "lobby", "alice", &del, &rd);
+	CHECK(del == 9 && rd == 9);
+	CHECK(pl_store_receipt_update(a, "lobby", "alice", 12, 0, &err) == PL_OK);
+	pl_store_receipt_get(b, "lobby", "alice", &del, &rd);
+	CHECK(del == 12 && rd == 9);
+	/* Not a member: nothing recorded anywhere, and no failure. */
+	CHECK(pl_store_receipt_update(a, "lobby", "zed", 7, 7, &err) == PL_OK);
+	pl_store_receipt_get(b, "lobby", "zed", &del, &rd);
+	CHECK(del == 0 && rd == 0);
+
+	/* The list: members with any receipt, by user. */
+	CHECK(pl_store_receipt_update(a, "lobby", "carol", 0, 2, &err) == PL_OK);
+	json_t *list = pl_store_receipts(b, "lobby");
+	CHECK(json_array_size(list) == 2);
+	json_t *r0 = json_array_get(list, 0), *r1 = json_array_get(list, 1);
+	CHECK_STR(jstr(r0, "user"), "alice");
+	CHECK(jint(r0, "delivered_up_to") == 12 && jint(r0, "read_up_to") == 9);
+	CHECK_STR(jstr(r1, "user"), "carol");
+	CHECK(jint(r1, "delivered_up_to") == 2 && jint(r1, "read_up_to") == 2);
+	json_decref(list);
+	list = pl_store_receipts(b, "pages");
+	CHECK(json_array_size(list) == 0);
+	json_decref(list);
+}
+
+int main(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/parley-store-XXXXXX");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(path, sizeof path, "%s/parley.db", dir);
+	test_open_and_migrate();
+	/* Two handles at once, as two processes would have. */
+	pl_store *a = open_store(), *b = open_store();
+	test_two_handles(a, b);
+	test_users(a);
+	test_rooms(a);
+	test_messages(a);
+	test_pages(a, b);
+	test_events(a, b);
+	test_receipts(a, b);
+	pl_store_close(a);
+	pl_store_close(b);
+	/* After a close and reopen everything is still there. */
+	pl_store *c = open_store();
+	CHECK(pl_store_user_exists(c, "alice"));
+	CHECK(pl_store_room_members(c, "lobby") == 2);
+	struct pl_page p = {.limit = 200};
+	json_t *page = pl_store_messages(c, "pages", &p);
+	CHECK(json_array_size(json_object_get(page, "messages")) == 120);
+	json_decref(page);
+	pl_store_close(c);
+	CHECK(sql_int("PRAGMA user_version") == PL_SCHEMA_VERSION);
+
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "note: could not remove %s\n", dir);
+	return T_DONE();
+}
