@@ -306,15 +306,15 @@ static struct pl_buf *buf_for(struct pl_event_out *e, enum pl_conn_kind kind)
 			       : kind == PL_CONN_WS ? &e->ws
 			       : kind == PL_CONN_POLL ? &e->raw
 						      : &e->online;
-	if (*slot)
-		return *slot;
-	switch (kind) {
-	case PL_CONN_SSE: *slot = sse_buf(e); break;
-	case PL_CONN_WS: *slot = pl_ws_text_buf(e->json, e->len); break;
-	case PL_CONN_POLL: *slot = pl_buf_new(e->json, e->len); break;
-	case PL_CONN_ONLINE_WS:
-		*slot = strcmp(e->type, "presence") == 0 ? online_buf(e) : NULL;
-		break;
+	if (!*slot) {
+		switch (kind) {
+		case PL_CONN_SSE: *slot = sse_buf(e); break;
+		case PL_CONN_WS: *slot = pl_ws_text_buf(e->json, e->len); break;
+		case PL_CONN_POLL: *slot = pl_buf_new(e->json, e->len); break;
+		case PL_CONN_ONLINE_WS:
+			*slot = strcmp(e->type, "presence") == 0 ? online_buf(e) : NULL;
+			break;
+		}
 	}
 	return *slot;
 }
@@ -564,7 +564,7 @@ static void all_add(struct pl_hub *h, struct pl_conn *c)
 	h->all[h->nall++] = c;
 }
 
-static void all_remove(struct pl_hub *h, struct pl_conn *c)
+static void all_remove(struct pl_hub *h, const struct pl_conn *c)
 {
 	for (size_t i = 0; i < h->nall; i++) {
 		if (h->all[i] == c) {

@@ -275,10 +275,13 @@ static enum pl_code delivered_fn(pl_store *s, void *arg, pl_error *err)
 static void delivered_done(void *arg, const pl_error *err)
 {
 	struct delivered_job *j = arg;
-	size_t i;
-	json_t *ev;
-	if (err->code == PL_OK)
-		json_array_foreach(j->events, i, ev) pl_ctx_ephemeral(j->ctx, ev);
+	if (err->code == PL_OK) {
+		size_t i;
+		json_t *ev;
+		json_array_foreach(j->events, i, ev) {
+			pl_ctx_ephemeral(j->ctx, ev);
+		}
+	}
 	json_decref(j->events);
 	free(j->keys);
 	free(j->ids);

@@ -41,7 +41,12 @@ export async function run(suite) {
       console.log(`FAIL ${t.name}: ${e && e.stack ? e.stack.split("\n").slice(0, 3).join(" | ") : e}`);
     }
   }
-  await stopAll();
+  const reports = await stopAll();
+  // A sanitizer build reports to stderr; any report fails the suite.
+  for (const r of reports) {
+    failed++;
+    console.log(`FAIL parleyd stayed sanitizer-clean: ${r}`);
+  }
   console.log(`${suite}: ${passed} passed, ${failed} failed`);
   process.exitCode = failed ? 1 : 0;
 }
@@ -119,6 +124,7 @@ export async function startServer({ args = [], env = {}, dataDir, dev = false } 
     },
   };
   running.add(srv);
+  stopped.push(srv);
   await until(async () => {
     if (child.exitCode !== null) throw new Error(`parleyd exited: ${log}`);
     const r = await fetch(`${srv.url}/v1/health`).catch(() => null);
@@ -127,12 +133,24 @@ export async function startServer({ args = [], env = {}, dataDir, dev = false } 
   return srv;
 }
 
+const SANITIZER = /(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:)[^\n]*/;
+const stopped = [];
+
 export async function stopAll() {
   for (const s of [...running]) {
     const r = await s.stop();
     if (r.sig && r.sig !== "SIGTERM") console.log(`note: parleyd ended by ${r.sig}`);
     s.cleanup();
   }
+  const reports = [];
+  for (const s of stopped) {
+    const m = SANITIZER.exec(s.log());
+    if (m) {
+      reports.push(m[0]);
+      process.stderr.write(s.log());
+    }
+  }
+  return reports;
 }
 
 export function token(user, ttl = 3600) {

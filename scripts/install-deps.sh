@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what Parley needs on Debian 12, idempotently.
+#   scripts/install-deps.sh          build and run: compiler, autotools, libraries
+#   scripts/install-deps.sh --test   also the test tools: servers the tests
+#                                    drive (redis, lighttpd, apache2), chromium,
+#                                    and the npm test clients in tests/node
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD_PKGS=(build-essential autoconf automake pkg-config
+  libmicrohttpd-dev libjansson-dev libsqlite3-dev libhiredis-dev libfcgi-dev libssl-dev)
+TEST_PKGS=(curl jq redis-server lighttpd apache2 spawn-fcgi chromium nodejs npm)
+
+want=("${BUILD_PKGS[@]}")
+[ "${1:-}" = "--test" ] && want+=("${TEST_PKGS[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  # nodejs may come from another repository than Debian's: a working node is enough.
+  if [ "$p" = nodejs ] || [ "$p" = npm ]; then command -v "$p" >/dev/null 2>&1 && continue; fi
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  echo "install-deps: apt-get install ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The packaged servers must not run as system services: tests start their own.
+  for s in redis-server lighttpd apache2; do
+    if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now "$s" >/dev/null 2>&1 || true; fi
+    $SUDO service "$s" stop >/dev/null 2>&1 || true
+  done
+fi
+
+if [ "${1:-}" = "--test" ]; then
+  major=$(node -p 'process.versions.node.split(".")[0]')
+  [ "$major" -ge 20 ] || echo "install-deps: warning: node $major found; the npm test clients want node >= 20" >&2
+  (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The README's second command: installs everything the tests need, builds
+# Parley twice (plain with -Werror, and with AddressSanitizer + UBSan), and
+# runs every suite against both where it applies.  Each suite ends with
+# "<suite>: N passed, N failed"; the last line here is the sum.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+LOGS=$ROOT/.build/logs
+mkdir -p "$LOGS"
+PASSED=0
+FAILED=0
+
+step() { printf '\n== %s\n' "$*"; }
+
+# Runs one suite, echoing its output, and adds its closing counts.
+suite() {
+  local name=$1; shift
+  step "$name"
+  local log=$LOGS/$(echo "$name" | tr ' /' '__').log
+  "$@" 2>&1 | tee "$log"
+  local status=${PIPESTATUS[0]}
+  local line
+  line=$(grep -oE '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+  if [ -z "$line" ]; then
+    echo "$name: no result line (exit $status): counted as 1 failed"
+    FAILED=$((FAILED + 1))
+    return
+  fi
+  local p=${line%% passed*} f=${line##*, }
+  f=${f%% failed}
+  PASSED=$((PASSED + p))
+  FAILED=$((FAILED + f))
+  if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+    echo "$name: exited $status with no failed check: counted as 1 failed"
+    FAILED=$((FAILED + 1))
+  fi
+}
+
+# C unit tests: every tests/unit/test_* program of a build.
+units() {
+  local dir=$1 p=0 f=0 t out line
+  for t in "$dir"/tests/unit/test_*; do
+    [ -x "$t" ] || continue
+    out=$("$t" 2>&1); echo "$out" | tail -20
+    line=$(echo "$out" | grep -oE '[0-9]+ passed, [0-9]+ failed' | tail -1)
+    if [ -z "$line" ]; then f=$((f + 1)); continue; fi
+    local tf=${line##*, }
+    p=$((p + ${line%% passed*}))
+    f=$((f + ${tf%% failed}))
+  done
+  echo "unit: $p passed, $f failed"
+}
+
+integration() {
+  local bin=$1; shift
+  local t
+  for t in "$@"; do
+    suite "$(basename "$t" .test.mjs) ($(basename "$(dirname "$bin")"))" env PARLEYD="$bin" node "$t"
+  done
+}
+
+step "install"
+scripts/install-deps.sh --test || { echo "install failed"; echo "0 passed, 1 failed"; exit 1; }
+
+step "build (plain, -Werror)"
+scripts/build.sh --enable-werror && make -s -j"$(nproc)" check TESTS= >/dev/null ||
+  { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+
+# The sanitizer build lives in its own copy of the tree, so the plain
+# in-tree build (what the README's ./configure && make gives) stays as is.
+step "build (AddressSanitizer + UBSan)"
+SAN=$ROOT/.build/san
+mkdir -p "$SAN"
+git ls-files --cached --others --exclude-standard -z | tar --null -cf - -T - | (cd "$SAN" && tar -xf -)
+(cd "$SAN" && rm -f .configure-args && scripts/build.sh --enable-sanitizers --enable-werror &&
+  make -s -j"$(nproc)" check TESTS= >/dev/null) || { echo "sanitizer build failed"; FAILED=$((FAILED + 1)); }
+ln -sfn "$ROOT/tests/node/node_modules" "$SAN/tests/node/node_modules"
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+IT=(tests/integration/rest.test.mjs tests/integration/compat.test.mjs tests/integration/push.test.mjs
+  tests/integration/presence.test.mjs tests/integration/many.test.mjs)
+present=()
+for t in "${IT[@]}"; do [ -f "$t" ] && present+=("$t"); done
+
+suite "unit (plain)" units "$ROOT"
+integration "$ROOT/parleyd" "${present[@]}"
+
+suite "unit (sanitizers)" units "$SAN"
+MANY_CONNECTIONS=1000 integration "$SAN/parleyd" "${present[@]}"
+
+[ -x tests/fcgi/run.sh ] && suite "fcgi" env PARLEYD="$ROOT/parleyd" PARLEY_FCGI="$ROOT/parley.fcgi" ROOT="$ROOT" tests/fcgi/run.sh
+[ -x tests/redis/run.sh ] && suite "redis (plain)" env PARLEYD="$ROOT/parleyd" ROOT="$ROOT" tests/redis/run.sh
+[ -x tests/redis/run.sh ] && suite "redis (sanitizers)" env PARLEYD="$SAN/parleyd" ROOT="$ROOT" tests/redis/run.sh
+[ -f tests/e2e/chat.test.mjs ] && suite "e2e" env PARLEYD="$ROOT/parleyd" node tests/e2e/chat.test.mjs
+[ -x bench/run.sh ] && suite "bench smoke" bench/run.sh --smoke
+
+step "cppcheck"
+cpp() {
+  if cppcheck -q --enable=warning,style,performance,portability --std=c11 --error-exitcode=1 \
+    --inline-suppr -I. --suppress=missingIncludeSystem core db chat api push 2>&1; then
+    echo "cppcheck: 1 passed, 0 failed"
+  else
+    echo "cppcheck: 0 passed, 1 failed"
+  fi
+}
+suite "cppcheck" cpp
+
+echo
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
