@@ -127,6 +127,10 @@ static bool load_settings(struct pl_config *cfg, int argc, char **argv, int *sta
 		log_error("cannot create the dev secret in %s", cfg->data_dir);
 		return false;
 	}
+	/* Run from a source tree, the web client is ./www, not the installed one. */
+	struct stat st;
+	if (stat(cfg->www_dir, &st) != 0 && stat("www/index.html", &st) == 0)
+		snprintf(cfg->www_dir, sizeof cfg->www_dir, "www");
 	if (cfg->dev)
 		log_warn("DEV MODE: anyone can sign in as anyone (POST /v1/dev/login); "
 			 "never expose this server");
