@@ -52,8 +52,16 @@ enum pl_code pl_ctx_init(struct pl_ctx *ctx, const struct pl_config *cfg, bool r
 	pl_ctx_reader_put(ctx, first);
 	if (pl_writer_start(ctx->db_path, on_commit, ctx, &ctx->writer, err) != PL_OK)
 		return err->code;
-	if (pl_bus_open(cfg->data_dir, role_daemon, &ctx->bus, err) != PL_OK)
+	/* The bus and presence back end: REDIS_URL chooses (db/bus.h). */
+	if (cfg->redis_url[0]) {
+		if (pl_bus_open_redis(cfg->redis_url, ctx->db_path, role_daemon, &ctx->bus, err) !=
+		    PL_OK)
+			return err->code;
+		/* The hub creates ctx->presence; attaching the bus links the two. */
+		pl_bus_set_presence_slot(ctx->bus, &ctx->presence);
+	} else if (pl_bus_open(cfg->data_dir, role_daemon, &ctx->bus, err) != PL_OK) {
 		return err->code;
+	}
 	return PL_OK;
 }
 

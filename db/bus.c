@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,11 +12,37 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "db/presence.h"
+#include "db/redis.h"
+#include "db/store.h"
+
+#define NODE_LEN 16
+#define CHAN_BUS "parley:bus"
+#define CHAN_PRESENCE "parley:presence"
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 10000
+#define CONNECT_TIMEOUT_MS 5000
+#define REPLY_TIMEOUT_MS 10000  /* a command unanswered this long: the link is dead */
+#define QUEUE_MAX 20000         /* messages waiting for the loop's thread */
+#define SYNC_TIMEOUT_MS 500
+
+enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_UP };
+
+struct outmsg {
+	struct outmsg *next;
+	size_t len;
+	char data[]; /* node id, kind, payload */
+};
 
 struct pl_bus {
 	struct pl_watch watch;  /* first: the loop hands back this pointer */
@@ -24,7 +52,48 @@ struct pl_bus {
 	bool listening;
 	struct sockaddr_un addr;
 	socklen_t addrlen;
+
+	/* ---- Redis mode ---- */
+	bool redis;
+	struct pl_redis_addr raddr;
+	char node[NODE_LEN + 1];
+	char db_path[4200];
+	struct pl_presence **presence_slot;
+	pl_bus_link_fn link_fn;
+	void *link_ud;
+	pl_bus_presence_msg_fn pmsg_fn;
+	void *pmsg_ud;
+	/* the daemon's link, on the loop's thread */
+	struct pl_loop *loop;
+	struct pl_redis_evs evs;
+	redisAsyncContext *cmd;         /* commands and PUBLISH */
+	redisAsyncContext *sub;         /* SUBSCRIBE only */
+	enum link_state state;
+	unsigned gen;                   /* connection attempt, for late replies */
+	bool cmd_ready;
+	int subs_due;                   /* subscribe confirmations still to come */
+	int64_t connect_started;
+	int64_t down_since;
+	int backoff_ms;
+	bool down_logged;               /* "down" said, "back" not yet */
+	bool ever_up;
+	int inflight;                   /* commands sent, not answered */
+	int64_t last_progress;
+	struct pl_watch kick;           /* eventfd: messages queued by other threads */
+	struct pl_watch timer;          /* timerfd: the next connect attempt */
+	pthread_mutex_t qlock;
+	struct outmsg *qhead, *qtail;
+	size_t qlen;
+	bool qfull_logged;
+	/* the blocking connection (parley.fcgi's publishing, goodbyes) */
+	pthread_mutex_t slock;
+	redisContext *sync;
+	int64_t sync_retry_at;
+	int sync_backoff_ms;
+	bool sync_down_logged;
 };
+
+#define BUS_OF(w, member) ((struct pl_bus *)(void *)((char *)(w) - offsetof(struct pl_bus, member)))
 
 static bool bus_address(const char *data_dir, struct sockaddr_un *sa, socklen_t *len,
 			pl_error *err)
@@ -75,18 +144,30 @@ enum pl_code pl_bus_open(const char *data_dir, bool listen, struct pl_bus **out,
 	return PL_OK;
 }
 
+static void redis_close(struct pl_bus *b);
+
 void pl_bus_close(struct pl_bus *b)
 {
 	if (!b)
 		return;
+	if (b->redis) {
+		redis_close(b);
+		return;
+	}
 	if (b->listening)
 		unlink(b->addr.sun_path);
 	close(b->fd);
 	free(b);
 }
 
+static void redis_send(struct pl_bus *b, char kind, const char *payload, size_t len);
+
 void pl_bus_send(struct pl_bus *b, char kind, const char *payload, size_t len)
 {
+	if (b && b->redis && len <= PL_BUS_MAX) {
+		redis_send(b, kind, payload, len);
+		return;
+	}
 	if (!b || b->listening || len > PL_BUS_MAX)
 		return;
 	char buf[PL_BUS_MAX + 1];
@@ -112,8 +193,15 @@ static void on_readable(struct pl_watch *w, uint32_t events)
 	}
 }
 
+static bool redis_attach(struct pl_bus *b, struct pl_loop *loop);
+
 bool pl_bus_attach(struct pl_bus *b, struct pl_loop *loop, pl_bus_fn fn, void *ud)
 {
+	if (b && b->redis && b->listening) {
+		b->fn = fn;
+		b->ud = ud;
+		return redis_attach(b, loop);
+	}
 	if (!b || !b->listening)
 		return true;
 	b->fn = fn;
@@ -123,4 +211,555 @@ bool pl_bus_attach(struct pl_bus *b, struct pl_loop *loop, pl_bus_fn fn, void *u
 	return pl_loop_add(loop, &b->watch, EPOLLIN);
 }
 
-void pl_bus_tick(struct pl_bus *b) { (void)b; /* the local bus has no timers */ }
+static void redis_tick(struct pl_bus *b);
+
+void pl_bus_tick(struct pl_bus *b)
+{
+	if (b && b->redis && b->listening)
+		redis_tick(b); /* the local bus has no timers */
+}
+
+void pl_bus_set_presence_slot(struct pl_bus *b, struct pl_presence **slot)
+{
+	if (b)
+		b->presence_slot = slot;
+}
+
+bool pl_bus_is_redis(const struct pl_bus *b) { return b && b->redis; }
+const char *pl_bus_node(const struct pl_bus *b) { return b && b->redis ? b->node : ""; }
+bool pl_bus_redis_up(const struct pl_bus *b) { return b && b->redis && b->state == LINK_UP; }
+
+void pl_bus_on_link(struct pl_bus *b, pl_bus_link_fn fn, void *ud)
+{
+	b->link_fn = fn;
+	b->link_ud = ud;
+}
+
+void pl_bus_on_presence_msg(struct pl_bus *b, pl_bus_presence_msg_fn fn, void *ud)
+{
+	b->pmsg_fn = fn;
+	b->pmsg_ud = ud;
+}
+
+/* ================= Redis mode ================= */
+
+static void new_node_id(char out[NODE_LEN + 1])
+{
+	uint64_t v = 0;
+	if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		v = ((uint64_t)ts.tv_sec * 1000000007u) ^ (uint64_t)ts.tv_nsec ^
+		    ((uint64_t)getpid() << 32);
+	}
+	snprintf(out, NODE_LEN + 1, "%016" PRIx64, v);
+}
+
+enum pl_code pl_bus_open_redis(const char *url, const char *db_path, bool listen,
+			       struct pl_bus **out, pl_error *err)
+{
+	struct pl_bus *b = calloc(1, sizeof *b);
+	if (!b)
+		return pl_fail(err, PL_INTERNAL, "out of memory");
+	if (!pl_redis_parse_url(url, &b->raddr, err)) {
+		free(b);
+		return err->code;
+	}
+	b->redis = true;
+	b->listening = listen;
+	b->fd = -1;
+	b->watch.fd = -1;
+	b->kick.fd = -1;
+	b->timer.fd = -1;
+	new_node_id(b->node);
+	snprintf(b->db_path, sizeof b->db_path, "%s", db_path ? db_path : "");
+	b->backoff_ms = BACKOFF_MIN_MS;
+	b->sync_backoff_ms = BACKOFF_MIN_MS;
+	pthread_mutex_init(&b->qlock, NULL);
+	pthread_mutex_init(&b->slock, NULL);
+	if (listen) {
+		b->kick.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		b->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (b->kick.fd < 0 || b->timer.fd < 0) {
+			pl_fail(err, PL_INTERNAL, "bus: %s", strerror(errno));
+			redis_close(b);
+			return err->code;
+		}
+	}
+	*out = b;
+	return PL_OK;
+}
+
+/* ---- the blocking connection ---- */
+
+static void sync_drop(struct pl_bus *b, const char *why)
+{
+	if (b->sync) {
+		redisFree(b->sync);
+		b->sync = NULL;
+	}
+	if (!b->sync_down_logged) {
+		log_warn("redis: cannot reach %s (%s): messages to other processes are dropped "
+			 "until it is back (the store keeps everything; they catch up)",
+			 b->raddr.shown, why);
+		b->sync_down_logged = true;
+	}
+	b->sync_retry_at = pl_mono_ms() + b->sync_backoff_ms;
+	b->sync_backoff_ms = b->sync_backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
+								: b->sync_backoff_ms * 2;
+}
+
+static bool sync_connect(struct pl_bus *b)
+{
+	if (b->sync)
+		return true;
+	if (pl_mono_ms() < b->sync_retry_at)
+		return false;
+	char why[256];
+	b->sync = pl_redis_connect_sync(&b->raddr, SYNC_TIMEOUT_MS, why, sizeof why);
+	if (!b->sync) {
+		sync_drop(b, why);
+		return false;
+	}
+	if (b->sync_down_logged)
+		log_info("redis: %s is reachable again", b->raddr.shown);
+	b->sync_down_logged = false;
+	b->sync_backoff_ms = BACKOFF_MIN_MS;
+	return true;
+}
+
+struct redisReply *pl_bus_command_sync(struct pl_bus *b, int argc, const char **argv,
+				       const size_t *lens)
+{
+	if (!b || !b->redis)
+		return NULL;
+	pthread_mutex_lock(&b->slock);
+	redisReply *r = NULL;
+	/* A connection kept from before a Redis restart fails once: then one
+	 * fresh try. */
+	for (int attempt = 0; attempt < 2 && !r; attempt++) {
+		bool had = b->sync != NULL;
+		if (!sync_connect(b))
+			break;
+		r = redisCommandArgv(b->sync, argc, argv, lens);
+		if (!r) {
+			char why[200];
+			snprintf(why, sizeof why, "%s", b->sync->errstr[0] ? b->sync->errstr : "no answer");
+			redisFree(b->sync);
+			b->sync = NULL;
+			if (!had)
+				sync_drop(b, why);
+			else
+				b->sync_retry_at = 0;
+		}
+	}
+	pthread_mutex_unlock(&b->slock);
+	return r;
+}
+
+/* ---- the link: two async connections on the loop ---- */
+
+static void arm_timer(struct pl_bus *b, int ms)
+{
+	if (b->timer.fd < 0)
+		return;
+	struct itimerspec its = {0};
+	its.it_value.tv_sec = ms / 1000;
+	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000L + 1; /* 0 would disarm */
+	timerfd_settime(b->timer.fd, 0, &its, NULL);
+}
+
+static void tell_link(struct pl_bus *b, enum pl_bus_link what)
+{
+	if (b->link_fn)
+		b->link_fn(b->link_ud, what);
+}
+
+/* Frees both connections (hiredis defers a free asked from inside one of
+ * its callbacks to when the callback returns). */
+static void teardown(struct pl_bus *b)
+{
+	redisAsyncContext *c = b->cmd, *s = b->sub;
+	b->cmd = b->sub = NULL;
+	b->gen++;
+	b->inflight = 0;
+	if (c)
+		redisAsyncFree(c);
+	if (s)
+		redisAsyncFree(s);
+}
+
+static void link_failed(struct pl_bus *b, const char *why)
+{
+	if (b->state == LINK_DOWN)
+		return; /* the other connection's news, or a re-entry from teardown */
+	bool was_up = b->state == LINK_UP;
+	b->state = LINK_DOWN;
+	teardown(b);
+	if (was_up) {
+		b->down_since = pl_mono_ms();
+		b->backoff_ms = BACKOFF_MIN_MS;
+		log_warn("redis: lost the connection to %s (%s): presence across nodes and "
+			 "the bus between them are paused, local clients are still served; "
+			 "reconnecting", b->raddr.shown, why);
+		b->down_logged = true;
+		tell_link(b, PL_BUS_LINK_DOWN);
+	} else if (!b->down_logged) {
+		if (!b->down_since)
+			b->down_since = pl_mono_ms();
+		log_warn("redis: cannot connect to %s (%s): local clients are served meanwhile; "
+			 "retrying in the background", b->raddr.shown, why);
+		b->down_logged = true;
+	} else {
+		log_debug("redis: still down (%s); next try in %d ms", why, b->backoff_ms);
+	}
+	arm_timer(b, b->backoff_ms);
+	b->backoff_ms = b->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : b->backoff_ms * 2;
+}
+
+static const char *err_of(const redisAsyncContext *ac)
+{
+	return ac->errstr && ac->errstr[0] ? ac->errstr : "closed by the server";
+}
+
+/* hiredis frees ac itself after these two return: forget it first. */
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+	struct pl_bus *b = ac->data;
+	if (status == REDIS_OK || !b)
+		return;
+	if (b->cmd == ac)
+		b->cmd = NULL;
+	else if (b->sub == ac)
+		b->sub = NULL;
+	else
+		return;
+	link_failed(b, err_of(ac));
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+	(void)status;
+	struct pl_bus *b = ac->data;
+	if (!b)
+		return;
+	if (b->cmd == ac)
+		b->cmd = NULL;
+	else if (b->sub == ac)
+		b->sub = NULL;
+	else
+		return; /* one teardown() freed */
+	link_failed(b, err_of(ac));
+}
+
+static int64_t store_last_event(struct pl_bus *b)
+{
+	pl_store *s;
+	pl_error err;
+	if (!b->db_path[0] || pl_store_open(b->db_path, &s, &err) != PL_OK)
+		return 0;
+	int64_t id = pl_store_last_event(s);
+	pl_store_close(s);
+	return id;
+}
+
+static void publish(struct pl_bus *b, const char *data, size_t len);
+
+static void maybe_up(struct pl_bus *b)
+{
+	if (b->state != LINK_CONNECTING || !b->cmd_ready || b->subs_due > 0)
+		return;
+	b->state = LINK_UP;
+	b->backoff_ms = BACKOFF_MIN_MS;
+	b->inflight = 0;
+	b->last_progress = pl_mono_ms();
+	if (b->down_logged)
+		log_info("redis: connected to %s again after %.1f s; catching up from the store",
+			 b->raddr.shown, (double)(pl_mono_ms() - b->down_since) / 1000.0);
+	else
+		log_info("redis: connected to %s (node %s)", b->raddr.shown, b->node);
+	b->down_logged = false;
+	b->down_since = 0;
+	b->ever_up = true;
+	tell_link(b, PL_BUS_LINK_UP);
+	/* Whatever was published while this process was cut off is gone:
+	 * wake this hub and every other node up to the store's newest event;
+	 * each reads what it missed from the store. */
+	char msg[NODE_LEN + 1 + 24];
+	memcpy(msg, b->node, NODE_LEN);
+	msg[NODE_LEN] = 'W';
+	int n = snprintf(msg + NODE_LEN + 1, sizeof msg - NODE_LEN - 1, "%lld",
+			 (long long)store_last_event(b));
+	if (b->fn)
+		b->fn(b->ud, 'W', msg + NODE_LEN + 1, (size_t)n);
+	publish(b, msg, NODE_LEN + 1 + (size_t)n);
+	uint64_t one = 1; /* and send what waits in the queue */
+	(void)!write(b->kick.fd, &one, sizeof one);
+}
+
+struct cmd_wrap {
+	struct pl_bus *b;
+	unsigned gen;
+	pl_bus_reply_fn fn;
+	void *ud;
+};
+
+static void on_cmd_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+	(void)ac;
+	struct cmd_wrap *w = priv;
+	struct pl_bus *b = w->b;
+	if (w->gen == b->gen && reply) {
+		b->inflight--;
+		b->last_progress = pl_mono_ms();
+	}
+	if (w->fn)
+		w->fn(w->ud, reply);
+	free(w);
+}
+
+bool pl_bus_command(struct pl_bus *b, pl_bus_reply_fn fn, void *ud, int argc,
+		    const char **argv, const size_t *lens)
+{
+	if (!b || b->state != LINK_UP || !b->cmd)
+		return false;
+	struct cmd_wrap *w = malloc(sizeof *w);
+	if (!w)
+		return false;
+	*w = (struct cmd_wrap){b, b->gen, fn, ud};
+	if (redisAsyncCommandArgv(b->cmd, on_cmd_reply, w, argc, argv, lens) != REDIS_OK) {
+		free(w);
+		return false;
+	}
+	if (b->inflight++ == 0)
+		b->last_progress = pl_mono_ms();
+	return true;
+}
+
+static void publish(struct pl_bus *b, const char *data, size_t len)
+{
+	const char *argv[3] = {"PUBLISH", CHAN_BUS, data};
+	size_t lens[3] = {7, sizeof CHAN_BUS - 1, len};
+	pl_bus_command(b, NULL, NULL, 3, argv, lens);
+}
+
+static void on_ping(void *ud, struct redisReply *r)
+{
+	struct pl_bus *b = ud;
+	if (!r)
+		return;
+	if (r->type == REDIS_REPLY_ERROR) {
+		link_failed(b, r->str);
+		return;
+	}
+	b->cmd_ready = true;
+	maybe_up(b);
+}
+
+/* cppcheck-suppress constParameter ; hiredis's callback type */
+static void on_ping_raw(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct pl_bus *b = priv;
+	if (reply && b->cmd == ac)
+		on_ping(b, reply);
+}
+
+/* cppcheck-suppress constParameter ; hiredis's callback type */
+static void on_sub(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct pl_bus *b = priv;
+	redisReply *r = reply;
+	if (!r || b->sub != ac)
+		return;
+	if (r->type == REDIS_REPLY_ERROR) {
+		link_failed(b, r->str);
+		return;
+	}
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+	    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING)
+		return;
+	const char *type = r->element[0]->str;
+	const char *chan = r->element[1]->str;
+	if (strcmp(type, "subscribe") == 0) {
+		b->subs_due--;
+		maybe_up(b);
+		return;
+	}
+	if (strcmp(type, "message") != 0 || r->element[2]->type != REDIS_REPLY_STRING)
+		return;
+	const char *msg = r->element[2]->str; /* hiredis ends it with a NUL */
+	size_t len = r->element[2]->len;
+	if (strcmp(chan, CHAN_PRESENCE) == 0) {
+		if (b->pmsg_fn)
+			b->pmsg_fn(b->pmsg_ud, msg, len);
+		return;
+	}
+	if (len < NODE_LEN + 1 || memcmp(msg, b->node, NODE_LEN) == 0 || !b->fn)
+		return; /* this process's own: its sink already had it */
+	b->fn(b->ud, msg[NODE_LEN], msg + NODE_LEN + 1, len - NODE_LEN - 1);
+}
+
+static void start_connect(struct pl_bus *b)
+{
+	if (b->state != LINK_DOWN || !b->loop)
+		return;
+	char why[256] = "";
+	b->gen++;
+	b->state = LINK_CONNECTING;
+	b->connect_started = pl_mono_ms();
+	b->cmd_ready = false;
+	b->subs_due = 2;
+	b->cmd = pl_redis_connect_async(&b->raddr, b->loop, &b->evs, why, sizeof why);
+	if (b->cmd)
+		b->sub = pl_redis_connect_async(&b->raddr, b->loop, &b->evs, why, sizeof why);
+	if (!b->cmd || !b->sub) {
+		link_failed(b, why);
+		return;
+	}
+	b->cmd->data = b;
+	b->sub->data = b;
+	redisAsyncSetConnectCallback(b->cmd, on_connect);
+	redisAsyncSetDisconnectCallback(b->cmd, on_disconnect);
+	redisAsyncSetConnectCallback(b->sub, on_connect);
+	redisAsyncSetDisconnectCallback(b->sub, on_disconnect);
+	/* Queued now, sent once connected (after AUTH and SELECT). */
+	redisAsyncCommand(b->cmd, on_ping_raw, b, "PING");
+	redisAsyncCommand(b->sub, on_sub, b, "SUBSCRIBE %s %s", CHAN_BUS, CHAN_PRESENCE);
+}
+
+static void on_timer(struct pl_watch *w, uint32_t events)
+{
+	(void)events;
+	struct pl_bus *b = BUS_OF(w, timer);
+	uint64_t n;
+	(void)!read(w->fd, &n, sizeof n);
+	start_connect(b);
+}
+
+static void on_kick(struct pl_watch *w, uint32_t events)
+{
+	(void)events;
+	struct pl_bus *b = BUS_OF(w, kick);
+	uint64_t n;
+	(void)!read(w->fd, &n, sizeof n);
+	pthread_mutex_lock(&b->qlock);
+	struct outmsg *m = b->qhead;
+	b->qhead = b->qtail = NULL;
+	b->qlen = 0;
+	b->qfull_logged = false;
+	pthread_mutex_unlock(&b->qlock);
+	while (m) {
+		struct outmsg *next = m->next;
+		publish(b, m->data, m->len); /* dropped while the link is down */
+		free(m);
+		m = next;
+	}
+}
+
+static void redis_send(struct pl_bus *b, char kind, const char *payload, size_t len)
+{
+	if (!b->listening) {
+		/* parley.fcgi: no loop; the daemons catch up from the store if
+		 * this is lost. */
+		char buf[NODE_LEN + 1 + PL_BUS_MAX];
+		memcpy(buf, b->node, NODE_LEN);
+		buf[NODE_LEN] = kind;
+		memcpy(buf + NODE_LEN + 1, payload, len);
+		const char *argv[3] = {"PUBLISH", CHAN_BUS, buf};
+		size_t lens[3] = {7, sizeof CHAN_BUS - 1, NODE_LEN + 1 + len};
+		redisReply *r = pl_bus_command_sync(b, 3, argv, lens);
+		if (r)
+			freeReplyObject(r);
+		return;
+	}
+	struct outmsg *m = malloc(sizeof *m + NODE_LEN + 1 + len);
+	if (!m)
+		return;
+	m->next = NULL;
+	m->len = NODE_LEN + 1 + len;
+	memcpy(m->data, b->node, NODE_LEN);
+	m->data[NODE_LEN] = kind;
+	memcpy(m->data + NODE_LEN + 1, payload, len);
+	pthread_mutex_lock(&b->qlock);
+	bool full = b->qlen >= QUEUE_MAX;
+	bool say = full && !b->qfull_logged;
+	if (full) {
+		b->qfull_logged = true;
+	} else {
+		if (b->qtail)
+			b->qtail->next = m;
+		else
+			b->qhead = m;
+		b->qtail = m;
+		b->qlen++;
+	}
+	pthread_mutex_unlock(&b->qlock);
+	if (full) {
+		free(m);
+		if (say)
+			log_warn("redis: the bus queue is full (%d messages): dropping", QUEUE_MAX);
+	}
+	uint64_t one = 1;
+	(void)!write(b->kick.fd, &one, sizeof one);
+}
+
+static bool redis_attach(struct pl_bus *b, struct pl_loop *loop)
+{
+	b->loop = loop;
+	b->kick.fn = on_kick;
+	b->timer.fn = on_timer;
+	if (!pl_loop_add(loop, &b->kick, EPOLLIN) || !pl_loop_add(loop, &b->timer, EPOLLIN))
+		return false;
+	if (b->presence_slot && *b->presence_slot)
+		pl_presence_use_bus(*b->presence_slot, b);
+	arm_timer(b, 0); /* the first connect, on the loop's thread */
+	return true;
+}
+
+static void redis_tick(struct pl_bus *b)
+{
+	int64_t now = pl_mono_ms();
+	if (b->state == LINK_CONNECTING && now - b->connect_started > CONNECT_TIMEOUT_MS)
+		link_failed(b, "timed out connecting");
+	else if (b->state == LINK_UP && b->inflight > 0 && now - b->last_progress > REPLY_TIMEOUT_MS)
+		link_failed(b, "no answer for 10 s");
+	pl_redis_evs_reap(&b->evs);
+}
+
+void pl_bus_detach(struct pl_bus *b)
+{
+	if (!b || !b->redis || !b->loop)
+		return;
+	if (b->cmd)
+		pl_redis_ev_forget_loop(b->cmd);
+	if (b->sub)
+		pl_redis_ev_forget_loop(b->sub);
+	b->loop = NULL;
+}
+
+static void redis_close(struct pl_bus *b)
+{
+	tell_link(b, PL_BUS_LINK_CLOSING); /* presence says goodbye for this node */
+	b->link_fn = NULL;
+	b->pmsg_fn = NULL;
+	b->fn = NULL;
+	/* The hub's loop may be freed already: touch no watch. */
+	pl_bus_detach(b);
+	b->state = LINK_DOWN;
+	teardown(b);
+	pl_redis_evs_reap(&b->evs);
+	if (b->kick.fd >= 0)
+		close(b->kick.fd);
+	if (b->timer.fd >= 0)
+		close(b->timer.fd);
+	while (b->qhead) {
+		struct outmsg *m = b->qhead;
+		b->qhead = m->next;
+		free(m);
+	}
+	if (b->sync)
+		redisFree(b->sync);
+	pthread_mutex_destroy(&b->qlock);
+	pthread_mutex_destroy(&b->slock);
+	free(b);
+}

@@ -5,7 +5,29 @@
  * phone changing networks never shows as offline-then-online.  Transitions
  * are reported once per change through the callback, never once per
  * connection.  Thread-safe: connections come and go on the hub thread,
- * status is read from HTTP threads. */
+ * status is read from HTTP threads.
+ *
+ * Redis mode (pl_presence_use_bus with a Redis bus): the counts are global
+ * across processes and nodes, kept in Redis by atomic Lua scripts:
+ * parley:count (user -> connections on all nodes), parley:node:<id> (user
+ * -> this node's connections), parley:pending (user -> end of the grace
+ * period, ms), parley:nodes, parley:alive:<id> (a heartbeat: EX 15,
+ * refreshed every 5 s).  Every node reaps, every 5 s, the nodes whose
+ * heartbeat is gone (their counts are subtracted, users left with none go
+ * offline at once), so a crashed node stops counting within about 20 s.
+ * Online is the global count going 0 -> 1 with no grace period running;
+ * offline is the grace period ending with the count still 0, decided by
+ * the one script run that deletes the pending entry, so exactly one node
+ * reports each transition (through the callback, on the hub thread: the
+ * callback publishes the presence event to every node).
+ * Status reads answer from a local cache, never from Redis: the callback
+ * and HTTP threads read it without waiting on the network, and a Redis
+ * outage cannot stall them.  The cache is kept by versioned updates every
+ * script publishes on "parley:presence", plus a full snapshot whenever the
+ * link comes up.  While Redis is down, this node's own connections count
+ * locally (added to what other nodes had), no transitions are reported,
+ * and when it is back the node re-registers its counts; the transitions
+ * that happened meanwhile are reported then. */
 #ifndef PL_PRESENCE_H
 #define PL_PRESENCE_H
 
@@ -29,5 +51,12 @@ bool pl_presence_online(struct pl_presence *p, const char *user);
 /* Fires the offline transitions whose grace period ended; call about once
  * a second. */
 void pl_presence_tick(struct pl_presence *p);
+
+struct pl_bus;
+/* Redis mode when bus is a Redis bus (a no-op otherwise).  Call before
+ * the first connection, on the thread that will run the bus's loop (or
+ * before it starts); pl_bus_attach does it for the presence in the slot
+ * given to pl_bus_set_presence_slot. */
+void pl_presence_use_bus(struct pl_presence *p, struct pl_bus *bus);
 
 #endif
