@@ -11,7 +11,7 @@ const WebSocket = requireNode("ws");
 
 let shared;
 async function server() {
-  if (!shared) shared = await startServer();
+  if (!shared) shared = startServer(); // the promise: concurrent callers share one server
   return shared;
 }
 

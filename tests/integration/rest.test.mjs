@@ -35,7 +35,7 @@ const WebSocket = requireNode("ws");
 let shared;
 /** One server for the tests that do not need their own. */
 async function server() {
-  if (!shared) shared = await startServer();
+  if (!shared) shared = startServer(); // the promise: concurrent callers share one server
   return shared;
 }
 
@@ -635,6 +635,49 @@ test("dm: user ids with ':' cannot make two pairs share one room", async () => {
   const mem = (await as("dq1", "GET", "/v1/rooms/dm:dq1:dq2:dq3/members")).body.members.map((m) => m.user).sort();
   eq(mem, ["dq1", "dq2:dq3"]);
   isError(await as("dq3", "GET", "/v1/rooms/dm:dq1:dq2:dq3/messages"), 403, "permission_denied");
+});
+
+test("dm: ids up to 64 characters in all; longer pairs are refused with 400", async () => {
+  const a = "da".padEnd(30, "a"), b = "db".padEnd(30, "b");
+  const r = await as(a, "POST", "/v1/dms", { user: b });
+  eq(r.status, 200, r.text);
+  eq(r.body.id, `dm:${a}:${b}`);
+  eq(r.body.id.length, 64);
+  eq((await as(b, "POST", `/v1/rooms/${r.body.id}/messages`, { text: "long names" })).status, 201);
+  isError(await as(a, "POST", "/v1/dms", { user: b + "x" }), 400, "invalid_argument", "user");
+});
+
+test("concurrent requests: one room per id, one DM per pair, one message per client_id", async () => {
+  const creates = await Promise.all(
+    Array.from({ length: 12 }, (_, i) => as(`cc_u${i}`, "POST", "/v1/rooms", { id: "cc-race", name: `by ${i}` })),
+  );
+  const codes = creates.map((r) => r.status).sort();
+  eq(codes.filter((c) => c === 201).length, 1, `room creations: ${codes}`);
+  eq(codes.filter((c) => c === 409).length, 11, `room creations: ${codes}`);
+  const winner = creates.find((r) => r.status === 201).body;
+  eq((await as("cc_u0", "GET", "/v1/rooms/cc-race")).body.members, 1);
+  eq((await as("cc_u0", "GET", "/v1/rooms/cc-race")).body.created_by, winner.created_by);
+  // both ends ask for their DM at once, several times
+  const dms = await Promise.all(
+    Array.from({ length: 10 }, (_, i) => as(i % 2 ? "cc_dma" : "cc_dmb", "POST", "/v1/dms", { user: i % 2 ? "cc_dmb" : "cc_dma" })),
+  );
+  dms.forEach((r) => eq(r.status, 200, `DM: ${r.text}`));
+  dms.forEach((r) => eq(r.body.id, "dm:cc_dma:cc_dmb"));
+  eq((await as("cc_dma", "GET", "/v1/rooms/dm:cc_dma:cc_dmb")).body.members, 2);
+  // one client_id sent ten times at once: one message
+  const posts = await Promise.all(
+    Array.from({ length: 10 }, () => as("cc_dma", "POST", "/v1/rooms/dm:cc_dma:cc_dmb/messages", { text: "once", client_id: "cc-once" })),
+  );
+  const pc = posts.map((r) => r.status).sort();
+  eq(pc, [200, 200, 200, 200, 200, 200, 200, 200, 200, 201], "statuses of ten identical posts");
+  posts.forEach((r) => eq(r.body.id, posts[0].body.id, "all answers are the one message"));
+  const h = await history("cc_dmb", "dm:cc_dma:cc_dmb");
+  eq(h.messages.length, 1, "ten identical posts stored more than one message");
+  // many joins at once count once each
+  await Promise.all(Array.from({ length: 8 }, () => as("cc_joiner", "POST", "/v1/rooms/cc-race/join")));
+  eq((await as("cc_u0", "GET", "/v1/rooms/cc-race")).body.members, 2);
+  const mem = (await as("cc_u0", "GET", "/v1/rooms/cc-race/members")).body.members.map((m) => m.user);
+  eq(mem.filter((u) => u === "cc_joiner").length, 1);
 });
 
 // ---- messages ----
