@@ -105,10 +105,18 @@ test("/sendMessage: senderId must be the caller (403), and is required", async (
   assert(missing.status === 400 || missing.status === 403, `no senderId: ${missing.status}`);
   isError(missing, missing.status, missing.status === 400 ? "invalid_argument" : "permission_denied", "senderId");
   isError(await as("cs_eve", "POST", "/sendMessage", { message: "spoof", senderId: 42 }), missing.status, missing.body.error.code);
-  // a sender field naming another user in the same body changes nothing
   const h = await history("cs_eve", "general", "limit=200");
   assert(!h.messages.some((m) => ["spoof", "who?"].includes(m.text)), "a refused message was stored");
   eq(h.messages.length, before, "a refused message was stored");
+});
+
+// API.md, Authentication: "A body field that names another user as sender is
+// refused with 403" -- here too, next to a correct senderId.
+test("/sendMessage: a sender field naming another user is refused (403)", async () => {
+  const r = await as("cs_frank", "POST", "/sendMessage", { message: "two senders", senderId: "cs_frank", sender: "cs_alice" });
+  isError(r, 403, "permission_denied", "sender");
+  const ok = await as("cs_frank", "POST", "/sendMessage", { message: "one sender", senderId: "cs_frank", sender: "cs_frank" });
+  assert(ok.status === 201 || ok.status === 200, ok.text);
 });
 
 test("/sendMessage: roomId picks the room; members only; text limits", async () => {

@@ -289,6 +289,37 @@ test("body over 64 KiB: 413 payload_too_large; 60 KiB is read whole", async () =
   });
   eq(r.status, 201, r.text.slice(0, 200));
   eq(r.body.text, "after the padding");
+  // the limit itself: 65536 bytes are fine, one more is not
+  const exact = (n) => {
+    const base = JSON.stringify({ text: "edge", pad: "" });
+    return JSON.stringify({ text: "edge", pad: "p".repeat(n - base.length) });
+  };
+  eq(Buffer.byteLength(exact(65536)), 65536);
+  r = await as("err_user", "POST", "/v1/rooms/general/messages", undefined, {
+    raw: exact(65536), headers: { "Content-Type": "application/json" },
+  });
+  eq(r.status, 201, `a body of exactly 64 KiB: ${r.text.slice(0, 200)}`);
+  r = await as("err_user", "POST", "/v1/rooms/general/messages", undefined, {
+    raw: exact(65537), headers: { "Content-Type": "application/json" },
+  });
+  isError(r, 413, "payload_too_large");
+  // chunked bodies (no Content-Length) are held to the same limit
+  const srv = await server();
+  const chunked = async (text) => {
+    const body = new ReadableStream({
+      start(c) {
+        c.enqueue(new TextEncoder().encode(text));
+        c.close();
+      },
+    });
+    const res = await fetch(`${srv.url}/v1/rooms/general/messages`, {
+      method: "POST", body, duplex: "half",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${tok("err_user")}` },
+    });
+    return { status: res.status, text: await res.text() };
+  };
+  eq((await chunked(JSON.stringify({ text: "chunked" }))).status, 201, "a small chunked body");
+  eq((await chunked(exact(70000))).status, 413, "a large chunked body");
   // the server is still fine afterwards
   eq((await as(null, "GET", "/v1/health")).status, 200);
 });
@@ -357,6 +388,18 @@ test("a body naming another user as sender: 403 permission_denied", async () => 
   r = await as("sender_a", "POST", "/v1/rooms/general/messages", { text: "me", sender: "sender_a" });
   eq(r.status, 201, r.text);
   eq(r.body.sender, "sender_a");
+});
+
+// "A body field that names another user as sender is refused with 403":
+// an edit is a body that writes a message too.
+test("an edit whose body names another user as sender: 403", async () => {
+  const m = await post("sender_c", "general", "original");
+  const r = await as("sender_c", "PATCH", `/v1/rooms/general/messages/${m.id}`, { text: "edited", sender: "sender_d" });
+  isError(r, 403, "permission_denied", "sender");
+  const h = await history("sender_c", "general", "limit=200");
+  eq(h.messages.find((x) => x.id === m.id).text, "original", "the refused edit changed the message");
+  const ok = await as("sender_c", "PATCH", `/v1/rooms/general/messages/${m.id}`, { text: "edited", sender: "sender_c" });
+  eq(ok.status, 200, ok.text);
 });
 
 // ---- rooms ----
