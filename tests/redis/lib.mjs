@@ -33,7 +33,9 @@ export async function startNode(extraEnv = {}) {
 }
 
 export function redis(...args) {
-  return execFileSync("redis-cli", ["-p", String(REDIS_PORT), ...args]).toString().trim();
+  return execFileSync("redis-cli", ["-p", String(REDIS_PORT), ...args], { stdio: ["ignore", "pipe", "ignore"] })
+    .toString()
+    .trim();
 }
 
 export function redisUp() {

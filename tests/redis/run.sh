@@ -54,6 +54,7 @@ export REDIS_PORT
 "$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
 	--daemonize no >>"$REDIS_LOG" 2>&1 &
 echo $! >"$REDIS_PIDFILE"
+disown
 for _ in $(seq 100); do
 	redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
 	sleep 0.1
@@ -89,6 +90,7 @@ for t in "$HERE"/*.test.mjs; do
 		"$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
 			--daemonize no >>"$REDIS_LOG" 2>&1 &
 		echo $! >"$REDIS_PIDFILE"
+		disown
 		sleep 0.5
 	fi
 done
