@@ -187,9 +187,10 @@ static void read_body(const struct pl_fcgi_io *io, struct body *b)
 	if (has_length && declared == 0)
 		return;
 	if (declared > PL_BODY_MAX) {
+		/* Read and dropped, so the web server can hand over the whole
+		 * body and take the 413 (CGI: never past CONTENT_LENGTH). */
 		b->too_large = true;
-		if (!io->cgi)
-			drain(io, DRAIN_MAX);
+		drain(io, DRAIN_MAX);
 		return;
 	}
 	size_t want = io->cgi ? (size_t)declared : PL_BODY_MAX + 1, cap = 0;
@@ -212,8 +213,7 @@ static void read_body(const struct pl_fcgi_io *io, struct body *b)
 	}
 	if (b->len > PL_BODY_MAX) {
 		b->too_large = true;
-		if (!io->cgi)
-			drain(io, DRAIN_MAX);
+		drain(io, DRAIN_MAX);
 	}
 	if (b->too_large || b->len == 0) {
 		free(b->data);
@@ -441,8 +441,9 @@ static void serve_poll(struct pl_fcgi *f, struct pl_call *call, struct pl_resp *
 		fail(resp, PL_UNAVAILABLE, 1, msg);
 		return;
 	}
-	if (timeout > 0)
-		presence_count(f, '+', user);
+	/* As on parleyd, a long-poll counts as a connection for presence
+	 * while it lasts (the grace period then bridges to the next poll). */
+	presence_count(f, '+', user);
 	struct scan s = {.rooms = rooms};
 	int64_t pos = cursor;
 	if (pos < 0) {
@@ -457,8 +458,7 @@ static void serve_poll(struct pl_fcgi *f, struct pl_call *call, struct pl_resp *
 			break;
 		wait_a_little(f, deadline);
 	}
-	if (timeout > 0)
-		presence_count(f, '-', user);
+	presence_count(f, '-', user);
 	if (slot)
 		atomic_fetch_sub(&f->polls, 1);
 	json_decref(rooms);
@@ -675,8 +675,13 @@ int pl_fcgi_listen(const char *spec, pl_error *err)
 {
 	char host[256];
 	const char *port = NULL;
-	if (strchr(spec, '/') || !split_host_port(spec, host, sizeof host, &port))
+	if (strchr(spec, '/') || !strchr(spec, ':'))
 		return listen_unix(spec, err);
+	if (!split_host_port(spec, host, sizeof host, &port)) {
+		pl_fail(err, PL_INVALID_ARGUMENT,
+			"--socket: expected a path (with a '/') or HOST:PORT, got '%.100s'", spec);
+		return -1;
+	}
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				 .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
 	struct addrinfo *res = NULL;

@@ -46,8 +46,9 @@ void pl_fcgi_free(struct pl_fcgi *f);
 /* Answers one request. */
 void pl_fcgi_serve(struct pl_fcgi *f, const struct pl_fcgi_io *io);
 
-/* --socket PATH|HOST:PORT: a listening socket (a path holds a '/' or
- * does not end in :PORT).  -1 with err filled on failure. */
+/* --socket PATH|HOST:PORT: a listening socket.  A path holds a '/' or no
+ * ':'; ":PORT" alone listens on 127.0.0.1.  -1 with err filled on failure
+ * (PL_INVALID_ARGUMENT for a spec it cannot read). */
 int pl_fcgi_listen(const char *spec, pl_error *err);
 /* Starts threads workers accepting FastCGI connections on listen_fd. */
 enum pl_code pl_fcgi_start(struct pl_fcgi *f, int listen_fd, int threads, pl_error *err);
