@@ -96,6 +96,7 @@ struct procstat {
 	double cpu_s;
 };
 struct procstat proc_read(const char *pids);
+double machine_busy_s(void);
 
 /* Callbacks implemented by loadgen.c. */
 void lg_on_head(struct conn *c);

@@ -34,6 +34,8 @@ static struct opts {
 	double duration, drain, hold, connect_timeout;
 	const char *secret_file, *pids, *prefix, *users, *label;
 	int no_rooms; /* idle subscribers name no rooms (default subscription) */
+	int trace;    /* print what subscriber trace_sub receives, this many times */
+	int trace_sub;
 } O = {
 	.target = T_PARLEY, .mode = M_FANOUT, .host = "127.0.0.1", .port = 8080,
 	.subs = 100, .rooms = 1, .pubs = 1, .conns = 64, .window = 1, .ramp = 200,
@@ -303,8 +305,18 @@ void lg_on_head(struct conn *c)
 		sub_ready(c);
 }
 
+/* --trace: shows what the server actually pushes to one subscriber. */
+static void trace(const struct conn *c, const char *p, size_t n)
+{
+	if (c->id == O.trace_sub && O.trace > 0 && n) {
+		O.trace--;
+		fprintf(stderr, "trace: %.*s\n", (int)(n > 400 ? 400 : n), p);
+	}
+}
+
 void lg_on_line(struct conn *c, const char *p, size_t n)
 {
+	trace(c, p, n);
 	sub_ready(c);
 	if (n > 5 && !memcmp(p, "data:", 5))
 		delivery(p + 5, n - 5);
@@ -316,6 +328,7 @@ void lg_on_frame(struct conn *c, const char *p, size_t n)
 		pub_frame(c, p, n);
 		return;
 	}
+	trace(c, p, n);
 	sub_ready(c);
 	delivery(p, n);
 }
@@ -400,7 +413,7 @@ static int plan_jobs(void)
 {
 	jobs = calloc((size_t)(O.rooms + O.subs + ncli), sizeof *jobs);
 	for (int r = 0; r < O.rooms; r++)
-		add_job(cli[r % ncli].tok, r, 1);
+		add_job(ncli ? cli[r % ncli].tok : subs[r % O.subs].tok, r, 1);
 	for (int i = 0; i < O.subs; i++)
 		add_job(subs[i].tok, subs[i].room, 0);
 	if (O.mode == M_INGEST || O.mode == M_HISTORY)
@@ -551,6 +564,7 @@ static const char *mode_name(void)
 struct snap {
 	struct procstat before, connected, start, end;
 	double self_start, self_end; /* the generator's own CPU seconds */
+	double busy_start, busy_end;  /* the whole machine's busy CPU seconds */
 	double rate, secs;
 	uint64_t ops; /* operations completed within the timed window */
 };
@@ -571,10 +585,20 @@ static void mark(struct snap *sn, int end)
 	if (end) {
 		sn->end = proc_read(O.pids);
 		sn->self_end = self_cpu();
+		sn->busy_end = machine_busy_s();
 	} else {
 		sn->start = proc_read(O.pids);
 		sn->self_start = self_cpu();
+		sn->busy_start = machine_busy_s();
 	}
+}
+
+/* Busy CPU of everything but the server and the generator. */
+static double other_cpu(const struct snap *sn)
+{
+	double o = (sn->busy_end - sn->busy_start) - (sn->end.cpu_s - sn->start.cpu_s) -
+		   (sn->self_end - sn->self_start);
+	return o > 0 ? o : 0;
 }
 
 static void report(const struct snap *sn)
@@ -590,7 +614,7 @@ static void report(const struct snap *sn)
 	       "expected=%llu received=%llu lost=%.0f deliv_per_s=%.0f p50_ms=%.3f "
 	       "p90_ms=%.3f p99_ms=%.3f max_ms=%.3f ops=%llu ops_per_s=%.0f errors=%llu "
 	       "rss0_kb=%ld rss1_kb=%ld rss2_kb=%ld rss_per_conn_b=%.0f cpu_s=%.2f "
-	       "lg_cpu_s=%.2f\n",
+	       "lg_cpu_s=%.2f other_cpu_s=%.2f\n",
 	       O.label, O.target == T_NCHAN ? "nchan" : "parley", mode_name(),
 	       O.sub_ws ? "ws" : "sse", O.pub_ws ? "ws" : "rest", O.subs, ready_subs,
 	       failed_subs, drops, O.rooms, sn->rate, sn->secs,
@@ -602,7 +626,8 @@ static void report(const struct snap *sn)
 	       (double)sn->ops / (sn->secs > 0 ? sn->secs : 1),
 	       (unsigned long long)S.errors, sn->before.rss_kb, sn->connected.rss_kb,
 	       sn->end.rss_kb, ready_subs ? (double)dk * 1024.0 / ready_subs : 0.0,
-	       sn->end.cpu_s - sn->start.cpu_s, sn->self_end - sn->self_start);
+	       sn->end.cpu_s - sn->start.cpu_s, sn->self_end - sn->self_start,
+	       other_cpu(sn));
 	printf("# %s: %d/%d subscribers, %llu/%llu delivered, %.0f deliveries/s, "
 	       "p50 %.2f ms p99 %.2f ms, %.0f ops/s, %llu errors, server RSS %ld -> %ld "
 	       "KiB, %.2f CPU s\n",
@@ -691,7 +716,7 @@ static void usage(void)
 	      "  [--duration S] [--drain S] [--hold S] [--conns C] [--window W]\n"
 	      "  [--ramp K] [--src N] [--secret-file F] [--pid PID[,PID]]\n"
 	      "  [--setup] [--prefix ROOMPREFIX] [--users USERPREFIX] [--label L]\n"
-	      "  [--no-rooms] [--connect-timeout S]\n",
+	      "  [--no-rooms] [--connect-timeout S] [--trace N] [--trace-sub I]\n",
 	      stderr);
 	exit(1);
 }
@@ -773,6 +798,10 @@ static int parse_opt(const char *k, const char *v)
 		O.users = v;
 	else if (!strcmp(k, "--label"))
 		O.label = v;
+	else if (!strcmp(k, "--trace"))
+		O.trace = atoi(v);
+	else if (!strcmp(k, "--trace-sub"))
+		O.trace_sub = atoi(v);
 	else if (!strcmp(k, "--connect-timeout"))
 		O.connect_timeout = atof(v);
 	else
@@ -795,8 +824,9 @@ static void parse_args(int argc, char **argv)
 	if (O.subs < 0 || O.rooms < 1 || O.pubs < 1 || O.conns < 1 || O.window < 1 ||
 	    O.window >= LG_WIN || O.ramp < 1 || O.nsrc < 1 || O.nsrc > 250)
 		usage();
-	/* idle connections take the default subscription (their rooms) */
-	if (O.mode == M_IDLE)
+	/* idle connections take the default subscription (their rooms) unless
+	 * --setup gave them a room of their own to name */
+	if (O.mode == M_IDLE && !O.setup)
 		O.no_rooms = 1;
 	if (O.mode == M_INGEST || O.mode == M_HISTORY)
 		O.subs = 0;
@@ -868,7 +898,7 @@ int main(int argc, char **argv)
 	if (net_init(O.host, O.port, O.nsrc) < 0)
 		usage();
 	init_pools();
-	if (O.setup && O.target == T_PARLEY && O.mode != M_IDLE && do_setup())
+	if (O.setup && O.target == T_PARLEY && do_setup())
 		return 1;
 	memset(&sn, 0, sizeof sn);
 	sn.before = proc_read(O.pids);

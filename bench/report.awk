@@ -71,18 +71,19 @@ function targets(   c) {
 
 function measurements(   i, id, w, rss) {
 	print "## Every measurement\n"
-	print "| scenario | server | sub / pub | subscribers ready / asked | rooms | rate msg/s | delivered / expected | deliveries/s | p50 ms | p90 ms | p99 ms | max ms | ops/s | errors | server RSS KiB before → after | RSS per conn | server CPU s | lg CPU s |"
-	print "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	print "| scenario | server | sub / pub | subscribers ready / asked | rooms | rate msg/s | delivered / expected | deliveries/s | p50 ms | p90 ms | p99 ms | max ms | ops/s | errors | server RSS KiB before → after | RSS per conn | server CPU s | lg CPU s | other CPU s |"
+	print "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	for (i = 1; i <= n; i++) {
 		id = order[i]
 		split(id, w, SUBSEP)
 		rss = v[id, "rss_per_conn_b"] + 0 > 0 ? sprintf("%.0f B", v[id, "rss_per_conn_b"]) : "–"
-		printf "| %s | %s | %s / %s | %s / %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s → %s | %s | %s | %s |\n", \
+		printf "| %s | %s | %s / %s | %s / %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s → %s | %s | %s | %s | %s |\n", \
 			w[1], w[2], v[id, "sub"], v[id, "pub"], v[id, "ready"], v[id, "subs"], \
 			v[id, "rooms"], v[id, "rate"], v[id, "received"], v[id, "expected"], \
 			v[id, "deliv_per_s"], v[id, "p50_ms"], v[id, "p90_ms"], v[id, "p99_ms"], \
 			v[id, "max_ms"], v[id, "ops_per_s"], v[id, "errors"], v[id, "rss0_kb"], \
-			v[id, "rss2_kb"], rss, v[id, "cpu_s"], v[id, "lg_cpu_s"]
+			v[id, "rss2_kb"], rss, v[id, "cpu_s"], v[id, "lg_cpu_s"], \
+			v[id, "other_cpu_s"]
 	}
 	print ""
 }
@@ -98,8 +99,11 @@ END {
 	print "− RSS before) / subscribers. nchan publishes by POST to its publisher location;"
 	print "it stores nothing durable, so ingest and history have no peer figure. The"
 	print "ingest runs start parleyd with --dev, the only switch for its per-user post"
-	print "limit (50/s): they measure the store, not that policy. lg CPU below is the"
-	print "generator's own, to show it was not the bottleneck.\n"
+	print "limit (50/s): they measure the store, not that policy. Idle subscribers name"
+	print "a room of their own (idle0) rather than take the default subscription. In the"
+	print "last table, lg CPU is the generator's own and other CPU is everything else the"
+	print "machine ran meanwhile (from /proc/stat): figures with much other CPU are"
+	print "disturbed by load outside the benchmark.\n"
 	targets()
 	printf "![deliveries per second and p99 latency](%s)\n\n", svg
 	measurements()

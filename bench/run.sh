@@ -23,6 +23,7 @@ TOP=$(dirname "$HERE")
 SMOKE=0
 [ "${1:-}" = "--smoke" ] && SMOKE=1
 PARLEYD=${PARLEYD:-$TOP/parleyd}
+LOADGEN_GIVEN=${LOADGEN:-}
 LOADGEN=${LOADGEN:-$HERE/loadgen}
 PORT=${BENCH_PORT:-39080}
 NPORT=${NCHAN_PORT:-39090}
@@ -44,9 +45,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The generator is rebuilt when a source is newer, unless LOADGEN was given.
+# The generator is rebuilt when a source is newer, unless LOADGEN was given
+# (make builds it then).
 build_loadgen() {
 	local need=0 f
+	[ -n "$LOADGEN_GIVEN" ] && [ -x "$LOADGEN" ] && return 0
 	[ -x "$LOADGEN" ] || need=1
 	for f in $SRCS lg.h; do
 		[ "$HERE/$f" -nt "$LOADGEN" ] && need=1
@@ -209,8 +212,10 @@ wanted() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 # The many-rooms scenario keeps the limit: 50 publishers post 20/s each.
 
 run_full() {
-	wanted idle-sse && both idle-sse --mode idle --subs 15000 --sub sse --hold 5
-	wanted idle-ws && both idle-ws --mode idle --subs 15000 --sub ws --hold 5
+	wanted idle-sse && both idle-sse --mode idle --subs 15000 --sub sse --hold 5 \
+		--setup --prefix idle --users d
+	wanted idle-ws && both idle-ws --mode idle --subs 15000 --sub ws --hold 5 \
+		--setup --prefix idle --users d
 	wanted fanout-ws && both fanout-ws --mode fanout --subs 10000 --sub ws \
 		--rates 2,10,30 --duration 15 --drain 15 --setup --prefix fo --users f
 	wanted fanout-sse && both fanout-sse --mode fanout --subs 10000 --sub sse \
@@ -218,7 +223,8 @@ run_full() {
 	wanted rooms && both rooms --mode fanout --subs 15000 --rooms 1500 --pubs 50 \
 		--sub ws --rates 1000 --duration 15 --drain 10 --setup --prefix mr --users m
 	use_parley || return 0
-	wanted capacity && lg parley capacity --mode idle --subs 19000 --sub ws --hold 5
+	wanted capacity && lg parley capacity --mode idle --subs 19000 --sub ws --hold 5 \
+		--setup --prefix idle --users d
 	wanted ingest-rest && SERVER_FLAGS=--dev lg parley ingest-rest --mode ingest --pub rest --conns 64 \
 		--window 1 --duration 10 --setup --prefix in --users i
 	wanted ingest-ws && SERVER_FLAGS=--dev lg parley ingest-ws --mode ingest --pub ws --conns 8 \
@@ -228,8 +234,10 @@ run_full() {
 }
 
 run_smoke() {
-	lg parley idle-sse --mode idle --subs 200 --sub sse --hold 1
-	lg parley idle-ws --mode idle --subs 200 --sub ws --hold 1
+	lg parley idle-sse --mode idle --subs 200 --sub sse --hold 1 --setup \
+		--prefix sidle --users sd
+	lg parley idle-ws --mode idle --subs 200 --sub ws --hold 1 --setup \
+		--prefix sidle --users sd
 	lg parley fanout-ws --mode fanout --subs 300 --sub ws --rates 20 --duration 3 \
 		--drain 5 --setup --prefix sf --users sf
 	lg parley fanout-sse --mode fanout --subs 300 --sub sse --rates 20 --duration 3 \

@@ -100,3 +100,21 @@ struct procstat proc_read(const char *pids)
 		add_one(p, &ps);
 	return ps;
 }
+
+/* CPU seconds the whole machine spent busy since boot, from /proc/stat:
+ * with the server's and the generator's own share taken out, what is left
+ * is other load that disturbed the measurement. */
+double machine_busy_s(void)
+{
+	unsigned long long v[8] = { 0 };
+	FILE *f = fopen("/proc/stat", "r");
+	if (!f)
+		return 0;
+	int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+		       &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+	fclose(f);
+	if (n != 8)
+		return 0;
+	unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+	return (double)busy / (double)sysconf(_SC_CLK_TCK);
+}
