@@ -230,6 +230,10 @@ async function start(token, params) {
     return showSignin(params, errText(e));
   }
   S.client = client;
+  if (new URLSearchParams(location.search).has("debug")) {
+    client.on("state", (s) => console.log("parley state", s.state, s.transport || "", s.retryIn ?? ""));
+    client.on("event", (e) => console.log("parley event", e.id ?? "-", e.type, e.room ?? "", JSON.stringify(e.data).slice(0, 120)));
+  }
   S.me = client.user;
   window.parley = client;
   $("signin").hidden = true;
@@ -260,6 +264,7 @@ async function start(token, params) {
     })
     .catch(() => {});
   setInterval(refreshRelativeTimes, 60000);
+  setInterval(discoverRooms, 60000);
 }
 
 function roomModel(r) {
@@ -398,8 +403,38 @@ function wireClient(client) {
   client.on("receipt", (ev) => onReceipt(ev.room, ev.data));
 }
 
+/**
+ * Finds rooms the user was put in without an event reaching this page (a DM
+ * someone else started, say) and makes the connection pick them up.
+ */
+async function discoverRooms() {
+  let list;
+  try {
+    list = await S.client.listRooms();
+  } catch {
+    return;
+  }
+  let found = false;
+  for (const r of list) {
+    const known = S.rooms.get(r.id);
+    if (known?.member) continue;
+    if (r.private || r.id.startsWith("dm:")) {
+      const m = roomModel(r);
+      m.member = true;
+      S.rooms.set(m.id, m);
+      found = true;
+    } else if (!known) S.rooms.set(r.id, roomModel(r));
+  }
+  if (found) {
+    S.client.refresh();
+    renderSidebar();
+    refreshWatch();
+  }
+}
+
 /** After a reconnect: refresh what is not replayed (presence, receipts) and top up history. */
 async function resync() {
+  discoverRooms();
   refreshWatch(true);
   const r = S.rooms.get(S.current);
   if (!r || !r.loaded) return;
@@ -1201,6 +1236,7 @@ function wireUi() {
       m.members = memberIds(room) || [S.me];
       S.rooms.set(m.id, m);
       $("room-dialog").close();
+      S.client.refresh(); // make sure the open connection receives the new room
       openRoom(m.id);
     } catch (err) {
       $("room-error").textContent = errText(err);
@@ -1241,10 +1277,12 @@ function wireUi() {
     if (user === S.me) return ($("dm-error").textContent = "That is you. Pick someone else.");
     try {
       const room = await S.client.dm(user);
+      const isNew = !S.rooms.get(room.id)?.member;
       const m = roomModel(room);
       m.member = true;
       S.rooms.set(m.id, m);
       $("dm-dialog").close();
+      if (isNew) S.client.refresh();
       refreshWatch();
       openRoom(m.id);
     } catch (err) {

@@ -242,6 +242,17 @@ export class Parley {
     this._reconnectNow();
   }
 
+  /**
+   * Re-opens the connection without a visible disconnect, resuming from
+   * `lastEventId`. Use it after creating or being added to a room: a server
+   * subscribes a connection to the user's rooms when it opens.
+   */
+  refresh() {
+    if (this.state !== "open") return;
+    if (this._conn?.kind === "poll") this._conn.restart();
+    else this._silentRestart();
+  }
+
   _reconnectNow() {
     clearTimeout(this._timer);
     this._gen++;

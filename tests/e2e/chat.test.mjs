@@ -39,6 +39,7 @@ async function check(name, fn) {
   } catch (e) {
     failed++;
     log(`FAIL ${name}: ${String(e && e.message ? e.message : e).split("\n")[0]}`);
+    if (process.env.E2E_DEBUG) for (const u of USERS) for (const l of u.console.slice(-40)) log(`#   ${l}`);
     return false;
   }
 }
@@ -97,6 +98,8 @@ async function startServer() {
 
 const LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
+const USERS = [];
+
 class User {
   constructor(name, ctx, page) {
     this.name = name;
@@ -104,6 +107,12 @@ class User {
     this.page = page;
     this.errors = [];
     page.on("pageerror", (e) => this.errors.push(String(e)));
+    this.console = [];
+    page.on("console", (m) => {
+      this.console.push(`${new Date().toISOString().slice(11, 23)} ${name}: ${m.text()}`);
+      if (this.console.length > 300) this.console.shift();
+    });
+    USERS.push(this);
   }
   $(sel) {
     return this.page.locator(sel);
@@ -135,7 +144,7 @@ async function signIn(browser, base, name, { blockWs = false, blockSse = false, 
   if (blockSse) await ctx.route(/\/v1\/events/, (route) => route.abort("connectionrefused"));
   const page = await ctx.newPage();
   const u = new User(name, ctx, page);
-  await page.goto(base + "/" + query);
+  await page.goto(base + "/" + (query || (process.env.E2E_DEBUG ? "?debug" : "")));
   await visible(page.locator("#dev-name"));
   await page.locator("#dev-name").fill(name);
   await page.locator("#dev-name").press("Enter");
@@ -309,22 +318,26 @@ async function scenario(browser, base, mode) {
     });
 
     await check(`${tag} a DM from alice shows as unread for bob`, async () => {
-      await alice.$("#new-dm-btn").click();
-      await alice.$("#dm-user").fill("bob");
-      await alice.$("#dm-form button[type=submit]").click();
-      await until(async () => (await alice.$("#room-title").textContent()).includes("bob"), "the DM to open");
-      await send(alice, "psst, got a minute?");
       const dm = bob.$("#dm-list .room-item").filter({ hasText: "alice" });
-      await visible(dm.locator(".badge"));
-      const n = await dm.locator(".badge").textContent();
-      if (n !== "1") throw new Error(`unread badge shows ${n}`);
-      await dm.click();
-      await visible(bob.msg("psst, got a minute?"));
-      await until(async () => (await dm.locator(".badge").count()) === 0, "the badge to clear");
-      await visible(alice.msg("psst, got a minute?").locator('.receipt[data-receipt="read"]'), SLOW);
-      await bob.$(`#room-list .room-item[data-room="${roomId}"]`).click();
-      await alice.$(`#room-list .room-item[data-room="${roomId}"]`).click();
-      await visible(alice.msg("Second line"));
+      const badge = async () => ((await dm.count()) && (await dm.locator(".badge").count()) ? await dm.locator(".badge").textContent() : "0");
+      const before = Number(await badge()); // the DM may exist from an earlier run
+      try {
+        await alice.$("#new-dm-btn").click();
+        await alice.$("#dm-user").fill("bob");
+        await alice.$("#dm-form button[type=submit]").click();
+        await until(async () => (await alice.$("#room-title").textContent()).includes("bob"), "the DM to open");
+        await send(alice, "psst, got a minute?");
+        await until(async () => (await badge()) === String(before + 1), `bob's unread badge to show ${before + 1}`);
+        await dm.click();
+        await visible(bob.msg("psst, got a minute?"));
+        await until(async () => (await dm.locator(".badge").count()) === 0, "the badge to clear");
+        await visible(alice.msg("psst, got a minute?").last().locator('.receipt[data-receipt="read"]'), SLOW);
+      } finally {
+        // back to the room for the next checks
+        await bob.$(`#room-list .room-item[data-room="${roomId}"]`).click();
+        await alice.$(`#room-list .room-item[data-room="${roomId}"]`).click();
+        await visible(alice.msg("Second line"));
+      }
     });
   }
 
