@@ -25,7 +25,7 @@
 #include "db/bus.h"
 #include "push/hub.h"
 
-#define QUERY_MAX 64             /* query parameters looked at */
+#define QUERY_MAX 256            /* query parameters looked at */
 #define DRAIN_MAX (64 << 20)     /* bytes of an oversized body read and dropped */
 #define POLL_TIMEOUT_MAX 60      /* seconds, as parleyd */
 #define POLL_TIMEOUT_DEFAULT 30
@@ -671,11 +671,16 @@ static int listen_unix(const char *path, pl_error *err)
 	return fd;
 }
 
+bool pl_fcgi_socket_is_path(const char *spec)
+{
+	return strchr(spec, '/') || !strchr(spec, ':');
+}
+
 int pl_fcgi_listen(const char *spec, pl_error *err)
 {
 	char host[256];
 	const char *port = NULL;
-	if (strchr(spec, '/') || !strchr(spec, ':'))
+	if (pl_fcgi_socket_is_path(spec))
 		return listen_unix(spec, err);
 	if (!split_host_port(spec, host, sizeof host, &port)) {
 		pl_fail(err, PL_INVALID_ARGUMENT,

@@ -50,6 +50,7 @@ void pl_fcgi_serve(struct pl_fcgi *f, const struct pl_fcgi_io *io);
  * ':'; ":PORT" alone listens on 127.0.0.1.  -1 with err filled on failure
  * (PL_INVALID_ARGUMENT for a spec it cannot read). */
 int pl_fcgi_listen(const char *spec, pl_error *err);
+bool pl_fcgi_socket_is_path(const char *spec);
 /* Starts threads workers accepting FastCGI connections on listen_fd. */
 enum pl_code pl_fcgi_start(struct pl_fcgi *f, int listen_fd, int threads, pl_error *err);
 /* Stops accepting, finishes the requests in flight, joins the workers. */

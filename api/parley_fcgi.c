@@ -153,16 +153,21 @@ static int listen_socket(const struct pl_config *cfg, bool fd0_fastcgi, int *sta
 
 int main(int argc, char **argv)
 {
+	/* libfcgi tells a FastCGI listener on fd 0 from CGI's pipe or file. */
+	bool fd0_fastcgi = !FCGX_IsCGI();
+	cgi_mode = !fd0_fastcgi && (getenv("GATEWAY_INTERFACE") || getenv("REQUEST_METHOD"));
+
+	/* FastCGI: every thread inherits this mask, so SIGINT/SIGTERM reach
+	 * only sigwait.  CGI keeps the default: a web server that gives up on
+	 * its program (a client gone during a long-poll) ends it at once, and
+	 * a write in flight is one SQLite transaction either way. */
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (!cgi_mode)
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-
-	/* libfcgi tells a FastCGI listener on fd 0 from CGI's pipe or file. */
-	bool fd0_fastcgi = !FCGX_IsCGI();
-	cgi_mode = !fd0_fastcgi && (getenv("GATEWAY_INTERFACE") || getenv("REQUEST_METHOD"));
 
 	struct pl_config cfg;
 	int status;
@@ -216,6 +221,8 @@ int main(int argc, char **argv)
 	pl_ctx_close(&ctx);
 	if (fd > 0)
 		close(fd);
+	if (cfg.socket[0] && pl_fcgi_socket_is_path(cfg.socket))
+		unlink(cfg.socket);
 	log_info("stopped");
 	pl_config_free(&cfg);
 	return 0;

@@ -19,13 +19,16 @@
 #     SIGTERM;
 #   - tests/integration/rest.test.mjs through lighttpd and through Apache,
 #     when it supports PARLEY_TARGET_URL;
+#   - with redis-server: parleyd and lighttpd + parley.fcgi on REDIS_URL,
+#     the live checks again;
 #   - a graceful stop of every parley.fcgi its manager stops.
 # The last line is "fcgi: N passed, N failed"; the exit status is non-zero
 # on any failure.  Every process it started is stopped on the way out.
 #
 #   PARLEYD=./parleyd PARLEY_FCGI=./parley.fcgi bash tests/fcgi/run.sh
 #
-# Needs (Debian packages): lighttpd apache2 spawn-fcgi nodejs; nginx optional.
+# Needs (Debian packages): lighttpd apache2 spawn-fcgi nodejs; nginx and
+# redis-server optional (their passes are skipped without them).
 set -u
 ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 PARLEYD=${PARLEYD:-$ROOT/parleyd}
@@ -278,8 +281,53 @@ else
 	echo "note: tests/integration/rest.test.mjs does not take PARLEY_TARGET_URL yet; through.test.mjs covers its matrix"
 fi
 
+# ---- with Redis (REDIS_URL): the same live checks on a Redis bus ----
+
+if command -v redis-server >/dev/null 2>&1; then
+	RP=$(free_port)
+	redis-server --port "$RP" --bind 127.0.0.1 --save "" --appendonly no \
+		--dir "$TMP/run" >"$LOGS/redis.log" 2>&1 &
+	PIDS+=("$!")
+	export REDIS_URL="redis://127.0.0.1:$RP"
+	RDATA=$TMP/data-redis
+	mkdir -p "$RDATA"
+	RDP=$(free_port)
+	"$PARLEYD" --listen "127.0.0.1:$RDP" --data "$RDATA" --www "$TMP/www" \
+		>"$LOGS/parleyd-redis.log" 2>&1 &
+	PIDS+=("$!")
+	RLP=$(free_port)
+	# bin-path children inherit lighttpd's environment, REDIS_URL with it.
+	PARLEY_HTTP_PORT=$RLP PARLEY_WWW="$TMP/www" PARLEY_FCGI="$PARLEY_FCGI" \
+		PARLEYD_ADDR="127.0.0.1:$RDP" PARLEY_DATA="$RDATA" PARLEY_SECRET_FILE="$TMP/secret" \
+		PARLEY_RUN="$TMP/run/lighttpd-redis" "$ROOT/contrib/render.sh" \
+		"$ROOT/contrib/lighttpd/parley.conf" >"$TMP/run/lighttpd-redis.conf"
+	mkdir -p "$TMP/run/lighttpd-redis"
+	lighttpd -D -f "$TMP/run/lighttpd-redis.conf" >"$LOGS/lighttpd-redis.log" 2>&1 &
+	PIDS+=("$!")
+	if wait_http "http://127.0.0.1:$RDP/v1/health" && wait_http "http://127.0.0.1:$RLP/v1/health"; then
+		ok "with Redis: parleyd and lighttpd + parley.fcgi up on $REDIS_URL"
+		suite cross-redis "$FT/cross.test.mjs" "${common[@]}" CROSS_SUITE=fcgi-cross-redis \
+			CROSS_ONLY="reaches parleyd's SSE,history read through,woken by a parleyd write" \
+			DIRECT_URL="http://127.0.0.1:$RDP" LIGHTTPD_URL="http://127.0.0.1:$RLP" \
+			APACHE_URL="http://127.0.0.1:$RLP" PARLEY_FCGI="$PARLEY_FCGI" PARLEY_DATA="$RDATA"
+	else
+		bad "with Redis: parleyd or lighttpd did not come up"
+	fi
+	unset REDIS_URL
+else
+	echo "note: no redis-server: the Redis pass is skipped"
+fi
+
 # ---- graceful stops ----
 
+# A sanitizer build reports to stderr: workers', CGI programs' (Apache's
+# error log) and parleyd's.
+SAN_RE='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:'
+if grep -qE "$SAN_RE" "$LOGS"/*.log "$TMP"/run/*/*.log 2>/dev/null; then
+	bad "sanitizer reports: $(grep -hE "$SAN_RE" "$LOGS"/*.log "$TMP"/run/*/*.log 2>/dev/null | head -n 3)"
+else
+	ok "no sanitizer report in any log"
+fi
 if grep -qi "database is locked" "$LOGS"/*.log "$TMP"/run/*/*.log 2>/dev/null; then
 	bad "\"database is locked\" in a log"
 else
@@ -312,5 +360,8 @@ kill -TERM "$PARLEYD_PID" 2>/dev/null
 wait "$PARLEYD_PID"
 rc=$?
 if [ "$rc" -eq 0 ]; then ok "parleyd: SIGTERM, exit 0"; else bad "parleyd: exit $rc after SIGTERM"; fi
+if grep -qE "$SAN_RE" "$LOGS"/*.log "$TMP"/run/*/*.log 2>/dev/null; then
+	bad "sanitizer reports at exit: $(grep -hE "$SAN_RE" "$LOGS"/*.log "$TMP"/run/*/*.log 2>/dev/null | head -n 3)"
+fi
 
 finish
