@@ -108,6 +108,29 @@ test("a message POSTed through lighttpd reaches parleyd's SSE and WebSocket subs
   }
 });
 
+test("the web servers pass push streams to parleyd: SSE and WebSocket through each front", async () => {
+  const fronts = [["lighttpd", LIGHTTPD], ["apache", APACHE]];
+  if (env.NGINX_URL) fronts.push(["nginx", { url: env.NGINX_URL }]);
+  const u = `f${tag}`;
+  const rid = await room("fronts", [u]);
+  for (const [name, f] of fronts) {
+    const srv = { url: f.url, ws: f.url.replace(/^http/, "ws") };
+    const sse = sseClient(srv, tok(u), `rooms=${rid}`);
+    const ws = wsClient(srv, tok(u), `rooms=${rid}`);
+    try {
+      await sse.ready();
+      await ws.ready();
+      const r = await as(srv, u, "POST", `/v1/rooms/${rid}/messages`, { text: `via ${name}` });
+      eq(r.status, 201, `${name}: post ${r.text}`);
+      await until(() => sse.of("message.created").some((e) => e.data.id === r.body.id), `${name}: SSE event`, 5000);
+      await until(() => ws.events("message.created").some((e) => e.data.id === r.body.id), `${name}: WebSocket event`, 5000);
+    } finally {
+      sse.close();
+      await ws.close();
+    }
+  }
+});
+
 test("a message POSTed to parleyd is in the history read through Apache (and nginx)", async () => {
   const rid = await room("hist", [`ha${tag}`]);
   const r = await as(DIRECT, `ha${tag}`, "POST", `/v1/rooms/${rid}/messages`, { text: "from parleyd", client_id: "h1" });
