@@ -3,7 +3,8 @@
 //
 //   PARLEY_URL=http://127.0.0.1:8080 node tests/e2e/chat.test.mjs
 //
-// Without PARLEY_URL it starts ./parleyd --dev on a free port itself.
+// Without PARLEY_URL it starts ./parleyd --dev on a free port itself
+// (PARLEYD=/path/to/parleyd to use another binary).
 // Needs playwright-core (tests/node: npm install) and Debian's chromium.
 // Two browser contexts, alice and bob, chat three times: over WebSocket, with
 // the WebSocket broken (the client falls back to SSE), and with WebSocket and
@@ -77,7 +78,7 @@ async function startServer() {
   if (process.env.PARLEY_URL) return { url: process.env.PARLEY_URL.replace(/\/+$/, ""), stop: async () => {} };
   const port = await freePort();
   const data = mkdtempSync(path.join(tmpdir(), "parley-e2e-"));
-  const proc = spawn(path.join(ROOT, "parleyd"), ["--dev", "--listen", `127.0.0.1:${port}`, "--data", data, "--www", path.join(ROOT, "www")], {
+  const proc = spawn(process.env.PARLEYD || path.join(ROOT, "parleyd"), ["--dev", "--listen", `127.0.0.1:${port}`, "--data", data, "--www", path.join(ROOT, "www")], {
     cwd: ROOT,
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -235,6 +236,15 @@ async function scenario(browser, base, mode) {
 
   await check(`${tag} alice sees bob join and online`, async () => {
     await visible(alice.$(`#member-list li[data-user="bob"] .dot[data-status="online"]`), SLOW);
+  });
+
+  await check(`${tag} bob sees alice's status change to busy, then online`, async () => {
+    await visible(bob.$(`#member-list li[data-user="alice"] .dot[data-status="online"]`), SLOW);
+    await alice.$("#status-select").selectOption("busy");
+    await visible(bob.$(`#member-list li[data-user="alice"] .dot[data-status="busy"]`), SLOW);
+    await until(async () => (await bob.$(`#member-list li[data-user="alice"] .ustatus`).textContent()) === "Busy", "the status text");
+    await alice.$("#status-select").selectOption("online");
+    await visible(bob.$(`#member-list li[data-user="alice"] .dot[data-status="online"]`), SLOW);
   });
 
   await check(`${tag} alice sees "bob is typing…"`, async () => {
@@ -439,6 +449,16 @@ async function historyScroll(browser, base) {
     const nums = texts.filter((t) => t.startsWith("history message")).map((t) => Number(t.slice(-3)));
     if (nums.length !== n) throw new Error(`${nums.length} messages shown, expected ${n}`);
     if (nums.some((v, i) => v !== i + 1)) throw new Error("messages out of order");
+  });
+  await check(`${tag} a token handed in the URL fragment signs in and leaves the address bar`, async () => {
+    const { token } = await fetch(`${base}/v1/dev/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ user: "erin" }) }).then((r) => r.json());
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    await page.goto(`${base}/#token=${token}`);
+    await visible(page.locator("#app"));
+    await until(async () => (await page.locator("#me-name").textContent()) === "erin", "erin to be signed in");
+    if (page.url().includes("token")) throw new Error("the token is still in the URL");
+    await ctx.close();
   });
   await check(`${tag} the client picks the transports named in ?transports=`, async () => {
     const u = await signIn(browser, base, "dave", { query: "?transports=poll" });
