@@ -265,6 +265,7 @@ async function start(token, params) {
     .catch(() => {});
   setInterval(refreshRelativeTimes, 60000);
   setInterval(discoverRooms, 60000);
+  setInterval(reconcilePoll, 5000);
 }
 
 function roomModel(r) {
@@ -430,6 +431,24 @@ async function discoverRooms() {
     renderSidebar();
     refreshWatch();
   }
+}
+
+/**
+ * Long-polling has gaps between polls in which ephemeral events (receipts,
+ * presence, typing) cannot reach the page, and they are not replayed. While on
+ * long-poll, re-read the open room's receipts when an own message is not yet
+ * shown as read, and everyone's presence now and then.
+ */
+let reconcileTicks = 0;
+function reconcilePoll() {
+  if (S.client?.transport !== "poll" || S.client.state !== "open" || document.visibilityState !== "visible") return;
+  const r = S.rooms.get(S.current);
+  if (r && r.loaded) {
+    const mine = sortedMessages(r).filter((m) => m.sender === S.me && !m.deleted).pop();
+    const recent = mine && Date.now() - Date.parse(mine.created_at) < 10 * 60 * 1000;
+    if (recent && receiptState(r, mine.id).state !== "read") loadReceipts(r);
+  }
+  if (++reconcileTicks % 6 === 0) refreshWatch(true);
 }
 
 /** After a reconnect: refresh what is not replayed (presence, receipts) and top up history. */

@@ -164,6 +164,20 @@ async function send(u, text) {
   await input.press("Enter");
 }
 
+/** Types text, then keeps nudging the box (a space and its deletion) until the other page shows the typing line. */
+async function typeUntilSeen(typer, watcher, text) {
+  const input = typer.$("#composer-input");
+  await input.click();
+  await input.pressSequentially(text, { delay: 15 });
+  const want = `${typer.name} is typing`;
+  await until(async () => {
+    if ((await watcher.$("#typing").textContent()).includes(want)) return true;
+    await input.press("Space");
+    await input.press("Backspace");
+    return false;
+  }, `"${want}" on ${watcher.name}'s page`);
+}
+
 async function textOf(loc) {
   return (await loc.first().locator(".text").textContent()) ?? "";
 }
@@ -248,9 +262,7 @@ async function scenario(browser, base, mode) {
   });
 
   await check(`${tag} alice sees "bob is typing…"`, async () => {
-    await bob.$("#composer-input").click();
-    await bob.$("#composer-input").pressSequentially("Hi alice! Ready for the launch review?", { delay: 15 });
-    await until(async () => (await alice.$("#typing").textContent()).includes("bob is typing"), "the typing indicator");
+    await typeUntilSeen(bob, alice, "Hi alice! Ready for the launch review?");
   });
 
   await check(`${tag} bob's message reaches alice, typing ends`, async () => {
@@ -265,9 +277,7 @@ async function scenario(browser, base, mode) {
 
   const aliceText = "Yes! <b>Tags</b> stay text <img src=x onerror=alert(1)>\nSecond line";
   await check(`${tag} alice's typing and message reach bob (Shift+Enter makes a new line)`, async () => {
-    await alice.$("#composer-input").click();
-    await alice.$("#composer-input").pressSequentially("Yes!", { delay: 15 });
-    await until(async () => (await bob.$("#typing").textContent()).includes("alice is typing"), "alice's typing on bob's page");
+    await typeUntilSeen(alice, bob, "Yes!");
     await alice.$("#composer-input").fill("");
     await send(alice, aliceText);
     await visible(bob.msg("Second line"));
@@ -396,9 +406,7 @@ async function scenario(browser, base, mode) {
 
   if (mode === "ws") {
     await check(`${tag} screenshot of the chat saved to docs/screenshot.png`, async () => {
-      await bob.$("#composer-input").click();
-      await bob.$("#composer-input").pressSequentially("Looks great", { delay: 20 });
-      await until(async () => (await alice.$("#typing").textContent()).includes("bob is typing"), "typing for the screenshot");
+      await typeUntilSeen(bob, alice, "Looks great");
       mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
       await alice.page.screenshot({ path: SCREENSHOT });
       await bob.$("#composer-input").fill("");
