@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@ struct pl_fcgi {
 	 * POLL_CHECK_MS. */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
+	uint64_t commits;            /* bumped with every broadcast (under lock) */
 	/* workers */
 	int listen_fd;
 	pthread_mutex_t accept_lock;
@@ -359,7 +361,17 @@ static void poll_scan(struct pl_ctx *ctx, const char *user, int64_t *pos, struct
 	pl_ctx_reader_put(ctx, st);
 }
 
-static void wait_a_little(struct pl_fcgi *f, int64_t deadline_ms)
+static uint64_t commits_seen(struct pl_fcgi *f)
+{
+	pthread_mutex_lock(&f->lock);
+	uint64_t c = f->commits;
+	pthread_mutex_unlock(&f->lock);
+	return c;
+}
+
+/* Sleeps until this process commits again (after the count seen), the
+ * next look at the store is due, or the deadline. */
+static void wait_a_little(struct pl_fcgi *f, uint64_t seen, int64_t deadline_ms)
 {
 	int64_t now = pl_mono_ms();
 	int64_t until = now + POLL_CHECK_MS < deadline_ms ? now + POLL_CHECK_MS : deadline_ms;
@@ -371,7 +383,7 @@ static void wait_a_little(struct pl_fcgi *f, int64_t deadline_ms)
 	ts.tv_sec += (time_t)(ns / 1000000000LL);
 	ts.tv_nsec = (long)(ns % 1000000000LL);
 	pthread_mutex_lock(&f->lock);
-	if (!atomic_load(&f->stopping))
+	if (!atomic_load(&f->stopping) && f->commits == seen)
 		pthread_cond_timedwait(&f->wake, &f->lock, &ts);
 	pthread_mutex_unlock(&f->lock);
 }
@@ -453,10 +465,11 @@ static void serve_poll(struct pl_fcgi *f, struct pl_call *call, struct pl_resp *
 	}
 	int64_t deadline = pl_mono_ms() + timeout * 1000;
 	for (;;) {
+		uint64_t seen = commits_seen(f);
 		poll_scan(f->ctx, user, &pos, &s);
 		if (s.count > 0 || s.oom || atomic_load(&f->stopping) || pl_mono_ms() >= deadline)
 			break;
-		wait_a_little(f, deadline);
+		wait_a_little(f, seen, deadline);
 	}
 	presence_count(f, '-', user);
 	if (slot)
@@ -479,6 +492,7 @@ static void on_stored(void *ud, int64_t last_event_id)
 	(void)last_event_id;
 	struct pl_fcgi *f = ud;
 	pthread_mutex_lock(&f->lock);
+	f->commits++;
 	pthread_cond_broadcast(&f->wake);
 	pthread_mutex_unlock(&f->lock);
 }

@@ -151,7 +151,7 @@ test("a message POSTed to parleyd is in the history read through Apache (and ngi
 // ---- concurrent writers ----
 
 test("8 writers through FastCGI plus parleyd at once: every acknowledged message stored exactly once", async () => {
-  const PER = 40;
+  const PER = Number(env.WRITES_PER_WRITER || 40);
   const writers = [];
   for (let i = 0; i < 8; i++) writers.push({ user: `w${i}${tag}`, srv: i < 4 ? LIGHTTPD : APACHE, via: i < 4 ? "lighttpd" : "apache" });
   for (let i = 0; i < 2; i++) writers.push({ user: `d${i}${tag}`, srv: DIRECT, via: "parleyd" });
@@ -403,6 +403,16 @@ test("parley.fcgi --socket alone (TCP and Unix); SIGTERM answers the long-poll i
       const addr = spec.includes("/") ? { path: spec } : { host: "127.0.0.1", port: Number(spec.split(":")[1]) };
       await until(async () => (await fcgiRequest(addr, "GET", "/v1/health").catch(() => null))?.status === 200, `parley.fcgi on ${spec}`, 5000);
       const u = `s${tag}`;
+      // A write in the same process wakes its long-polls at once.
+      const w0 = await fcgiRequest(addr, "GET", "/v1/poll?timeout=0&rooms=general", { tok: tok(u) });
+      const woken = fcgiRequest(addr, "GET", `/v1/poll?timeout=20&rooms=general&cursor=${w0.body.cursor}`, { tok: tok(u) });
+      await sleep(300);
+      const tw = now();
+      const posted = await fcgiRequest(addr, "POST", "/v1/rooms/general/messages", { tok: tok(u), body: { text: "same process" } });
+      eq(posted.status, 201, posted.text);
+      const got = await woken;
+      eq(got.body.events.map((e) => e.data.id), [posted.body.id], "the poll got the message");
+      if (spec.includes("/")) console.log(`     same-process write -> long-poll answer: ${ms(now() - tw)}`);
       const t0 = now();
       const poll = fcgiRequest(addr, "GET", "/v1/poll?timeout=30", { tok: tok(u) });
       await sleep(400);

@@ -12,7 +12,7 @@
 //   TARGET_URL=http://127.0.0.1:8001 DIRECT_URL=http://127.0.0.1:8080 \
 //     SUITE=through-lighttpd node tests/fcgi/through.test.mjs
 import crypto from "node:crypto";
-import { api, eq, run, test, token } from "../integration/lib.mjs";
+import { api, eq, run, sleep, test, token } from "../integration/lib.mjs";
 import { shape } from "./fcgi.mjs";
 
 const TARGET = process.env.TARGET_URL;
@@ -103,7 +103,8 @@ step("non-member posts 403", (c) => ({ user: c.u("c"), method: "POST", path: `/v
 step("post to unknown room 404", (c) => ({ user: c.u("a"), method: "POST", path: `/v1/rooms/${c.r("none")}/messages`, body: { text: "x" } }));
 step("poll now: the newest cursor (a user outside the rooms compared)", (c) => ({ user: c.u("p"), method: "GET", path: "/v1/poll?timeout=0", save: "now", pick: (b) => b && Object.keys(b) }));
 for (let i = 1; i <= 7; i++)
-  step(`page message ${i}`, (c) => ({ user: c.u(i % 2 ? "a" : "b"), method: "POST", path: `/v1/rooms/${c.r("pub")}/messages`, body: { text: `m${i}` }, save: `m${i}` }));
+  // (3 ms apart, so that since= at one's created_at never takes in the one before)
+  step(`page message ${i}`, (c) => ({ pause: 3, user: c.u(i % 2 ? "a" : "b"), method: "POST", path: `/v1/rooms/${c.r("pub")}/messages`, body: { text: `m${i}` }, save: `m${i}` }));
 step("history default", (c) => ({ user: c.u("a"), method: "GET", path: `/v1/rooms/${c.r("pub")}/messages` }));
 step("history limit=3", (c) => ({ user: c.u("a"), method: "GET", path: `/v1/rooms/${c.r("pub")}/messages?limit=3` }));
 step("history before", (c) => ({ user: c.u("a"), method: "GET", path: `/v1/rooms/${c.r("pub")}/messages?limit=2&before=${c.saved.m5.id}` }));
@@ -186,6 +187,7 @@ async function scenario(url, tag) {
     let req, r;
     try {
       req = await s.fn(ctx);
+      if (req.pause) await sleep(req.pause);
       r = await api(srv, req.method, req.path, {
         tok: req.user ? tok(req.user) : undefined,
         body: req.body,
