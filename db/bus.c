@@ -464,6 +464,7 @@ static int64_t store_last_event(struct pl_bus *b)
 }
 
 static void publish(struct pl_bus *b, const char *data, size_t len);
+static void publish_w(struct pl_bus *b, long long id);
 
 static void maybe_up(struct pl_bus *b)
 {
@@ -485,14 +486,12 @@ static void maybe_up(struct pl_bus *b)
 	/* Whatever was published while this process was cut off is gone:
 	 * wake this hub and every other node up to the store's newest event;
 	 * each reads what it missed from the store. */
-	char msg[NODE_LEN + 1 + 24];
-	memcpy(msg, b->node, NODE_LEN);
-	msg[NODE_LEN] = 'W';
-	int n = snprintf(msg + NODE_LEN + 1, sizeof msg - NODE_LEN - 1, "%lld",
-			 (long long)store_last_event(b));
+	long long last = (long long)store_last_event(b);
+	char id[24];
+	int n = snprintf(id, sizeof id, "%lld", last);
 	if (b->fn)
-		b->fn(b->ud, 'W', msg + NODE_LEN + 1, (size_t)n);
-	publish(b, msg, NODE_LEN + 1 + (size_t)n);
+		b->fn(b->ud, 'W', id, (size_t)n);
+	publish_w(b, last);
 	uint64_t one = 1; /* and send what waits in the queue */
 	(void)!write(b->kick.fd, &one, sizeof one);
 }
@@ -636,6 +635,27 @@ static void on_timer(struct pl_watch *w, uint32_t events)
 	start_connect(b);
 }
 
+/* The id a queued 'W' carries. */
+static long long w_id(const struct outmsg *m)
+{
+	char num[24];
+	size_t n = m->len - NODE_LEN - 1;
+	if (n >= sizeof num)
+		n = sizeof num - 1;
+	memcpy(num, m->data + NODE_LEN + 1, n);
+	num[n] = 0;
+	return strtoll(num, NULL, 10);
+}
+
+static void publish_w(struct pl_bus *b, long long id)
+{
+	char msg[NODE_LEN + 1 + 24];
+	memcpy(msg, b->node, NODE_LEN);
+	msg[NODE_LEN] = 'W';
+	int n = snprintf(msg + NODE_LEN + 1, sizeof msg - NODE_LEN - 1, "%lld", id);
+	publish(b, msg, NODE_LEN + 1 + (size_t)n);
+}
+
 static void on_kick(struct pl_watch *w, uint32_t events)
 {
 	(void)events;
@@ -648,12 +668,25 @@ static void on_kick(struct pl_watch *w, uint32_t events)
 	b->qlen = 0;
 	b->qfull_logged = false;
 	pthread_mutex_unlock(&b->qlock);
+	/* A run of wake-ups says no more than its highest id: one PUBLISH. */
+	long long wake = -1;
 	while (m) {
 		struct outmsg *next = m->next;
-		publish(b, m->data, m->len); /* dropped while the link is down */
+		if (m->data[NODE_LEN] == 'W') {
+			long long id = w_id(m);
+			if (id > wake)
+				wake = id;
+		} else {
+			if (wake >= 0)
+				publish_w(b, wake);
+			wake = -1;
+			publish(b, m->data, m->len); /* dropped while the link is down */
+		}
 		free(m);
 		m = next;
 	}
+	if (wake >= 0)
+		publish_w(b, wake);
 }
 
 static void redis_send(struct pl_bus *b, char kind, const char *payload, size_t len)

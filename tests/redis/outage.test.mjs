@@ -13,11 +13,12 @@ const status = async (srv, user) => (await api(srv, "GET", `/v1/users/${user}/st
 const count = (log, re) => (log.match(re) || []).length;
 
 test("Redis restart: clear log lines, local service goes on, catch-up from the store after", async () => {
+  const w = wsClient(B, tok.watch, "presence=hank,alice");
+  await w.ready(); // before hank connects, to hear him come online
   const bob = wsClient(B, tok.bob);
   const alice = wsClient(A, tok.alice);
   const hank = wsClient(A, tok.hank); // online all along, on A only
-  const w = wsClient(B, tok.watch, "presence=hank,alice");
-  await Promise.all([bob.ready(), alice.ready(), hank.ready(), w.ready()]);
+  await Promise.all([bob.ready(), alice.ready(), hank.ready()]);
   await until(() => statuses(w, "hank").includes("online"), "hank online");
 
   await killRedis("SIGKILL");
