@@ -426,8 +426,8 @@ async function scenario(browser, base, mode) {
   await alice.ctx.close();
 }
 
-async function historyScroll(browser, base) {
-  const tag = "[history]";
+async function moreChecks(browser, base) {
+  const tag = "[client]";
   let carol;
   const n = 120;
   await check(`${tag} infinite scroll upwards loads older messages (before=)`, async () => {
@@ -468,6 +468,29 @@ async function historyScroll(browser, base) {
     if (page.url().includes("token")) throw new Error("the token is still in the URL");
     await ctx.close();
   });
+  await check(`${tag} parley.js works on its own: import from /parley.js, connect, send with ack, receive`, async () => {
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    await page.goto(`${base}/`);
+    const r = await page.evaluate(async () => {
+      const { Parley } = await import("/parley.js");
+      const token = await Parley.devLogin("frank");
+      const out = {};
+      for (const t of ["ws", "sse", "poll"]) {
+        const p = new Parley({ token, transports: [t] });
+        const text = `standalone hello over ${t}`;
+        const got = new Promise((res) => p.on("message.created", (e) => e.data.text === text && res(e)));
+        const info = await p.connect();
+        const m = await p.send("general", text);
+        const ev = await got;
+        p.close();
+        out[t] = info.transport === t && ev.data.id === m.id && m.text === text;
+      }
+      return out;
+    });
+    await ctx.close();
+    if (!r.ws || !r.sse || !r.poll) throw new Error(JSON.stringify(r));
+  });
   await check(`${tag} the client picks the transports named in ?transports=`, async () => {
     const u = await signIn(browser, base, "dave", { query: "?transports=poll" });
     await u.waitOpen("poll");
@@ -491,7 +514,7 @@ try {
   });
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args: LAUNCH_ARGS });
   for (const mode of MODES) await scenario(browser, base, mode);
-  if (!process.env.E2E_SKIP_HISTORY) await historyScroll(browser, base);
+  if (!process.env.E2E_SKIP_MORE) await moreChecks(browser, base);
 } catch (e) {
   failed++;
   log(`FAIL unexpected: ${e && e.stack ? e.stack : e}`);
