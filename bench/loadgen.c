@@ -31,7 +31,7 @@ static struct opts {
 	int subs, sub_ws, rooms, pub_ws, pubs, conns, window, ramp, nsrc, setup;
 	double rates[8];
 	int nrates;
-	double duration, drain, hold, connect_timeout;
+	double duration, drain, hold, connect_timeout, settle;
 	const char *secret_file, *pids, *prefix, *users, *label;
 	int no_rooms; /* idle subscribers name no rooms (default subscription) */
 	int trace;    /* print what subscriber trace_sub receives, this many times */
@@ -40,7 +40,7 @@ static struct opts {
 	.target = T_PARLEY, .mode = M_FANOUT, .host = "127.0.0.1", .port = 8080,
 	.subs = 100, .rooms = 1, .pubs = 1, .conns = 64, .window = 1, .ramp = 200,
 	.nsrc = 8, .rates = { 10 }, .nrates = 1, .duration = 10, .drain = 10,
-	.hold = 5, .connect_timeout = 180, .prefix = "bench", .users = "b",
+	.hold = 5, .connect_timeout = 180, .settle = 3, .prefix = "bench", .users = "b",
 	.label = "run",
 };
 
@@ -716,7 +716,8 @@ static void usage(void)
 	      "  [--duration S] [--drain S] [--hold S] [--conns C] [--window W]\n"
 	      "  [--ramp K] [--src N] [--secret-file F] [--pid PID[,PID]]\n"
 	      "  [--setup] [--prefix ROOMPREFIX] [--users USERPREFIX] [--label L]\n"
-	      "  [--no-rooms] [--connect-timeout S] [--trace N] [--trace-sub I]\n",
+	      "  [--no-rooms] [--connect-timeout S] [--settle S] [--trace N]\n"
+	      "  [--trace-sub I]\n",
 	      stderr);
 	exit(1);
 }
@@ -798,6 +799,8 @@ static int parse_opt(const char *k, const char *v)
 		O.users = v;
 	else if (!strcmp(k, "--label"))
 		O.label = v;
+	else if (!strcmp(k, "--settle"))
+		O.settle = atof(v);
 	else if (!strcmp(k, "--trace"))
 		O.trace = atoi(v);
 	else if (!strcmp(k, "--trace-sub"))
@@ -908,6 +911,9 @@ int main(int argc, char **argv)
 	for (int k = 0; k < ncli; k++)
 		cli_open(&cli[k]);
 	run_until(clients_ready, 10);
+	/* let the server work off what connecting caused (presence, joins)
+	 * before anything is timed */
+	run_until(never, O.mode == M_IDLE ? 0 : O.settle);
 	if (O.mode == M_IDLE)
 		run_idle(&sn);
 	else if (O.mode == M_FANOUT)
