@@ -76,6 +76,7 @@ struct pl_bus {
 	int64_t down_since;
 	int backoff_ms;
 	bool down_logged;               /* "down" said, "back" not yet */
+	bool hello_logged;              /* a refused AUTH/SELECT said */
 	bool ever_up;
 	int inflight;                   /* commands sent, not answered */
 	int64_t last_progress;
@@ -480,6 +481,7 @@ static void maybe_up(struct pl_bus *b)
 	else
 		log_info("redis: connected to %s (node %s)", b->raddr.shown, b->node);
 	b->down_logged = false;
+	b->hello_logged = false;
 	b->down_since = 0;
 	b->ever_up = true;
 	tell_link(b, PL_BUS_LINK_UP);
@@ -608,9 +610,11 @@ static void start_connect(struct pl_bus *b)
 	b->connect_started = pl_mono_ms();
 	b->cmd_ready = false;
 	b->subs_due = 2;
-	b->cmd = pl_redis_connect_async(&b->raddr, b->loop, &b->evs, why, sizeof why);
+	b->cmd = pl_redis_connect_async(&b->raddr, b->loop, &b->evs, &b->hello_logged, why,
+					sizeof why);
 	if (b->cmd)
-		b->sub = pl_redis_connect_async(&b->raddr, b->loop, &b->evs, why, sizeof why);
+		b->sub = pl_redis_connect_async(&b->raddr, b->loop, &b->evs, &b->hello_logged,
+						why, sizeof why);
 	if (!b->cmd || !b->sub) {
 		link_failed(b, why);
 		return;

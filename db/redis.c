@@ -269,29 +269,54 @@ void pl_redis_ev_forget_loop(redisAsyncContext *ac)
 }
 
 /* A refused AUTH or SELECT ends the connection: the owner's disconnect
- * callback and its backoff take over. */
-static void on_hello(redisAsyncContext *ac, void *reply, void *what)
+ * callback and its backoff take over.  Said once until *quiet is reset. */
+struct hello {
+	const char *what;
+	bool *quiet;
+};
+
+static void on_hello(redisAsyncContext *ac, void *reply, void *priv)
 {
-	redisReply *r = reply;
+	struct hello *h = priv;
+	const redisReply *r = reply;
 	if (r && r->type == REDIS_REPLY_ERROR) {
-		log_error("redis: %s refused: %s", (const char *)what, r->str);
+		if (!h->quiet || !*h->quiet)
+			log_error("redis: %s refused: %s", h->what, r->str);
+		if (h->quiet)
+			*h->quiet = true;
 		redisAsyncDisconnect(ac);
 	}
+	free(h);
+}
+
+static void hello_cmd(redisAsyncContext *ac, bool *quiet, const char *what, const char *fmt,
+		      const char *a1, const char *a2)
+{
+	struct hello *h = malloc(sizeof *h);
+	if (!h)
+		return;
+	h->what = what;
+	h->quiet = quiet;
+	if (redisAsyncCommand(ac, on_hello, h, fmt, a1, a2) != REDIS_OK)
+		free(h);
 }
 
 /* AUTH and SELECT go first; hiredis sends them once connected, in order. */
-static void send_hello(redisAsyncContext *ac, const struct pl_redis_addr *a)
+static void send_hello(redisAsyncContext *ac, const struct pl_redis_addr *a, bool *quiet)
 {
+	char db[16];
+	snprintf(db, sizeof db, "%d", a->db);
 	if (a->pass[0] && a->user[0])
-		redisAsyncCommand(ac, on_hello, "AUTH", "AUTH %s %s", a->user, a->pass);
+		hello_cmd(ac, quiet, "AUTH", "AUTH %s %s", a->user, a->pass);
 	else if (a->pass[0])
-		redisAsyncCommand(ac, on_hello, "AUTH", "AUTH %s", a->pass);
+		hello_cmd(ac, quiet, "AUTH", "AUTH %s", a->pass, NULL);
 	if (a->db)
-		redisAsyncCommand(ac, on_hello, "SELECT", "SELECT %d", a->db);
+		hello_cmd(ac, quiet, "SELECT", "SELECT %s", db, NULL);
 }
 
 redisAsyncContext *pl_redis_connect_async(const struct pl_redis_addr *a, struct pl_loop *loop,
-					  struct pl_redis_evs *evs, char *why, size_t whylen)
+					  struct pl_redis_evs *evs, bool *quiet, char *why,
+					  size_t whylen)
 {
 	redisAsyncContext *ac = a->path[0] ? redisAsyncConnectUnix(a->path)
 					   : redisAsyncConnect(a->host, a->port);
@@ -311,7 +336,7 @@ redisAsyncContext *pl_redis_connect_async(const struct pl_redis_addr *a, struct 
 	}
 	if (!a->path[0])
 		redisEnableKeepAlive(&ac->c); /* finds a peer that vanished */
-	send_hello(ac, a);
+	send_hello(ac, a, quiet);
 	return ac;
 }
 

@@ -47,10 +47,12 @@ struct pl_redis_evs {
 
 /* Connects (non-blocking) and hooks the context to loop: returns NULL with
  * why filled when the connect fails at once.  Sends AUTH and SELECT first
- * when the address asks for them (their errors end the connection).  The
- * caller then sets its connect and disconnect callbacks. */
+ * when the address asks for them (their errors end the connection, logged
+ * unless *quiet, which is then set: the caller clears it once connected).
+ * The caller then sets its connect and disconnect callbacks. */
 redisAsyncContext *pl_redis_connect_async(const struct pl_redis_addr *a, struct pl_loop *loop,
-					  struct pl_redis_evs *evs, char *why, size_t whylen);
+					  struct pl_redis_evs *evs, bool *quiet, char *why,
+					  size_t whylen);
 /* Frees the adapters hiredis cleaned up; call outside the loop's dispatch
  * of events (from a tick). */
 void pl_redis_evs_reap(struct pl_redis_evs *evs);
