@@ -89,7 +89,18 @@ function presenceDot(user) {
 }
 
 function statusOf(user) {
+  if (user === S.me && S.client) {
+    // one's own dot follows one's own connection and chosen status
+    const chosen = $("status-select").value;
+    return S.client.state !== "open" || chosen === "invisible" ? "offline" : chosen;
+  }
   return S.presence.get(user)?.status || "offline";
+}
+
+function refreshOwnPresence() {
+  if (!S.me) return;
+  for (const d of document.querySelectorAll(`.dot[data-user="${CSS.escape(S.me)}"]`)) d.dataset.status = statusOf(S.me);
+  for (const n of document.querySelectorAll(`.ustatus[data-user="${CSS.escape(S.me)}"]`)) n.textContent = statusText(S.me);
 }
 
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
@@ -119,6 +130,10 @@ function ago(iso) {
   return rel.format(Math.round(s / 86400), "day");
 }
 function statusText(user) {
+  if (user === S.me && S.client) {
+    if (S.client.state !== "open") return "Not connected";
+    return { online: "Online", away: "Away", busy: "Busy", invisible: "Invisible" }[$("status-select").value] || "Online";
+  }
   const st = S.presence.get(user);
   const s = st?.status || "offline";
   if (s === "online") return "Online";
@@ -382,6 +397,7 @@ function wireClient(client) {
     } else if (state === "reconnecting") text.textContent = "Reconnecting…";
     else if (state === "closed") text.textContent = "Disconnected";
     conn.title = state === "open" ? `Connected with ${name}` : text.textContent;
+    refreshOwnPresence();
   });
   let opens = 0;
   client.on("open", ({ user }) => {
@@ -530,8 +546,9 @@ function setPresence(st) {
   for (const d of document.querySelectorAll(`.dot[data-user="${CSS.escape(st.user)}"]`)) d.dataset.status = st.status || "offline";
   for (const n of document.querySelectorAll(`.ustatus[data-user="${CSS.escape(st.user)}"]`)) n.textContent = statusText(st.user);
   if (S.current) renderHeader();
-  if (st.user === S.me && st.status !== "offline" && $("status-select").value !== st.status) {
-    if ([...$("status-select").options].some((o) => o.value === st.status)) $("status-select").value = st.status;
+  if (st.user === S.me) {
+    if (["online", "away", "busy"].includes(st.status)) $("status-select").value = st.status;
+    refreshOwnPresence();
   }
 }
 
@@ -1224,7 +1241,8 @@ function wireUi() {
 
   $("status-select").addEventListener("change", async (e) => {
     try {
-      setPresence(await S.client.setStatus(e.target.value));
+      refreshOwnPresence();
+      await S.client.setStatus(e.target.value);
     } catch (err) {
       flash("Could not set status: " + errText(err));
     }
