@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/ids.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "db/presence.h"
@@ -63,6 +65,9 @@ struct pl_bus {
 	void *link_ud;
 	pl_bus_presence_msg_fn pmsg_fn;
 	void *pmsg_ud;
+	pl_bus_count_fn count_fn;
+	void *count_ud;
+	_Atomic unsigned long long sent; /* numbers the 'C' messages (op ids) */
 	/* the daemon's link, on the loop's thread */
 	struct pl_loop *loop;
 	struct pl_redis_evs evs;
@@ -240,6 +245,12 @@ void pl_bus_on_presence_msg(struct pl_bus *b, pl_bus_presence_msg_fn fn, void *u
 {
 	b->pmsg_fn = fn;
 	b->pmsg_ud = ud;
+}
+
+void pl_bus_on_remote_count(struct pl_bus *b, pl_bus_count_fn fn, void *ud)
+{
+	b->count_fn = fn;
+	b->count_ud = ud;
 }
 
 /* ================= Redis mode ================= */
@@ -565,6 +576,22 @@ static void on_ping_raw(redisAsyncContext *ac, void *reply, void *priv)
 		on_ping(b, reply);
 }
 
+/* "<node>C<sign><user> <number>": a connection count of a process with no
+ * loop; on Redis, presence applies it once for all daemons. */
+static void remote_count(struct pl_bus *b, const char *msg, size_t len)
+{
+	char node[NODE_LEN + 1], user[PL_ID_MAX + 1], op[NODE_LEN + 32];
+	unsigned long long number;
+	char sign = len > NODE_LEN + 2 ? msg[NODE_LEN + 1] : 0;
+	if (!b->count_fn || (sign != '+' && sign != '-') ||
+	    sscanf(msg + NODE_LEN + 2, "%64s %llu", user, &number) != 2)
+		return;
+	memcpy(node, msg, NODE_LEN);
+	node[NODE_LEN] = 0;
+	snprintf(op, sizeof op, "%s:%llu", node, number);
+	b->count_fn(b->count_ud, node, sign, user, op);
+}
+
 /* cppcheck-suppress constParameter ; hiredis's callback type */
 static void on_sub(redisAsyncContext *ac, void *reply, void *priv)
 {
@@ -597,6 +624,10 @@ static void on_sub(redisAsyncContext *ac, void *reply, void *priv)
 	}
 	if (len < NODE_LEN + 1 || memcmp(msg, b->node, NODE_LEN) == 0 || !b->fn)
 		return; /* this process's own: its sink already had it */
+	if (msg[NODE_LEN] == 'C') {
+		remote_count(b, msg, len);
+		return;
+	}
 	b->fn(b->ud, msg[NODE_LEN], msg + NODE_LEN + 1, len - NODE_LEN - 1);
 }
 
@@ -698,12 +729,15 @@ static void redis_send(struct pl_bus *b, char kind, const char *payload, size_t 
 	if (!b->listening) {
 		/* parley.fcgi: no loop; the daemons catch up from the store if
 		 * this is lost. */
-		char buf[NODE_LEN + 1 + PL_BUS_MAX];
+		char buf[NODE_LEN + 1 + PL_BUS_MAX + 24];
 		memcpy(buf, b->node, NODE_LEN);
 		buf[NODE_LEN] = kind;
 		memcpy(buf + NODE_LEN + 1, payload, len);
+		size_t n = NODE_LEN + 1 + len;
+		if (kind == 'C') /* numbered: each daemon hears it, one applies it */
+			n += (size_t)snprintf(buf + n, 24, " %llu", atomic_fetch_add(&b->sent, 1));
 		const char *argv[3] = {"PUBLISH", CHAN_BUS, buf};
-		size_t lens[3] = {7, sizeof CHAN_BUS - 1, NODE_LEN + 1 + len};
+		size_t lens[3] = {7, sizeof CHAN_BUS - 1, n};
 		redisReply *r = pl_bus_command_sync(b, 3, argv, lens);
 		if (r)
 			freeReplyObject(r);

@@ -77,6 +77,13 @@ void pl_bus_on_link(struct pl_bus *bus, pl_bus_link_fn fn, void *ud);
 typedef void (*pl_bus_presence_msg_fn)(void *ud, const char *msg, size_t len);
 void pl_bus_on_presence_msg(struct pl_bus *bus, pl_bus_presence_msg_fn fn, void *ud);
 
+/* Connection counts ('C') from processes with no loop (parley.fcgi's
+ * long-polls) reach this instead of the bus's fn: node is the sender's id,
+ * op a unique id of the message (every daemon hears it; one applies it). */
+typedef void (*pl_bus_count_fn)(void *ud, const char *node, char sign, const char *user,
+				const char *op);
+void pl_bus_on_remote_count(struct pl_bus *bus, pl_bus_count_fn fn, void *ud);
+
 typedef void (*pl_bus_reply_fn)(void *ud, struct redisReply *reply);
 /* The loop's thread only: sends a command on the command connection.
  * False if the link is not up (fn is not called then); otherwise fn is

@@ -17,6 +17,7 @@
 #define PREFIX "parley:"
 #define ALIVE_TTL_S 15          /* a node silent this long is reaped */
 #define MAINTAIN_MS 5000        /* heartbeat, reaping and the pending sweep */
+#define POLL_STALE_MS 75000     /* a long-poll lasts 60 s at most */
 
 struct entry {
 	int local;              /* connections on this process */
@@ -60,39 +61,69 @@ struct pl_presence {
  * version" on parley:presence; the scripts also return the versions, so
  * the node that ran one updates its cache before reporting anything. */
 
-/* ARGV: prefix, node, user.  -> {-1} unregistered node | {n, online, v} */
-static const char CONNECT_LUA[] =
-	"local P, me, u = ARGV[1], ARGV[2], ARGV[3]\n"
-	"if redis.call('EXISTS', P..'alive:'..me) == 0 then return {-1} end\n"
-	"local n = redis.call('HINCRBY', P..'count', u, 1)\n"
-	"redis.call('HINCRBY', P..'node:'..me, u, 1)\n"
-	"local was = redis.call('HDEL', P..'pending', u)\n"
-	"local on = 0\n"
-	"if n == 1 and was == 0 then on = 1 end\n"
-	"local v = redis.call('INCR', P..'seq')\n"
-	"redis.call('PUBLISH', P..'presence', u..' '..n..' 0 '..v)\n"
-	"return {n, on, v}\n";
-
-/* ARGV: prefix, node, user, deadline.
- * -> {-1} unregistered node | {-2} nothing registered | {n, pending, v} */
-static const char DISCONNECT_LUA[] =
-	"local P, me, u = ARGV[1], ARGV[2], ARGV[3]\n"
-	"if redis.call('EXISTS', P..'alive:'..me) == 0 then return {-1} end\n"
-	"local nk = P..'node:'..me\n"
-	"local mine = tonumber(redis.call('HGET', nk, u) or '0')\n"
-	"if mine <= 0 then return {-2} end\n"
-	"if mine == 1 then redis.call('HDEL', nk, u) else redis.call('HINCRBY', nk, u, -1) end\n"
-	"local n = redis.call('HINCRBY', P..'count', u, -1)\n"
-	"local pend = 0\n"
-	"if n <= 0 then\n"
-	"  n = 0\n"
-	"  redis.call('HDEL', P..'count', u)\n"
-	"  redis.call('HSET', P..'pending', u, ARGV[4])\n"
-	"  pend = 1\n"
+/* The two counting steps, as local functions of a script whose ARGV
+ * starts prefix, node, user, deadline (the end of a grace period, ms).
+ * connect -> {n, online, v}; disconnect -> {-2} nothing registered |
+ * {n, pending, v}. */
+#define COUNT_FUNCTIONS                                                                  \
+	"local P, me, u, dl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"                      \
+	"local nk = P..'node:'..me\n"                                                    \
+	"local function connect()\n"                                                     \
+	"  local n = redis.call('HINCRBY', P..'count', u, 1)\n"                          \
+	"  redis.call('HINCRBY', nk, u, 1)\n"                                            \
+	"  local was = redis.call('HDEL', P..'pending', u)\n"                            \
+	"  local on = 0\n"                                                               \
+	"  if n == 1 and was == 0 then on = 1 end\n"                                     \
+	"  local v = redis.call('INCR', P..'seq')\n"                                     \
+	"  redis.call('PUBLISH', P..'presence', u..' '..n..' 0 '..v)\n"                  \
+	"  return {n, on, v}\n"                                                          \
+	"end\n"                                                                          \
+	"local function disconnect()\n"                                                  \
+	"  local mine = tonumber(redis.call('HGET', nk, u) or '0')\n"                    \
+	"  if mine <= 0 then return {-2} end\n"                                          \
+	"  if mine == 1 then redis.call('HDEL', nk, u) else redis.call('HINCRBY', nk, u, -1) end\n" \
+	"  local n = redis.call('HINCRBY', P..'count', u, -1)\n"                         \
+	"  local pend = 0\n"                                                             \
+	"  if n <= 0 then\n"                                                             \
+	"    n = 0\n"                                                                    \
+	"    redis.call('HDEL', P..'count', u)\n"                                        \
+	"    redis.call('HSET', P..'pending', u, dl)\n"                                  \
+	"    pend = 1\n"                                                                 \
+	"  end\n"                                                                        \
+	"  local v = redis.call('INCR', P..'seq')\n"                                     \
+	"  redis.call('PUBLISH', P..'presence', u..' '..n..' '..pend..' '..v)\n"         \
+	"  return {n, pend, v}\n"                                                        \
 	"end\n"
-	"local v = redis.call('INCR', P..'seq')\n"
-	"redis.call('PUBLISH', P..'presence', u..' '..n..' '..pend..' '..v)\n"
-	"return {n, pend, v}\n";
+
+/* A connection on this node.  ARGV: prefix, node, user, (unused).
+ * -> {-1} unregistered node | connect() */
+static const char CONNECT_LUA[] =
+	COUNT_FUNCTIONS
+	"if redis.call('EXISTS', P..'alive:'..me) == 0 then return {-1} end\n"
+	"return connect()\n";
+
+/* ARGV: prefix, node, user, deadline.  -> {-1} unregistered node | disconnect() */
+static const char DISCONNECT_LUA[] =
+	COUNT_FUNCTIONS
+	"if redis.call('EXISTS', P..'alive:'..me) == 0 then return {-1} end\n"
+	"return disconnect()\n";
+
+/* A long-poll of a process with no loop (parley.fcgi), told over the bus
+ * to every daemon: the first to run this applies it (op is unique), under
+ * the poller's own node id.  Such a node has no heartbeat: each user's
+ * count there is touched at every change, and one untouched for longer
+ * than a poll can last (POLL_STALE_MS) is reaped by the heartbeat.
+ * ARGV: prefix, poller node, user, deadline, op, now, sign.
+ * -> {-3} another daemon did it | connect() | disconnect() */
+static const char REMOTE_LUA[] =
+	COUNT_FUNCTIONS
+	"if not redis.call('SET', P..'op:'..ARGV[5], '1', 'NX', 'EX', '300') then return {-3} end\n"
+	"local m = me..'|'..u\n"
+	"redis.call('ZADD', P..'polltouch', ARGV[6], m)\n"
+	"if ARGV[7] == '+' then return connect() end\n"
+	"local r = disconnect()\n"
+	"if redis.call('HEXISTS', nk, u) == 0 then redis.call('ZREM', P..'polltouch', m) end\n"
+	"return r\n";
 
 /* The grace period of user should be over.  ARGV: prefix, user, now.
  * -> v > 0: offline now (report it) | 0: back online, or another node
@@ -108,8 +139,9 @@ static const char CHECK_LUA[] =
 	"redis.call('PUBLISH', P..'presence', u..' 0 0 '..v)\n"
 	"return v\n";
 
-/* Heartbeat, reaping of dead nodes, and the grace periods nobody ended
- * (their node died).  ARGV: prefix, node, now, ttl.
+/* Heartbeat, reaping of dead nodes and of stale long-poll counts, and the
+ * grace periods nobody ended (their node died).  ARGV: prefix, node, now,
+ * ttl, poll staleness (ms).
  * -> {-1} this node is not registered | {0, user, v, user, v...}: offline */
 static const char MAINTAIN_LUA[] =
 	"local P, me, now, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]\n"
@@ -139,6 +171,25 @@ static const char MAINTAIN_LUA[] =
 	"    end\n"
 	"    redis.call('DEL', P..'node:'..id)\n"
 	"    redis.call('SREM', P..'nodes', id)\n"
+	"  end\n"
+	"end\n"
+	"local stale = redis.call('ZRANGEBYSCORE', P..'polltouch', '-inf', now - tonumber(ARGV[5]))\n"
+	"for _, m in ipairs(stale) do\n"
+	"  local sep = string.find(m, '|', 1, true)\n"
+	"  local nk, u = P..'node:'..string.sub(m, 1, sep - 1), string.sub(m, sep + 1)\n"
+	"  local c = tonumber(redis.call('HGET', nk, u) or '0')\n"
+	"  redis.call('HDEL', nk, u)\n"
+	"  redis.call('ZREM', P..'polltouch', m)\n"
+	"  if c > 0 then\n"
+	"    local n = redis.call('HINCRBY', P..'count', u, -c)\n"
+	"    if n <= 0 then\n"
+	"      redis.call('HDEL', P..'count', u)\n"
+	"      redis.call('HDEL', P..'pending', u)\n"
+	"      gone(u)\n"
+	"    else\n"
+	"      local v = redis.call('INCR', P..'seq')\n"
+	"      redis.call('PUBLISH', P..'presence', u..' '..n..' 0 '..v)\n"
+	"    end\n"
 	"  end\n"
 	"end\n"
 	"local p = redis.call('HGETALL', P..'pending')\n"
@@ -450,8 +501,8 @@ static void redis_connect(struct pl_presence *p, const char *user)
 	if (!pl_bus_redis_up(p->bus))
 		return; /* counted locally; registered when the link is back */
 	struct ureq *q = ureq_new(p, user);
-	const char *args[] = {PREFIX, pl_bus_node(p->bus), user};
-	if (q && !eval(p, CONNECT_LUA, on_connect_reply, q, 3, args))
+	const char *args[] = {PREFIX, pl_bus_node(p->bus), user, "0"};
+	if (q && !eval(p, CONNECT_LUA, on_connect_reply, q, 4, args))
 		free(q);
 }
 
@@ -556,11 +607,12 @@ static void on_maintain_reply(void *ud, redisReply *r)
 
 static void maintain(struct pl_presence *p)
 {
-	char now[24], ttl[8];
+	char now[24], ttl[8], stale[16];
 	snprintf(now, sizeof now, "%lld", (long long)pl_now_ms());
 	snprintf(ttl, sizeof ttl, "%d", ALIVE_TTL_S);
-	const char *args[] = {PREFIX, pl_bus_node(p->bus), now, ttl};
-	eval(p, MAINTAIN_LUA, on_maintain_reply, p, 4, args);
+	snprintf(stale, sizeof stale, "%d", POLL_STALE_MS);
+	const char *args[] = {PREFIX, pl_bus_node(p->bus), now, ttl, stale};
+	eval(p, MAINTAIN_LUA, on_maintain_reply, p, 5, args);
 }
 
 /* -- registration and the snapshot -- */
@@ -790,6 +842,23 @@ static void on_presence_msg(void *ud, const char *msg, size_t len)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* A long-poll of parley.fcgi began (+) or ended (-): see REMOTE_LUA. */
+static void on_remote_count(void *ud, const char *node, char sign, const char *user,
+			    const char *op)
+{
+	struct pl_presence *p = ud;
+	if (!p->synced || !pl_valid_id(user))
+		return; /* lost; a stale count is reaped (POLL_STALE_MS) */
+	struct ureq *q = ureq_new(p, user);
+	char deadline[24], now[24];
+	snprintf(deadline, sizeof deadline, "%lld", (long long)(pl_now_ms() + p->grace_ms));
+	snprintf(now, sizeof now, "%lld", (long long)pl_now_ms());
+	const char *args[] = {PREFIX, node, user, deadline, op, now, sign == '+' ? "+" : "-"};
+	if (q && !eval(p, REMOTE_LUA, sign == '+' ? on_connect_reply : on_disconnect_reply, q, 7,
+		       args))
+		free(q);
+}
+
 void pl_presence_use_bus(struct pl_presence *p, struct pl_bus *bus)
 {
 	if (!p || !pl_bus_is_redis(bus))
@@ -797,6 +866,7 @@ void pl_presence_use_bus(struct pl_presence *p, struct pl_bus *bus)
 	p->bus = bus;
 	pl_bus_on_link(bus, on_link, p);
 	pl_bus_on_presence_msg(bus, on_presence_msg, p);
+	pl_bus_on_remote_count(bus, on_remote_count, p);
 }
 
 static void redis_tick(struct pl_presence *p)
