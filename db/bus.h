@@ -22,7 +22,10 @@
  * Redis is down, messages are dropped (one log line when it goes, one when
  * it is back; reconnects back off from 0.5 s to 10 s); once it is back,
  * the daemon wakes its own hub and every other node with a 'W' carrying
- * the store's newest id, so all catch up from the store, which is the log. */
+ * the store's newest id, so all catch up from the store, which is the log.
+ * Runs of queued 'W's go out as one (the highest id).  'C' messages (from
+ * parley.fcgi) are numbered and handed to presence, not to fn: every
+ * daemon hears them and exactly one applies each to the Redis counts. */
 #ifndef PL_BUS_H
 #define PL_BUS_H
 

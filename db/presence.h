@@ -15,6 +15,9 @@
  * refreshed every 5 s).  Every node reaps, every 5 s, the nodes whose
  * heartbeat is gone (their counts are subtracted, users left with none go
  * offline at once), so a crashed node stops counting within about 20 s.
+ * Long-polls of parley.fcgi (which has no loop, so no heartbeat) count
+ * under its own node id, applied by one daemon, with a per-user touch time
+ * (parley:polltouch) so a count untouched for 75 s is reaped.
  * Online is the global count going 0 -> 1 with no grace period running;
  * offline is the grace period ending with the count still 0, decided by
  * the one script run that deletes the pending entry, so exactly one node
