@@ -549,8 +549,10 @@ export class Parley {
         clearTimeout(timer);
         if (stopped || !cb.isCurrent()) return;
         if (first) {
+          // the cursor is adopted below, after this answer's events (it
+          // covers them, so adopting it first would drop them as seen)
           first = false;
-          cb.open({ last_event_id: typeof body.cursor === "number" ? body.cursor : null });
+          cb.open(null);
         }
         for (const ev of body.events || []) cb.event(ev);
         if (body.cursor != null) {
