@@ -6,7 +6,7 @@
 #include "api/handlers.h"
 #include "chat/chat.h"
 
-enum pl_code pl_parse_since(const char *v, int64_t *out, pl_error *err);
+enum pl_code pl_parse_since(const char *v, struct pl_page *page, pl_error *err);
 enum pl_code pl_parse_limit(const char *v, int *out, pl_error *err);
 
 static const char *str(struct pl_call *c, const char *key, const char *dflt)
@@ -32,7 +32,7 @@ void pl_compat_send(struct pl_call *c)
 	json_t *msg = NULL;
 	bool created = false;
 	enum pl_code rc = PL_INVALID_ARGUMENT;
-	if (is_caller(c, "senderId", &err))
+	if (is_caller(c, "senderId", &err) && pl_sender_is_caller(c, "sender", &err))
 		rc = pl_chat_post(c->ctx, c->who.sub, str(c, "roomId", "general"),
 				  str(c, "message", NULL), str(c, "clientId", NULL), &msg,
 				  &created, &err);
@@ -47,7 +47,7 @@ void pl_compat_get_messages(struct pl_call *c)
 	const char *room = pl_req_query(c->req, "roomId");
 	enum pl_code rc = pl_parse_limit(pl_req_query(c->req, "limit"), &page.limit, &err);
 	if (rc == PL_OK)
-		rc = pl_parse_since(pl_req_query(c->req, "since"), &page.since, &err);
+		rc = pl_parse_since(pl_req_query(c->req, "since"), &page, &err);
 	if (rc == PL_OK)
 		rc = pl_chat_messages(c->ctx, c->who.sub, room ? room : "general", &page, &out,
 				      &err);

@@ -172,7 +172,7 @@ static void h_dm(struct pl_call *c)
 
 /* A body field naming another user as the sender is refused: the sender
  * is always the token's user. */
-static bool sender_is_caller(struct pl_call *c, const char *field, pl_error *err)
+bool pl_sender_is_caller(struct pl_call *c, const char *field, pl_error *err)
 {
 	json_t *v = json_object_get(c->body, field);
 	if (v && !(json_is_string(v) && strcmp(json_string_value(v), c->who.sub) == 0)) {
@@ -189,7 +189,7 @@ static void h_post(struct pl_call *c)
 	bool created = false;
 	const char *text, *client_id;
 	enum pl_code rc = PL_INVALID_ARGUMENT;
-	if (sender_is_caller(c, "sender", &err) && body_opt_str(c, "text", &text, &err) &&
+	if (pl_sender_is_caller(c, "sender", &err) && body_opt_str(c, "text", &text, &err) &&
 	    body_opt_str(c, "client_id", &client_id, &err))
 		rc = pl_chat_post(c->ctx, c->who.sub, param(c, 0), text, client_id, &msg,
 				  &created, &err);
@@ -206,13 +206,13 @@ static enum pl_code page_arg(struct pl_call *c, const char *name, int64_t *out, 
 }
 
 /* since: RFC 3339 time, or milliseconds since the epoch. */
-enum pl_code pl_parse_since(const char *v, int64_t *out, pl_error *err);
-enum pl_code pl_parse_since(const char *v, int64_t *out, pl_error *err)
+enum pl_code pl_parse_since(const char *v, struct pl_page *page, pl_error *err);
+enum pl_code pl_parse_since(const char *v, struct pl_page *page, pl_error *err)
 {
-	*out = 0;
-	if (!v)
-		return PL_OK;
-	if (pl_time_parse(v, out) || parse_id(v, out))
+	page->since = 0;
+	page->has_since = v != NULL;
+	if (!v || pl_time_parse(v, &page->since) || parse_id(v, &page->since) ||
+	    strcmp(v, "0") == 0)
 		return PL_OK;
 	return pl_fail(err, PL_INVALID_ARGUMENT,
 		       "since must be an RFC 3339 time such as 2026-11-24T08:15:30.123Z");
@@ -239,7 +239,7 @@ static void h_messages(struct pl_call *c)
 	if (rc == PL_OK)
 		rc = page_arg(c, "after", &page.after, &err);
 	if (rc == PL_OK)
-		rc = pl_parse_since(pl_req_query(c->req, "since"), &page.since, &err);
+		rc = pl_parse_since(pl_req_query(c->req, "since"), &page, &err);
 	if (rc == PL_OK)
 		rc = pl_chat_messages(c->ctx, c->who.sub, param(c, 0), &page, &out, &err);
 	pl_reply(c, rc, 200, out, &err);
@@ -260,7 +260,8 @@ static void h_edit(struct pl_call *c)
 	int64_t id;
 	const char *text;
 	enum pl_code rc = PL_INVALID_ARGUMENT;
-	if (message_id(c, &id, &err) && body_opt_str(c, "text", &text, &err))
+	if (message_id(c, &id, &err) && pl_sender_is_caller(c, "sender", &err) &&
+	    body_opt_str(c, "text", &text, &err))
 		rc = pl_chat_edit(c->ctx, c->who.sub, param(c, 0), id, text, &msg, &err);
 	pl_reply(c, rc, 200, msg, &err);
 }
@@ -327,6 +328,30 @@ static void h_presence(struct pl_call *c)
 	pl_reply(c, rc, 200, out, &err);
 }
 
+/* POST /v1/presence {"users":[..]}: the same as GET for lists too long
+ * for a URL (500 ids of 64 characters are 32 KB). */
+static void h_presence_post(struct pl_call *c)
+{
+	pl_error err;
+	json_t *out = NULL, *users = json_object_get(c->body, "users");
+	enum pl_code rc = PL_OK;
+	size_t i, n = json_array_size(users);
+	char *list = json_is_array(users) && n ? calloc(n, PL_ID_MAX + 2) : NULL;
+	if (!list)
+		rc = pl_fail(&err, PL_INVALID_ARGUMENT, "users must be a non-empty array of user ids");
+	for (i = 0; rc == PL_OK && i < n; i++) {
+		const char *u = json_string_value(json_array_get(users, i));
+		if (pl_check_id("users", u, &err) != PL_OK)
+			rc = err.code;
+		else
+			strcat(strcat(list, i ? "," : ""), u);
+	}
+	if (rc == PL_OK)
+		rc = pl_chat_presence(c->ctx, c->who.sub, list, &out, &err);
+	free(list);
+	pl_reply(c, rc, 200, out, &err);
+}
+
 static void h_set_status(struct pl_call *c)
 {
 	pl_error err;
@@ -362,6 +387,7 @@ static const struct pl_route routes[] = {
 	R("GET", "/v1/rooms/:/receipts", h_receipts, 0),
 	R("GET", "/v1/users/:/status", h_user_status, 0),
 	R("GET", "/v1/presence", h_presence, 0),
+	R("POST", "/v1/presence", h_presence_post, BODY),
 	R("POST", "/v1/me/status", h_set_status, BODY),
 	{"GET", "/v1/events", PL_ROUTE_SSE, NULL, 0},
 	{"GET", "/v1/ws", PL_ROUTE_WS, NULL, 0},

@@ -37,6 +37,9 @@ void pl_compat_update_status(struct pl_call *c);
 void pl_compat_get_status(struct pl_call *c);
 void pl_compat_create_room(struct pl_call *c);
 void pl_compat_join_room(struct pl_call *c);
+/* A body field naming someone other than the caller is refused (403): the
+ * sender is always the token's user. */
+bool pl_sender_is_caller(struct pl_call *c, const char *field, pl_error *err);
 /* Shared by handlers and compat: answer a result or an error. */
 void pl_reply(struct pl_call *c, enum pl_code rc, int status, json_t *out,
 	      const pl_error *err);

@@ -163,7 +163,8 @@ static int run(struct pl_config *cfg)
 	log_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	pl_http_quiesce(http);
 	pl_hub_stop(hub);
-	pl_http_stop(http);
+	pl_http_stop(http); /* MHD's last callbacks still reach the hub */
+	pl_hub_free(hub);
 	pl_ctx_close(&ctx);
 	log_info("stopped");
 	return 0;

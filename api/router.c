@@ -28,6 +28,21 @@ static bool match_pattern(const char *pattern, const char *path, struct pl_match
 	return !*p && (!*s || (s[0] == '/' && !s[1])); /* one trailing slash is fine */
 }
 
+/* Whether method is one of the ", "-separated names in allow. */
+static bool listed(const char *allow, const char *method)
+{
+	size_t n = strlen(method);
+	for (const char *p = allow; *p;) {
+		size_t len = strcspn(p, ",");
+		if (len == n && strncmp(p, method, n) == 0)
+			return true;
+		p += len;
+		while (*p == ',' || *p == ' ')
+			p++;
+	}
+	return false;
+}
+
 enum pl_code pl_route_match(const struct pl_route *table, const char *method, const char *path,
 			    struct pl_match *m)
 {
@@ -44,11 +59,13 @@ enum pl_code pl_route_match(const struct pl_route *table, const char *method, co
 			return PL_OK;
 		}
 		path_known = true;
-		if (!strstr(m->allow, r->method)) {
+		if (!listed(m->allow, r->method)) {
 			int w = snprintf(m->allow + used, sizeof m->allow - used, "%s%s",
 					 used ? ", " : "", r->method);
 			if (w > 0 && (size_t)w < sizeof m->allow - used)
 				used += (size_t)w;
+			else
+				m->allow[used] = 0; /* no room: never a cut-off name */
 		}
 	}
 	return path_known ? PL_METHOD_NOT_ALLOWED : PL_NOT_FOUND;

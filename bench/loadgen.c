@@ -754,8 +754,24 @@ static enum mode parse_mode(const char *s)
 	return M_IDLE;
 }
 
-/* Options taking a value; the flags without one are handled in parse_args. */
-static int parse_opt(const char *k, const char *v)
+/* Options taking a value; the flags without one are handled in parse_args.
+ * Plain numbers go through this table, the rest through parse_special. */
+static const struct numopt {
+	const char *name;
+	int *i;
+	double *d;
+} numopts[] = {
+	{ "--subs", &O.subs, NULL },        { "--rooms", &O.rooms, NULL },
+	{ "--pubs", &O.pubs, NULL },        { "--conns", &O.conns, NULL },
+	{ "--window", &O.window, NULL },    { "--ramp", &O.ramp, NULL },
+	{ "--src", &O.nsrc, NULL },         { "--trace", &O.trace, NULL },
+	{ "--trace-sub", &O.trace_sub, NULL },
+	{ "--duration", NULL, &O.duration }, { "--drain", NULL, &O.drain },
+	{ "--hold", NULL, &O.hold },        { "--settle", NULL, &O.settle },
+	{ "--connect-timeout", NULL, &O.connect_timeout },
+};
+
+static int parse_special(const char *k, const char *v)
 {
 	if (!strcmp(k, "--target"))
 		O.target = !strcmp(v, "nchan") ? T_NCHAN : T_PARLEY;
@@ -763,32 +779,12 @@ static int parse_opt(const char *k, const char *v)
 		parse_addr(v);
 	else if (!strcmp(k, "--mode"))
 		O.mode = parse_mode(v);
-	else if (!strcmp(k, "--subs"))
-		O.subs = atoi(v);
 	else if (!strcmp(k, "--sub"))
 		O.sub_ws = !strcmp(v, "ws");
-	else if (!strcmp(k, "--rooms"))
-		O.rooms = atoi(v);
 	else if (!strcmp(k, "--pub"))
 		O.pub_ws = !strcmp(v, "ws");
-	else if (!strcmp(k, "--pubs"))
-		O.pubs = atoi(v);
 	else if (!strcmp(k, "--rates"))
 		parse_rates(v);
-	else if (!strcmp(k, "--duration"))
-		O.duration = atof(v);
-	else if (!strcmp(k, "--drain"))
-		O.drain = atof(v);
-	else if (!strcmp(k, "--hold"))
-		O.hold = atof(v);
-	else if (!strcmp(k, "--conns"))
-		O.conns = atoi(v);
-	else if (!strcmp(k, "--window"))
-		O.window = atoi(v);
-	else if (!strcmp(k, "--ramp"))
-		O.ramp = atoi(v);
-	else if (!strcmp(k, "--src"))
-		O.nsrc = atoi(v);
 	else if (!strcmp(k, "--secret-file"))
 		O.secret_file = v;
 	else if (!strcmp(k, "--pid"))
@@ -799,17 +795,23 @@ static int parse_opt(const char *k, const char *v)
 		O.users = v;
 	else if (!strcmp(k, "--label"))
 		O.label = v;
-	else if (!strcmp(k, "--settle"))
-		O.settle = atof(v);
-	else if (!strcmp(k, "--trace"))
-		O.trace = atoi(v);
-	else if (!strcmp(k, "--trace-sub"))
-		O.trace_sub = atoi(v);
-	else if (!strcmp(k, "--connect-timeout"))
-		O.connect_timeout = atof(v);
 	else
 		return -1;
 	return 0;
+}
+
+static int parse_opt(const char *k, const char *v)
+{
+	for (size_t i = 0; i < sizeof numopts / sizeof numopts[0]; i++) {
+		if (strcmp(k, numopts[i].name))
+			continue;
+		if (numopts[i].i)
+			*numopts[i].i = atoi(v);
+		else
+			*numopts[i].d = atof(v);
+		return 0;
+	}
+	return parse_special(k, v);
 }
 
 static void parse_args(int argc, char **argv)

@@ -262,6 +262,8 @@ static enum pl_code leave_job(pl_store *s, void *arg, pl_error *err)
 		return err->code;
 	if (pl_is_dm(a->room))
 		return pl_fail(err, PL_INVALID_ARGUMENT, "room: a direct-message room cannot be left");
+	if (strcmp(a->room, "general") == 0)
+		return pl_fail(err, PL_PERMISSION_DENIED, "room: every user is a member of general");
 	/* The event is stored before the member goes, so the room's other
 	 * members (and the leaver's own connections) still receive it. */
 	bool changed;
@@ -327,6 +329,12 @@ static enum pl_code dm_job(pl_store *s, void *arg, pl_error *err)
 {
 	struct room_args *a = arg;
 	bool priv, created;
+	if (pl_store_room_private(s, a->room, &priv) &&
+	    !(pl_store_is_member(s, a->room, a->user) && pl_store_is_member(s, a->room, a->other)))
+		/* dm:<a>:<b> is ambiguous when ids contain ':'. */
+		return pl_fail(err, PL_CONFLICT,
+			       "user: the direct-message id %s already belongs to another pair",
+			       a->room);
 	if (!pl_store_room_private(s, a->room, &priv)) {
 		if (pl_store_room_create(s, a->room, a->name, true, a->user, pl_now_ms(), err) !=
 			    PL_OK ||
@@ -600,11 +608,11 @@ static enum pl_code read_job(pl_store *s, void *arg, pl_error *err)
 	struct read_args *a = arg;
 	if (need_member(s, a->room, a->user, err) != PL_OK)
 		return err->code;
-	if (a->up_to > 0 && !pl_store_message_get(s, a->room, a->up_to))
+	json_t *m = pl_store_message_get(s, a->room, a->up_to);
+	if (!m)
 		return pl_fail(err, PL_NOT_FOUND, "up_to: no message %lld in %s",
 			       (long long)a->up_to, a->room);
-	/* message_get's result is only a check: free it. */
-	json_decref(pl_store_message_get(s, a->room, a->up_to));
+	json_decref(m);
 	if (pl_store_receipt_update(s, a->room, a->user, 0, a->up_to, err) != PL_OK)
 		return err->code;
 	pl_store_receipt_get(s, a->room, a->user, &a->delivered, &a->read);
@@ -642,6 +650,45 @@ enum pl_code pl_chat_receipts(struct pl_ctx *ctx, const char *user, const char *
 
 /* ---- status and presence ---- */
 
+/* Online and connections: from this process's presence where it has one
+ * (parleyd), else from the mirror parleyd keeps in the store. */
+static bool online_now(struct pl_ctx *ctx, pl_store *s, const char *user, int *conns)
+{
+	if (!ctx->presence)
+		return pl_store_presence_get(s, user, conns);
+	*conns = pl_presence_connections(ctx->presence, user);
+	return pl_presence_online(ctx->presence, user);
+}
+
+struct mirror_args {
+	char user[PL_ID_MAX + 1];
+	int connections;
+	bool online;
+};
+
+static enum pl_code mirror_job(pl_store *s, void *arg, pl_error *err)
+{
+	struct mirror_args *a = arg;
+	return pl_store_presence_set(s, a->user, a->connections, a->online, err);
+}
+
+static void free_arg(void *arg, const pl_error *err)
+{
+	(void)err;
+	free(arg);
+}
+
+void pl_chat_presence_mirror(struct pl_ctx *ctx, const char *user, int connections, bool online)
+{
+	struct mirror_args *a = malloc(sizeof *a);
+	if (!a)
+		return;
+	snprintf(a->user, sizeof a->user, "%s", user);
+	a->connections = connections;
+	a->online = online;
+	pl_writer_submit(ctx->writer, mirror_job, free_arg, a);
+}
+
 static json_t *status_of(struct pl_ctx *ctx, pl_store *s, const char *viewer, const char *user)
 {
 	char manual[16];
@@ -649,8 +696,8 @@ static json_t *status_of(struct pl_ctx *ctx, pl_store *s, const char *viewer, co
 	pl_store_user_status(s, user, manual, &last_seen);
 	bool self = viewer && strcmp(viewer, user) == 0;
 	bool hidden = strcmp(manual, "invisible") == 0 && !self;
-	int conns = ctx->presence ? pl_presence_connections(ctx->presence, user) : 0;
-	bool online = ctx->presence && pl_presence_online(ctx->presence, user) && !hidden;
+	int conns;
+	bool online = online_now(ctx, s, user, &conns) && !hidden;
 	const char *shown = !online ? "offline"
 			    : strcmp(manual, "invisible") == 0 ? "offline"
 							      : manual;
@@ -769,6 +816,8 @@ static void seen_done(void *arg, const pl_error *err)
 void pl_chat_presence_changed(struct pl_ctx *ctx, const char *user, bool online)
 {
 	int64_t now = pl_now_ms();
+	if (!online)
+		pl_chat_presence_mirror(ctx, user, 0, false);
 	if (!online) {
 		/* Queued, not awaited: the caller is the hub's loop. */
 		struct seen_args *a = malloc(sizeof *a);

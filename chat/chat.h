@@ -78,6 +78,10 @@ enum pl_code pl_chat_presence(struct pl_ctx *ctx, const char *viewer, const char
  * the presence event. */
 void pl_chat_presence_changed(struct pl_ctx *ctx, const char *user, bool online);
 
+/* Mirrors parleyd's count for user into the store (queued, not awaited),
+ * where parley.fcgi reads presence; online false removes it. */
+void pl_chat_presence_mirror(struct pl_ctx *ctx, const char *user, int connections, bool online);
+
 /* Argument checks shared with the front ends. */
 enum pl_code pl_check_id(const char *field, const char *v, pl_error *err);
 enum pl_code pl_check_text(const char *field, const char *v, size_t maxchars, pl_error *err);

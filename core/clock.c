@@ -73,6 +73,8 @@ bool pl_time_parse(const char *s, int64_t *ms)
 		int oh, om;
 		if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om))
 			return false;
+		if (oh > 23 || om > 59)
+			return false;
 		off = (oh * 60 + om) * (*p == '+' ? 1 : -1);
 		p += 6;
 	} else {
@@ -83,6 +85,9 @@ bool pl_time_parse(const char *s, int64_t *ms)
 	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
 			.tm_hour = h, .tm_min = mi, .tm_sec = se};
 	time_t t = timegm(&tm);
+	/* timegm rolls 2026-02-30 over to March: refuse dates that moved. */
+	if (tm.tm_year != y - 1900 || tm.tm_mon != mo - 1 || tm.tm_mday != d)
+		return false;
 	*ms = ((int64_t)t - off * 60) * 1000 + frac;
 	return true;
 }

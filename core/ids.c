@@ -39,8 +39,9 @@ bool pl_dm_has_user(const char *room, const char *user)
 	const char *rest = room + 3;
 	size_t ulen = strlen(user);
 	/* user first: "dm:<user>:<other>" */
-	if (strncmp(rest, user, ulen) == 0 && rest[ulen] == ':' && rest[ulen + 1])
-		return strcmp(user, rest + ulen + 1) <= 0;
+	if (strncmp(rest, user, ulen) == 0 && rest[ulen] == ':' && rest[ulen + 1] &&
+	    strcmp(user, rest + ulen + 1) <= 0)
+		return true;
 	/* user second: "dm:<other>:<user>" */
 	size_t rlen = strlen(rest);
 	if (rlen > ulen + 1 && strcmp(rest + rlen - ulen, user) == 0 &&

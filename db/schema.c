@@ -48,6 +48,11 @@ static const char *const migrations[] = {
 	"CREATE INDEX events_by_room ON events(room, id);"
 	"INSERT INTO rooms(id, name, private, created_by, created_at)"
 	"  VALUES('general', 'General', 0, NULL, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));",
+	/* 2: who parleyd counts online, for the processes without a hub
+	 * (parley.fcgi) to read */
+	"CREATE TABLE presence("
+	"  user TEXT PRIMARY KEY, connections INTEGER NOT NULL"
+	") WITHOUT ROWID;",
 };
 
 static int user_version(sqlite3 *db)

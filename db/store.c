@@ -20,6 +20,7 @@ enum stmt_id {
 	S_MSGS_BEFORE, S_MSGS_AFTER, S_MSGS_SINCE, S_MSGS_LATEST,
 	S_EVENT_INSERT, S_EVENT_LAST, S_EVENTS_AFTER, S_EVENTS_USER,
 	S_RECEIPT_UPDATE, S_RECEIPTS, S_RECEIPT_GET,
+	S_PRESENCE_SET, S_PRESENCE_DEL, S_PRESENCE_GET, S_PRESENCE_CLEAR,
 	S_COUNT
 };
 
@@ -88,6 +89,11 @@ static const char *const sql[S_COUNT] = {
 			     " read_up_to = MAX(read_up_to, ?4) WHERE room = ?1 AND user = ?2",
 	[S_RECEIPTS] = "SELECT user, delivered_up_to, read_up_to FROM members WHERE room = ?1"
 		       " AND (delivered_up_to > 0 OR read_up_to > 0) ORDER BY user LIMIT 1000",
+	[S_PRESENCE_SET] = "INSERT INTO presence(user, connections) VALUES(?1, ?2)"
+			   " ON CONFLICT(user) DO UPDATE SET connections = ?2",
+	[S_PRESENCE_DEL] = "DELETE FROM presence WHERE user = ?1",
+	[S_PRESENCE_GET] = "SELECT connections FROM presence WHERE user = ?1",
+	[S_PRESENCE_CLEAR] = "DELETE FROM presence",
 	[S_RECEIPT_GET] = "SELECT delivered_up_to, read_up_to FROM members"
 			  " WHERE room = ?1 AND user = ?2",
 };
@@ -568,7 +574,7 @@ json_t *pl_store_messages(pl_store *s, const char *room, const struct pl_page *p
 	 * reads backwards from the end point.  ?2 is the upper bound, ?3 the
 	 * lower one. */
 	enum stmt_id id = p->after ? S_MSGS_AFTER
-			  : p->since ? S_MSGS_SINCE
+			  : p->has_since ? S_MSGS_SINCE
 			  : p->before ? S_MSGS_BEFORE
 				      : S_MSGS_LATEST;
 	bool backwards = id == S_MSGS_BEFORE || id == S_MSGS_LATEST;
@@ -724,4 +730,37 @@ void pl_store_receipt_get(pl_store *s, const char *room, const char *user, int64
 		*read = sqlite3_column_int64(st, 1);
 	}
 	sqlite3_reset(st);
+}
+
+/* ---- presence mirror ---- */
+
+enum pl_code pl_store_presence_set(pl_store *s, const char *user, int connections,
+				   bool online, pl_error *err)
+{
+	sqlite3_stmt *st = stmt(s, online ? S_PRESENCE_SET : S_PRESENCE_DEL);
+	if (!st)
+		return db_fail(s, err);
+	bind_text(st, 1, user);
+	if (online)
+		sqlite3_bind_int(st, 2, connections);
+	return exec_done(s, st, err);
+}
+
+bool pl_store_presence_get(pl_store *s, const char *user, int *connections)
+{
+	sqlite3_stmt *st = stmt(s, S_PRESENCE_GET);
+	*connections = 0;
+	if (!st)
+		return false;
+	bind_text(st, 1, user);
+	bool online = sqlite3_step(st) == SQLITE_ROW;
+	if (online)
+		*connections = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	return online;
+}
+
+enum pl_code pl_store_presence_clear(pl_store *s, pl_error *err)
+{
+	return simple(s, S_PRESENCE_CLEAR, err);
 }

@@ -45,6 +45,13 @@ enum pl_code pl_store_set_last_seen(pl_store *s, const char *user, int64_t when,
 /* manual status ("online" when none was set) and last_seen (0 when never). */
 void pl_store_user_status(pl_store *s, const char *user, char status[16], int64_t *last_seen);
 
+/* Presence as parleyd counts it, mirrored for other processes: a row while
+ * the user is online (connections may be 0 during the grace period). */
+enum pl_code pl_store_presence_set(pl_store *s, const char *user, int connections,
+				   bool online, pl_error *err);
+bool pl_store_presence_get(pl_store *s, const char *user, int *connections);
+enum pl_code pl_store_presence_clear(pl_store *s, pl_error *err);
+
 /* Rooms and members. */
 enum pl_code pl_store_room_create(pl_store *s, const char *id, const char *name, bool priv,
 				  const char *creator, int64_t now, pl_error *err);
@@ -79,7 +86,8 @@ struct pl_page {
 	int limit;          /* 1..200 */
 	int64_t before;     /* 0 = none */
 	int64_t after;      /* 0 = none */
-	int64_t since;      /* ms, 0 = none */
+	int64_t since;      /* ms, when has_since */
+	bool has_since;
 };
 /* {"messages":[..oldest first..],"has_more":bool} */
 json_t *pl_store_messages(pl_store *s, const char *room, const struct pl_page *page);

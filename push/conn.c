@@ -7,15 +7,22 @@
 
 #include "core/clock.h"
 
-struct pl_buf *pl_buf_new(const char *data, size_t len)
+struct pl_buf *pl_buf_alloc(size_t len)
 {
 	struct pl_buf *b = malloc(sizeof *b + len + 1);
 	if (!b)
 		return NULL;
 	atomic_init(&b->refs, 1);
 	b->len = (uint32_t)len;
-	memcpy(b->data, data, len);
 	b->data[len] = 0;
+	return b;
+}
+
+struct pl_buf *pl_buf_new(const char *data, size_t len)
+{
+	struct pl_buf *b = pl_buf_alloc(len);
+	if (b)
+		memcpy(b->data, data, len);
 	return b;
 }
 

@@ -30,6 +30,8 @@ struct pl_buf {
 };
 
 struct pl_buf *pl_buf_new(const char *data, size_t len);
+/* A buffer of len bytes for the caller to fill. */
+struct pl_buf *pl_buf_alloc(size_t len);
 struct pl_buf *pl_buf_ref(struct pl_buf *b);
 void pl_buf_unref(struct pl_buf *b);
 

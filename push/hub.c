@@ -2,6 +2,7 @@
 #include "push/hub.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +37,14 @@ struct mail {
 
 /* ---- mailbox (any thread) ---- */
 
+static void handle_mail(struct pl_hub *h, struct mail *m);
+
 static void post(struct pl_hub *h, struct mail *m)
 {
+	if (atomic_load(&h->stopped)) {
+		handle_mail(h, m); /* no loop any more: let go at once */
+		return;
+	}
 	pthread_mutex_lock(&h->mail_lock);
 	if (h->mail_tail)
 		h->mail_tail->next = m;
@@ -270,8 +277,9 @@ static struct pl_buf *sse_buf(const struct pl_event_out *e)
 	int n = e->id > 0 ? snprintf(head, sizeof head, "id: %lld\nevent: %s\ndata: ",
 				     (long long)e->id, e->type)
 			  : snprintf(head, sizeof head, "event: %s\ndata: ", e->type);
-	struct pl_buf *b = pl_buf_new(head, (size_t)n + e->len + 2);
+	struct pl_buf *b = pl_buf_alloc((size_t)n + e->len + 2);
 	if (b) {
+		memcpy(b->data, head, (size_t)n);
 		memcpy(b->data + n, e->json, e->len);
 		memcpy(b->data + n + e->len, "\n\n", 2);
 	}
@@ -551,6 +559,20 @@ static void replay(struct pl_hub *h, struct pl_conn *c)
 
 /* ---- attach and detach ---- */
 
+/* Presence counts connections of every transport and process; the count
+ * is mirrored into the store for processes without a hub. */
+static void count_connection(struct pl_hub *h, const char *user, bool up)
+{
+	struct pl_presence *p = h->ctx->presence;
+	if (!p)
+		return;
+	if (up)
+		pl_presence_connect(p, user);
+	else
+		pl_presence_disconnect(p, user);
+	pl_chat_presence_mirror(h->ctx, user, pl_presence_connections(p, user), true);
+}
+
 static void all_add(struct pl_hub *h, struct pl_conn *c)
 {
 	if (h->nall == h->capall) {
@@ -624,9 +646,9 @@ static void do_attach(struct pl_hub *h, struct pl_conn *c, struct pl_attach *a)
 		subscribe_initial(h, c, a->rooms);
 	pl_hub_set_presence(h, c, a->presence);
 	atomic_fetch_add(&h->ctx->counters.push_open, 1);
+	h->churn++;
 	atomic_fetch_add(&h->ctx->counters.push_total, 1);
-	if (h->ctx->presence)
-		pl_presence_connect(h->ctx->presence, c->user);
+	count_connection(h, c->user, true);
 	/* Catch up first, so the resume point is current before any event. */
 	fan_out(h);
 	if (c->kind != PL_CONN_POLL)
@@ -666,8 +688,7 @@ static void do_detach(struct pl_hub *h, struct pl_conn *c)
 		c->watch.fd = -1;
 	}
 	atomic_fetch_sub(&h->ctx->counters.push_open, 1);
-	if (h->ctx->presence)
-		pl_presence_disconnect(h->ctx->presence, c->user);
+	count_connection(h, c->user, false);
 	/* Freed after this loop pass: other events of the pass may still
 	 * point at it. */
 	c->dirty_next = NULL;
@@ -684,8 +705,32 @@ static void free_attach(struct pl_attach *a)
 	json_decref(a->presence);
 }
 
+/* After the stop, a connection that still arrives is ended at once (and
+ * its suspended request resumed, so the HTTP library can finish it). */
+static void refuse(struct mail *m)
+{
+	struct pl_conn *c = m->conn;
+	if (m->kind == MAIL_ADOPT_WS) {
+		close(m->fd);
+		c->watch.fd = -1;
+	}
+	if (!c || (m->kind != MAIL_ATTACH && m->kind != MAIL_ADOPT_WS))
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->closing = c->done = true;
+	bool wake = c->suspended;
+	c->suspended = false;
+	pthread_mutex_unlock(&c->lock);
+	if (wake && c->wake)
+		c->wake(c);
+}
+
 static void handle_mail(struct pl_hub *h, struct mail *m)
 {
+	if (atomic_load(&h->stopped)) {
+		refuse(m);
+		m->kind = MAIL_DETACH; /* nothing is attached any more */
+	}
 	switch (m->kind) {
 	case MAIL_ATTACH:
 		do_attach(h, m->conn, &m->attach);
@@ -703,7 +748,8 @@ static void handle_mail(struct pl_hub *h, struct mail *m)
 		do_detach(h, m->conn);
 		break;
 	case MAIL_EPHEMERAL:
-		pl_hub_route_ephemeral(h, m->event);
+		if (m->event)
+			pl_hub_route_ephemeral(h, m->event);
 		break;
 	case MAIL_ACK:
 		pl_hub_deliver_buf(h, m->conn, m->buf);
@@ -759,11 +805,8 @@ static void on_bus_message(void *ud, char kind, const char *payload, size_t len)
 		if (ev)
 			pl_hub_route_ephemeral(h, ev);
 		json_decref(ev);
-	} else if (kind == 'C' && len > 1 && h->ctx->presence && pl_valid_id(payload + 1)) {
-		if (payload[0] == '+')
-			pl_presence_connect(h->ctx->presence, payload + 1);
-		else
-			pl_presence_disconnect(h->ctx->presence, payload + 1);
+	} else if (kind == 'C' && len > 1 && pl_valid_id(payload + 1)) {
+		count_connection(h, payload + 1, payload[0] == '+');
 	}
 }
 
@@ -847,6 +890,14 @@ static void tick(struct pl_hub *h, int64_t now)
 	if (now < h->next_flush_ms)
 		return;
 	h->next_flush_ms = now + 1000;
+	/* HTTP's per-connection pools are freed when a WebSocket leaves MHD
+	 * or a request ends; give those pages back after a burst, or idle
+	 * connections would look as big as the handshakes once were. */
+	if (h->churn > 256 || (h->churn && now - h->trimmed_ms > 10000)) {
+		malloc_trim(0);
+		h->churn = 0;
+		h->trimmed_ms = now;
+	}
 	pl_bus_tick(h->ctx->bus);
 	pl_hub_flush_delivered(h);
 	for (size_t i = 0; i < h->nall; i++) {
@@ -928,6 +979,8 @@ struct pl_hub *pl_hub_start(struct pl_ctx *ctx, pl_error *err)
 		return NULL; /* the process exits: nothing to free carefully */
 	}
 	h->cursor = pl_store_last_event(h->store);
+	/* A mirror left by a daemon that died counts nobody now. */
+	pl_store_presence_clear(h->store, err);
 	atomic_init(&h->stored_hint, h->cursor);
 	struct pl_sink sink = {h, sink_stored, sink_ephemeral};
 	pl_ctx_set_sink(ctx, &sink);
@@ -958,6 +1011,16 @@ void pl_hub_stop(struct pl_hub *h)
 	uint64_t one = 1;
 	(void)!write(h->wake.fd, &one, sizeof one);
 	pthread_join(h->thread, NULL);
+	atomic_store(&h->stopped, true);
+	/* What was posted between the thread's last pass and now. */
+	on_wake(&h->wake, 0);
+}
+
+void pl_hub_free(struct pl_hub *h)
+{
+	if (!h)
+		return;
+	on_wake(&h->wake, 0);
 	free_map_values(h->rooms);
 	free_map_values(h->users);
 	free_map_values(h->typing);

@@ -29,8 +29,10 @@ struct pl_attach {
 };
 
 struct pl_hub *pl_hub_start(struct pl_ctx *ctx, pl_error *err);
-/* Closes every connection (WebSocket 1001, streams ended) and stops. */
+/* Closes every connection (WebSocket 1001, streams ended) and stops the
+ * hub's thread; calls from front ends stay safe until pl_hub_free. */
 void pl_hub_stop(struct pl_hub *h);
+void pl_hub_free(struct pl_hub *h);
 
 /* Checks a rooms=a,b list against the user's membership: 403 for a room
  * they are not in.  *out is the array (NULL when rooms is NULL or empty). */

@@ -50,6 +50,7 @@ struct pl_hub {
 	struct pl_watch wake;         /* eventfd */
 	atomic_llong stored_hint;     /* newest event id known committed */
 	atomic_bool stopping;
+	atomic_bool stopped;          /* the thread has ended */
 
 	/* indexes */
 	int64_t cursor;               /* last event fanned out */
@@ -66,6 +67,8 @@ struct pl_hub {
 	pl_map *receipts;             /* "room\x1fuser" -> struct receipt_state */
 	pl_map *delivered;            /* "room\x1fuser" -> pending delivered id */
 	int64_t next_tick_ms, next_flush_ms;
+	int churn;                    /* connections attached since the last trim */
+	int64_t trimmed_ms;
 };
 
 /* A prepared event: the JSON once, each transport's bytes made on first

@@ -47,9 +47,11 @@ struct pl_buf *pl_ws_text_buf(const char *json, size_t len)
 {
 	uint8_t head[14];
 	size_t n = ws_frame_header(head, WS_TEXT, true, len);
-	struct pl_buf *b = pl_buf_new((const char *)head, n + len);
-	if (b)
+	struct pl_buf *b = pl_buf_alloc(n + len);
+	if (b) {
+		memcpy(b->data, head, n);
 		memcpy(b->data + n, json, len);
+	}
 	return b;
 }
 

@@ -71,7 +71,11 @@ static void test_defaults(void)
 	CHECK_STR(c.listen_host, "127.0.0.1");
 	CHECK(c.listen_port == 8080);
 	CHECK_STR(c.data_dir, "./var");
+#ifdef PL_WWW_DEFAULT
+	CHECK_STR(c.www_dir, PL_WWW_DEFAULT);
+#else
 	CHECK_STR(c.www_dir, "./www");
+#endif
 	CHECK_STR(c.redis_url, "");
 	CHECK_STR(c.socket, "");
 	CHECK(c.jwt_secret == NULL && c.jwt_secret_len == 0);
