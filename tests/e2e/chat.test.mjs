@@ -306,6 +306,20 @@ async function scenario(browser, base, mode) {
     await visible(bob.msg("Second line").locator(".edited"));
   });
 
+  if (mode === "ws") {
+    await check(`${tag} keyboard: Up in the empty box edits the last own message, Escape cancels`, async () => {
+      const input = alice.$("#composer-input");
+      await input.click();
+      await input.press("ArrowUp");
+      const ta = alice.$("#message-list textarea");
+      await visible(ta);
+      if ((await ta.inputValue()) !== "Yes! The checklist is in the wiki.\nSecond line") throw new Error(`editor holds ${await ta.inputValue()}`);
+      await ta.press("Escape");
+      await until(async () => (await alice.$("#message-list textarea").count()) === 0, "the editor to close");
+      await until(() => input.evaluate((n) => document.activeElement === n), "focus back in the message box");
+    });
+  }
+
   await check(`${tag} bob deletes his own message; alice sees the placeholder`, async () => {
     await send(bob, "Oops, wrong window");
     await visible(alice.msg("Oops, wrong window"));
