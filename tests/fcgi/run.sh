@@ -18,7 +18,9 @@
 #     writers plus parleyd, long-poll limits, CGI = FastCGI, --socket and
 #     SIGTERM;
 #   - tests/integration/rest.test.mjs through lighttpd and through Apache,
-#     when it supports PARLEY_TARGET_URL;
+#     when it supports PARLEY_TARGET_URL: each pass on a stack of its own
+#     (parleyd, the web server, its parley.fcgi) on a fresh data folder,
+#     stopped after it, since the suite's room and user ids are fixed;
 #   - with redis-server: parleyd and lighttpd + parley.fcgi on REDIS_URL,
 #     the live checks again;
 #   - a graceful stop of every parley.fcgi its manager stops.
@@ -121,6 +123,19 @@ suite() {
 		FAILED=$((FAILED + f))
 	fi
 	rm -f "$out"
+}
+
+# Counts "stopped" lines of parley.fcgi in the logs given, waiting up to
+# 10 s for want of them.
+stopped_in() {
+	local want=$1 n i
+	shift
+	for i in $(seq 1 100); do
+		n=$(cat "$@" 2>/dev/null | grep -c " info stopped$")
+		[ "$n" -ge "$want" ] && break
+		sleep 0.1
+	done
+	echo "$n"
 }
 
 # ---- prerequisites ----
@@ -272,11 +287,106 @@ suite cross "$FT/cross.test.mjs" "${common[@]}" DIRECT_URL="$DIRECT" LIGHTTPD_UR
 	PARLEY_FCGI="$PARLEY_FCGI" PARLEY_DATA="$DATA"
 
 # The REST integration suite itself, a second time through lighttpd and
-# once through Apache, once it can be pointed at a running server.
+# once through Apache, once it can be pointed at a running server.  Its
+# room and user ids are fixed, so each pass gets a stack of its own on a
+# fresh data folder (rest_stack), started for that pass and stopped after
+# it: parleyd, and lighttpd with its bin-path parley.fcgi, or spawn-fcgi
+# parley.fcgi workers with Apache in front, from the same contrib templates.
+
+# Drops the pids given from PIDS (once they are stopped: a later cleanup
+# must not signal a reused pid).
+forget_pids() {
+	local keep=() p q gone
+	for p in "${PIDS[@]}"; do
+		gone=
+		for q in "$@"; do [ "$p" = "$q" ] && gone=1; done
+		[ -n "$gone" ] || keep+=("$p")
+	done
+	PIDS=("${keep[@]}")
+}
+
+# rest_stack lighttpd|apache: runs rest.test.mjs as suite rest-FRONT on a
+# stack of its own; checks its graceful stop.
+rest_stack() {
+	local front=$1 name=rest-$1
+	local data=$TMP/data-$name run=$TMP/run/$name
+	local DATA=$data DP FP=$FP port url sp spawned= fpid pids=() p n rc want
+	mkdir -p "$data" "$run"
+	chmod 777 "$data"
+	umask 000
+	DP=$(free_port)
+	"$PARLEYD" --listen "127.0.0.1:$DP" --data "$data" --www "$TMP/www" \
+		>"$LOGS/$name-parleyd.log" 2>&1 &
+	sp=$!
+	PIDS+=("$sp")
+	if ! wait_http "http://127.0.0.1:$DP/v1/health"; then
+		umask 022
+		bad "$name: parleyd did not start"
+		return
+	fi
+	chmod 666 "$data"/parley.db* 2>/dev/null
+	port=$(free_port)
+	case $front in
+	lighttpd)
+		render "$ROOT/contrib/lighttpd/parley.conf" "$run.conf" "$port" "$run" "$PARLEY_FCGI"
+		lighttpd -D -f "$run.conf" >"$LOGS/$name.log" 2>&1 &
+		fpid=$!
+		PIDS+=("$fpid")
+		want=2
+		;;
+	apache)
+		FP=$(free_port)
+		env DATA="$data" LOGS="$LOGS" NAME="$name" spawn-fcgi -a 127.0.0.1 -p "$FP" -F 2 \
+			-P "$run-spawn-fcgi.pid" -- /bin/sh -c \
+			'exec "$PARLEY_FCGI" --data "$DATA" --threads 4 --max-polls 1 2>>"$LOGS/$NAME-workers.log"' \
+			>"$LOGS/$name-spawn-fcgi.log" 2>&1
+		spawned=$(tr '\n' ' ' <"$run-spawn-fcgi.pid" 2>/dev/null)
+		for p in $spawned; do PIDS+=("$p"); done
+		render "$ROOT/contrib/apache/parley.conf" "$run.conf" "$port" "$run" "$PARLEY_FCGI"
+		setsid apache2 -f "$run.conf" -DFOREGROUND >"$LOGS/$name.log" 2>&1 &
+		fpid=$!
+		PIDS+=("$fpid")
+		want=$(echo $spawned | wc -w)
+		;;
+	esac
+	umask 022
+	url=http://127.0.0.1:$port
+	if [ "$front" = apache ] && [ -z "$spawned" ]; then
+		bad "$name: spawn-fcgi started nothing"
+	elif ! wait_http "$url/v1/health"; then
+		bad "$name: $front did not come up on $data"
+	else
+		ok "$name: parleyd and $front + parley.fcgi up on a fresh data folder"
+		suite "$name" "$REST" "${common[@]}" PARLEY_TARGET_URL="$url"
+	fi
+
+	# Stop: the front end (lighttpd stops its bin-path children), the
+	# spawn-fcgi workers, parleyd; each parley.fcgi logs a graceful stop.
+	stop_pid "$fpid"
+	wait "$fpid" 2>/dev/null
+	for p in $spawned; do kill -TERM "$p" 2>/dev/null; done
+	for p in $spawned; do stop_pid "$p"; done
+	if [ "$front" = lighttpd ]; then
+		n=$(stopped_in "$want" "$LOGS/$name.log" "$run/lighttpd-error.log")
+	else
+		n=$(stopped_in "$want" "$LOGS/$name-workers.log")
+	fi
+	if [ "$want" -gt 0 ] && [ "$n" -ge "$want" ]; then
+		ok "$name: its $want parley.fcgi processes stopped gracefully"
+	else
+		bad "$name: $n of $want parley.fcgi processes logged a graceful stop"
+	fi
+	stop_pid "$sp"
+	wait "$sp"
+	rc=$?
+	if [ "$rc" -eq 0 ]; then ok "$name: parleyd: SIGTERM, exit 0"; else bad "$name: parleyd: exit $rc after SIGTERM"; fi
+	forget_pids "$sp" "$fpid" $spawned
+}
+
 REST=$ROOT/tests/integration/rest.test.mjs
 if [ -f "$REST" ] && grep -q PARLEY_TARGET_URL "$REST" "$ROOT/tests/integration/lib.mjs" 2>/dev/null; then
-	suite rest-lighttpd "$REST" "${common[@]}" PARLEY_TARGET_URL="http://127.0.0.1:$LP"
-	suite rest-apache "$REST" "${common[@]}" PARLEY_TARGET_URL="http://127.0.0.1:$AP"
+	rest_stack lighttpd
+	rest_stack apache
 else
 	echo "note: tests/integration/rest.test.mjs does not take PARLEY_TARGET_URL yet; through.test.mjs covers its matrix"
 fi
@@ -334,18 +444,6 @@ else
 	ok "no \"database is locked\" in any log"
 fi
 
-# Counts "stopped" lines of parley.fcgi in the logs given, waiting up to
-# 10 s for want of them.
-stopped_in() {
-	local want=$1 n i
-	shift
-	for i in $(seq 1 100); do
-		n=$(cat "$@" 2>/dev/null | grep -c " info stopped$")
-		[ "$n" -ge "$want" ] && break
-		sleep 0.1
-	done
-	echo "$n"
-}
 stop_pid "$LIGHTTPD_PID"
 wait "$LIGHTTPD_PID" 2>/dev/null
 n=$(stopped_in 2 "$LOGS/lighttpd.log" "$TMP/run/lighttpd/lighttpd-error.log")
