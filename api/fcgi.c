@@ -281,28 +281,29 @@ static void fail(struct pl_resp *r, enum pl_code code, int retry_after, const ch
 
 /* ---- long-poll ---- */
 
-/* A stored event as the API shows it, built from the row without parsing
- * its data: the same text as push/hub.c's event_text, byte for byte. */
+/* Appends one stored event, as the API shows it, to the answer. */
 static bool append_event(char **buf, size_t *len, size_t *cap, const struct pl_event_row *row)
 {
-	char ts[PL_TIME_LEN];
-	pl_time_format(row->ts, ts);
-	const char *data = row->data ? row->data : "{}";
-	size_t need = strlen(row->type) + strlen(row->room) + strlen(data) + 128;
-	if (*len + need > *cap) {
-		size_t ncap = (*cap ? *cap * 2 : 1024) + need;
+	size_t n;
+	char *text = pl_event_row_json(row, &n);
+	if (!text)
+		return false;
+	if (*len + n + 2 > *cap) {
+		size_t ncap = (*cap ? *cap * 2 : 1024) + n;
 		char *p = realloc(*buf, ncap);
-		if (!p)
+		if (!p) {
+			free(text);
 			return false;
+		}
 		*buf = p;
 		*cap = ncap;
 	}
-	int n = snprintf(*buf + *len, *cap - *len,
-			 "%s{\"id\":%lld,\"type\":\"%s\",\"room\":\"%s\",\"ts\":\"%s\",\"data\":%s}",
-			 *len ? "," : "", (long long)row->id, row->type, row->room, ts, data);
-	if (n < 0 || (size_t)n >= *cap - *len)
-		return false;
-	*len += (size_t)n;
+	if (*len)
+		(*buf)[(*len)++] = ',';
+	memcpy(*buf + *len, text, n);
+	*len += n;
+	(*buf)[*len] = 0;
+	free(text);
 	return true;
 }
 
@@ -388,20 +389,6 @@ static void wait_a_little(struct pl_fcgi *f, uint64_t seen, int64_t deadline_ms)
 	pthread_mutex_unlock(&f->lock);
 }
 
-static bool parse_event_id(const char *v, int64_t *out)
-{
-	*out = -1;
-	if (!v || !*v)
-		return true;
-	char *end;
-	errno = 0;
-	long long id = strtoll(v, &end, 10);
-	if (*end || errno || id < 0)
-		return false;
-	*out = id;
-	return true;
-}
-
 static void presence_count(struct pl_fcgi *f, char sign, const char *user)
 {
 	char msg[PL_ID_MAX + 2];
@@ -427,7 +414,7 @@ static void serve_poll(struct pl_fcgi *f, struct pl_call *call, struct pl_resp *
 		}
 	}
 	int64_t cursor;
-	if (!parse_event_id(pl_req_query(call->req, "cursor"), &cursor)) {
+	if (!pl_parse_event_id(pl_req_query(call->req, "cursor"), &cursor)) {
 		fail(resp, PL_INVALID_ARGUMENT, 0, "cursor must be an event id");
 		return;
 	}

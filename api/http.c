@@ -1,11 +1,26 @@
 #include "api/http.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 const char *pl_req_query(const struct pl_req *r, const char *name)
 {
 	return r->query ? r->query(r->adapter, name) : NULL;
+}
+
+bool pl_parse_event_id(const char *v, int64_t *out)
+{
+	*out = -1;
+	if (!v || !*v)
+		return true;
+	char *end;
+	errno = 0;
+	long long id = strtoll(v, &end, 10);
+	if (*end || errno || id < 0)
+		return false;
+	*out = id;
+	return true;
 }
 
 void pl_resp_text(struct pl_resp *r, int status, const char *type, char *body, size_t len)

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/err.h"
 
@@ -38,6 +39,9 @@ struct pl_resp {
 };
 
 const char *pl_req_query(const struct pl_req *r, const char *name);
+/* A resume point (last_event_id, Last-Event-ID, cursor): *out is the id,
+ * or -1 for "from now" when v is NULL or empty; false when malformed. */
+bool pl_parse_event_id(const char *v, int64_t *out);
 /* Takes ownership of body. */
 void pl_resp_json(struct pl_resp *r, int status, json_t *body);
 void pl_resp_error(struct pl_resp *r, const pl_error *err);

@@ -133,29 +133,13 @@ static bool serve_static(struct pl_http *s, struct MHD_Connection *mc, const cha
 
 static void wake(struct pl_conn *c) { MHD_resume_connection(c->front); }
 
-/* Resume point: the Last-Event-ID header or last_event_id (SSE, WS), or
- * cursor (long-poll).  -1 means "from now". */
-static bool resume_point(const char *v, int64_t *out)
-{
-	*out = -1;
-	if (!v || !*v)
-		return true;
-	char *end;
-	errno = 0;
-	long long id = strtoll(v, &end, 10);
-	if (*end || errno || id < 0)
-		return false;
-	*out = id;
-	return true;
-}
-
 /* The attach options common to every transport, checked against the
  * caller's rights (403 for a room they are not in). */
 static enum pl_code push_options(struct pl_http *s, const struct pl_call *call,
 				 const char *resume, struct pl_attach *a, pl_error *err)
 {
 	memset(a, 0, sizeof *a);
-	if (!resume_point(resume, &a->last_event_id))
+	if (!pl_parse_event_id(resume, &a->last_event_id))
 		return pl_fail(err, PL_INVALID_ARGUMENT, "last_event_id must be an event id");
 	if (pl_hub_parse_rooms(s->ctx, call->who.sub, pl_req_query(call->req, "rooms"), &a->rooms,
 			       err) != PL_OK)

@@ -46,51 +46,6 @@ static void settings_error(const char *msg)
 		      stdout);
 }
 
-/* Dev mode without a secret: the secret parleyd keeps in the data folder
- * (made here if parley.fcgi is the first to need it), so a dev token
- * works on both. */
-static bool dev_secret(struct pl_config *cfg)
-{
-	char path[4200];
-	unsigned char key[32];
-	snprintf(path, sizeof path, "%s/dev-secret", cfg->data_dir);
-	mkdir(cfg->data_dir, 0750);
-	for (int attempt = 0; attempt < 20; attempt++) {
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		ssize_t n = fd >= 0 ? read(fd, key, sizeof key) : -1;
-		if (fd >= 0)
-			close(fd);
-		if (n == (ssize_t)sizeof key) {
-			cfg->jwt_secret = malloc(sizeof key);
-			if (!cfg->jwt_secret)
-				return false;
-			memcpy(cfg->jwt_secret, key, sizeof key);
-			cfg->jwt_secret_len = sizeof key;
-			return true;
-		}
-		if (fd < 0) {
-			FILE *r = fopen("/dev/urandom", "rb");
-			bool ok = r && fread(key, 1, sizeof key, r) == sizeof key;
-			if (r)
-				fclose(r);
-			fd = ok ? open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
-			if (fd >= 0) {
-				ok = write(fd, key, sizeof key) == (ssize_t)sizeof key;
-				close(fd);
-				if (!ok)
-					return false;
-				continue;
-			}
-			if (errno != EEXIST)
-				return false;
-		}
-		/* Another process is writing it now. */
-		struct timespec ts = {0, 50 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
-	return false;
-}
-
 static bool load_settings(struct pl_config *cfg, int argc, char **argv, int *status)
 {
 	char err[512];
@@ -112,7 +67,7 @@ static bool load_settings(struct pl_config *cfg, int argc, char **argv, int *sta
 		pl_config_free(cfg);
 		return false;
 	}
-	if (!cfg->jwt_secret && !dev_secret(cfg)) {
+	if (!cfg->jwt_secret && !pl_config_dev_secret(cfg)) {
 		char msg[4300];
 		snprintf(msg, sizeof msg, "cannot read or make the dev secret in %s", cfg->data_dir);
 		settings_error(msg);

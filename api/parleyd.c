@@ -27,39 +27,6 @@
 #include "core/log.h"
 #include "push/hub.h"
 
-/* Dev mode without a secret: one is made once and kept in the data folder,
- * so dev tokens survive a restart. */
-static bool dev_secret(struct pl_config *cfg)
-{
-	char path[4200];
-	unsigned char key[32];
-	snprintf(path, sizeof path, "%s/dev-secret", cfg->data_dir);
-	mkdir(cfg->data_dir, 0750);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, key, sizeof key) : -1;
-	if (fd >= 0)
-		close(fd);
-	if (n != (ssize_t)sizeof key) {
-		FILE *r = fopen("/dev/urandom", "rb");
-		bool ok = r && fread(key, 1, sizeof key, r) == sizeof key;
-		if (r)
-			fclose(r);
-		fd = ok ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
-		if (fd < 0 || write(fd, key, sizeof key) != (ssize_t)sizeof key) {
-			if (fd >= 0)
-				close(fd);
-			return false;
-		}
-		close(fd);
-	}
-	cfg->jwt_secret = malloc(sizeof key);
-	if (!cfg->jwt_secret)
-		return false;
-	memcpy(cfg->jwt_secret, key, sizeof key);
-	cfg->jwt_secret_len = sizeof key;
-	return true;
-}
-
 static int print_token(int argc, char **argv)
 {
 	if (argc < 3 || argv[2][0] == '-') {
@@ -84,7 +51,7 @@ static int print_token(int argc, char **argv)
 		fprintf(stderr, "parleyd token: %s\n", err);
 		return 2;
 	}
-	if (!cfg.jwt_secret && cfg.dev && !dev_secret(&cfg)) {
+	if (!cfg.jwt_secret && cfg.dev && !pl_config_dev_secret(&cfg)) {
 		fprintf(stderr, "parleyd token: cannot make the dev secret in %s\n", cfg.data_dir);
 		return 1;
 	}
@@ -123,7 +90,7 @@ static bool load_settings(struct pl_config *cfg, int argc, char **argv, int *sta
 			  "with --dev for a local trial; refusing to start");
 		return false;
 	}
-	if (!cfg->jwt_secret && !dev_secret(cfg)) {
+	if (!cfg->jwt_secret && !pl_config_dev_secret(cfg)) {
 		log_error("cannot create the dev secret in %s", cfg->data_dir);
 		return false;
 	}

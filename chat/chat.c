@@ -92,15 +92,20 @@ struct signup {
 	const char *user, *name;
 };
 
+/* Makes sure user exists; a new user joins general silently (no event at
+ * all), as every user is a member of it. */
+static enum pl_code sign_up(pl_store *s, const char *user, const char *name, pl_error *err)
+{
+	bool created, joined;
+	if (pl_store_user_ensure(s, user, name, pl_now_ms(), &created, err) != PL_OK)
+		return err->code;
+	return created ? pl_store_member_add(s, "general", user, pl_now_ms(), &joined, err) : PL_OK;
+}
+
 static enum pl_code signup_job(pl_store *s, void *arg, pl_error *err)
 {
 	struct signup *a = arg;
-	bool created, joined;
-	if (pl_store_user_ensure(s, a->user, a->name, pl_now_ms(), &created, err) != PL_OK)
-		return err->code;
-	/* Joining general at first sign-in is silent: no event at all. */
-	return created ? pl_store_member_add(s, "general", a->user, pl_now_ms(), &joined, err)
-		       : PL_OK;
+	return sign_up(s, a->user, a->name, err);
 }
 
 enum pl_code pl_chat_auth(struct pl_ctx *ctx, const char *token, struct pl_claims *who,
@@ -143,10 +148,9 @@ struct room_args {
 static enum pl_code create_job(pl_store *s, void *arg, pl_error *err)
 {
 	struct room_args *a = arg;
-	if (pl_store_room_create(s, a->room, a->name, a->priv, a->user, pl_now_ms(), err) != PL_OK)
-		return err->code;
-	bool changed;
-	if (pl_store_member_add(s, a->room, a->user, pl_now_ms(), &changed, err) != PL_OK)
+	if (pl_store_room_create(s, a->room, a->name, a->priv, a->user, pl_now_ms(), err) != PL_OK ||
+	    add_member(a->ctx, s, a->room, a->user, err) != PL_OK) /* the event subscribes
+								    * the creator's open streams */
 		return err->code;
 	a->out = pl_store_room_get(s, a->room);
 	return PL_OK;
@@ -308,10 +312,7 @@ static enum pl_code member_add_job(pl_store *s, void *arg, pl_error *err)
 	if (pl_is_dm(a->room))
 		return pl_fail(err, PL_PERMISSION_DENIED,
 			       "room: nobody can be added to a direct-message room");
-	bool created;
-	if (pl_store_user_ensure(s, a->other, NULL, pl_now_ms(), &created, err) != PL_OK)
-		return err->code;
-	if (created && pl_store_member_add(s, "general", a->other, pl_now_ms(), &created, err))
+	if (sign_up(s, a->other, NULL, err) != PL_OK)
 		return err->code;
 	return add_member(a->ctx, s, a->room, a->other, err);
 }
@@ -328,7 +329,7 @@ enum pl_code pl_chat_member_add(struct pl_ctx *ctx, const char *user, const char
 static enum pl_code dm_job(pl_store *s, void *arg, pl_error *err)
 {
 	struct room_args *a = arg;
-	bool priv, created;
+	bool priv;
 	if (pl_store_room_private(s, a->room, &priv) &&
 	    !(pl_store_is_member(s, a->room, a->user) && pl_store_is_member(s, a->room, a->other)))
 		/* dm:<a>:<b> is ambiguous when ids contain ':'. */
@@ -338,13 +339,11 @@ static enum pl_code dm_job(pl_store *s, void *arg, pl_error *err)
 	if (!pl_store_room_private(s, a->room, &priv)) {
 		if (pl_store_room_create(s, a->room, a->name, true, a->user, pl_now_ms(), err) !=
 			    PL_OK ||
-		    pl_store_user_ensure(s, a->other, NULL, pl_now_ms(), &created, err) != PL_OK)
+		    sign_up(s, a->other, NULL, err) != PL_OK)
 			return err->code;
-		if (created &&
-		    pl_store_member_add(s, "general", a->other, pl_now_ms(), &created, err))
-			return err->code;
-		if (pl_store_member_add(s, a->room, a->user, pl_now_ms(), &created, err) != PL_OK ||
-		    pl_store_member_add(s, a->room, a->other, pl_now_ms(), &created, err) != PL_OK)
+		if (add_member(a->ctx, s, a->room, a->user, err) != PL_OK ||
+		    (strcmp(a->user, a->other) != 0 &&
+		     add_member(a->ctx, s, a->room, a->other, err) != PL_OK))
 			return err->code;
 	}
 	a->out = pl_store_room_get(s, a->room);
@@ -816,9 +815,8 @@ static void seen_done(void *arg, const pl_error *err)
 void pl_chat_presence_changed(struct pl_ctx *ctx, const char *user, bool online)
 {
 	int64_t now = pl_now_ms();
-	if (!online)
-		pl_chat_presence_mirror(ctx, user, 0, false);
 	if (!online) {
+		pl_chat_presence_mirror(ctx, user, 0, false);
 		/* Queued, not awaited: the caller is the hub's loop. */
 		struct seen_args *a = malloc(sizeof *a);
 		if (a) {

@@ -18,6 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <fcntl.h>
 
 #ifdef PL_WWW_DEFAULT
 #define WWW_DEFAULT PL_WWW_DEFAULT
@@ -651,3 +655,49 @@ void pl_config_usage(const char *prog)
 			usage_opt(&opts[i]);
 	printf("  %-25s %s\n", "-h, --help", "show this help and exit");
 }
+
+/* Dev mode without a secret: one is made once and kept in the data folder
+ * (O_EXCL: parleyd and parley.fcgi may start together), so dev tokens work
+ * on both and survive restarts. */
+bool pl_config_dev_secret(struct pl_config *cfg)
+{
+	char path[4200];
+	unsigned char key[32];
+	snprintf(path, sizeof path, "%s/dev-secret", cfg->data_dir);
+	mkdir(cfg->data_dir, 0750);
+	for (int attempt = 0; attempt < 20; attempt++) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, key, sizeof key) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (n == (ssize_t)sizeof key) {
+			cfg->jwt_secret = malloc(sizeof key);
+			if (!cfg->jwt_secret)
+				return false;
+			memcpy(cfg->jwt_secret, key, sizeof key);
+			cfg->jwt_secret_len = sizeof key;
+			return true;
+		}
+		if (fd < 0) {
+			FILE *r = fopen("/dev/urandom", "rb");
+			bool ok = r && fread(key, 1, sizeof key, r) == sizeof key;
+			if (r)
+				fclose(r);
+			fd = ok ? open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
+			if (fd >= 0) {
+				ok = write(fd, key, sizeof key) == (ssize_t)sizeof key;
+				close(fd);
+				if (!ok)
+					return false;
+				continue;
+			}
+			if (errno != EEXIST)
+				return false;
+		}
+		/* Another process is writing it now. */
+		struct timespec ts = {0, 50 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+

@@ -41,6 +41,8 @@ enum pl_config_result {
 enum pl_config_result pl_config_load(struct pl_config *cfg, const char *prog, int argc,
 				     char **argv, int first, char *err, size_t errlen);
 void pl_config_free(struct pl_config *cfg);
+/* Dev mode without a secret: loads (or makes, once) <data>/dev-secret. */
+bool pl_config_dev_secret(struct pl_config *cfg);
 void pl_config_usage(const char *prog);
 
 #endif

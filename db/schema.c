@@ -55,6 +55,9 @@ static const char *const migrations[] = {
 	") WITHOUT ROWID;",
 };
 
+_Static_assert(sizeof migrations / sizeof migrations[0] == PL_SCHEMA_VERSION,
+	       "PL_SCHEMA_VERSION must count the migrations");
+
 static int user_version(sqlite3 *db)
 {
 	sqlite3_stmt *st;

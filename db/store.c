@@ -764,3 +764,16 @@ enum pl_code pl_store_presence_clear(pl_store *s, pl_error *err)
 {
 	return simple(s, S_PRESENCE_CLEAR, err);
 }
+
+char *pl_event_row_json(const struct pl_event_row *row, size_t *len)
+{
+	char ts[PL_TIME_LEN];
+	pl_time_format(row->ts, ts);
+	char *out = NULL;
+	int n = asprintf(&out, "{\"id\":%lld,\"type\":\"%s\",\"room\":\"%s\",\"ts\":\"%s\",\"data\":%s}",
+			 (long long)row->id, row->type, row->room, ts, row->data ? row->data : "{}");
+	if (n < 0)
+		return NULL;
+	*len = (size_t)n;
+	return out;
+}

@@ -21,7 +21,7 @@
 
 typedef struct pl_store pl_store;
 
-#define PL_SCHEMA_VERSION 1
+#define PL_SCHEMA_VERSION 2
 
 /* Opens (creating and migrating if needed) the database at path. */
 enum pl_code pl_store_open(const char *path, pl_store **out, pl_error *err);
@@ -115,6 +115,11 @@ int pl_store_events_after(pl_store *s, int64_t after, int limit, pl_event_fn fn,
 /* The same restricted to the rooms user is a member of now (replay). */
 int pl_store_events_for_user(pl_store *s, const char *user, int64_t after, int limit,
 			     pl_event_fn fn, void *ud);
+
+/* The API's event object for a row, built without parsing its data (room
+ * and type come from a fixed alphabet): malloc'd text, NULL when out of
+ * memory. */
+char *pl_event_row_json(const struct pl_event_row *row, size_t *len);
 
 /* Receipts. */
 enum pl_code pl_store_receipt_update(pl_store *s, const char *room, const char *user,

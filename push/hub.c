@@ -387,8 +387,8 @@ void pl_hub_deliver(struct pl_hub *h, struct pl_conn *c, struct pl_event_out *e)
 	pl_hub_deliver_buf(h, c, buf_for(e, c->kind));
 	if (e->id > 0 && !c->closing)
 		c->cursor = e->id;
-	if (e->sender && strcmp(e->sender, c->user) != 0)
-		pl_hub_note_delivered(h, e->room, c->user, e->id);
+	if (e->sender && e->message_id > 0 && strcmp(e->sender, c->user) != 0)
+		pl_hub_note_delivered(h, e->room, c->user, e->message_id);
 }
 
 void pl_hub_close(struct pl_hub *h, struct pl_conn *c, uint16_t ws_code, const char *why)
@@ -407,21 +407,6 @@ void pl_hub_close(struct pl_hub *h, struct pl_conn *c, uint16_t ws_code, const c
 }
 
 /* ---- stored events: fan-out and replay ---- */
-
-/* Builds the API's event object around the stored data without parsing
- * it: room and type are ids from a fixed alphabet, safe to print as is. */
-static char *event_text(const struct pl_event_row *row, size_t *len)
-{
-	char ts[PL_TIME_LEN];
-	pl_time_format(row->ts, ts);
-	char *out = NULL;
-	int n = asprintf(&out, "{\"id\":%lld,\"type\":\"%s\",\"room\":\"%s\",\"ts\":\"%s\",\"data\":%s}",
-			 (long long)row->id, row->type, row->room, ts, row->data ? row->data : "{}");
-	if (n < 0)
-		return NULL;
-	*len = (size_t)n;
-	return out;
-}
 
 /* member.* events name their user in data; the hub follows them to keep
  * open connections' subscriptions equal to the membership. */
@@ -456,6 +441,22 @@ static void unfollow(struct pl_hub *h, const struct pl_event_row *row)
 		pl_hub_unsubscribe(h, c, row->room);
 }
 
+/* Prepares a stored row for delivery: its text (returned, the caller
+ * frees it and *data), and for messages the sender and id that delivered
+ * receipts need, parsed once per message rather than once per delivery. */
+static char *prepare_row(const struct pl_event_row *row, struct pl_event_out *e, json_t **data)
+{
+	*e = (struct pl_event_out){.id = row->id, .type = row->type, .room = row->room};
+	char *text = pl_event_row_json(row, &e->len);
+	e->json = text;
+	*data = strcmp(row->type, "message.created") == 0
+			? json_loads(row->data ? row->data : "{}", 0, NULL)
+			: NULL;
+	e->sender = json_string_value(json_object_get(*data, "sender"));
+	e->message_id = json_integer_value(json_object_get(*data, "id"));
+	return text;
+}
+
 static bool fan_out_row(void *ud, const struct pl_event_row *row)
 {
 	struct pl_hub *h = ud;
@@ -463,15 +464,9 @@ static bool fan_out_row(void *ud, const struct pl_event_row *row)
 	bool left = strcmp(row->type, "member.left") == 0;
 	if (joined)
 		follow_membership(h, row, true);
-	struct pl_event_out e = {.id = row->id, .type = row->type, .room = row->room};
-	char *text = event_text(row, &e.len);
-	e.json = text;
-	/* Delivered receipts need the sender: parsed once per message, not
-	 * once per delivery. */
-	json_t *data = strcmp(row->type, "message.created") == 0
-			       ? json_loads(row->data ? row->data : "{}", 0, NULL)
-			       : NULL;
-	e.sender = json_string_value(json_object_get(data, "sender"));
+	struct pl_event_out e;
+	json_t *data;
+	char *text = prepare_row(row, &e, &data);
 	if (text && row->target[0]) {
 		struct pl_user *u = user_entry(h, row->target, false);
 		for (struct pl_conn *c = u ? u->conns : NULL; c; c = c->user_next)
@@ -522,14 +517,15 @@ static bool replay_row(void *ud, const struct pl_event_row *row)
 	for (struct pl_sub *s = c->subs; !wanted && s; s = s->conn_next)
 		wanted = strcmp(s->room->id, row->room) == 0;
 	if (wanted) {
-		struct pl_event_out e = {.id = row->id, .type = row->type, .room = row->room};
-		char *text = event_text(row, &e.len);
-		e.json = text;
+		struct pl_event_out e;
+		json_t *data;
+		char *text = prepare_row(row, &e, &data);
 		c->replaying = false; /* deliver() skips replaying conns */
 		if (text)
 			pl_hub_deliver(rc->h, c, &e);
 		c->replaying = true;
 		pl_event_out_release(&e);
+		json_decref(data);
 		free(text);
 	}
 	c->cursor = row->id;
@@ -687,6 +683,7 @@ static void do_detach(struct pl_hub *h, struct pl_conn *c)
 		close(c->watch.fd);
 		c->watch.fd = -1;
 	}
+	pl_ws_release(c);
 	atomic_fetch_sub(&h->ctx->counters.push_open, 1);
 	count_connection(h, c->user, false);
 	/* Freed after this loop pass: other events of the pass may still
@@ -742,6 +739,7 @@ static void handle_mail(struct pl_hub *h, struct mail *m)
 		} else {
 			close(m->fd);
 			m->conn->watch.fd = -1;
+			pl_ws_release(m->conn);
 		}
 		break;
 	case MAIL_DETACH:

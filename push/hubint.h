@@ -78,6 +78,7 @@ struct pl_event_out {
 	const char *type;
 	const char *room;
 	const char *sender;           /* message.created: who sent it */
+	int64_t message_id;           /* message.created: the message's id */
 	const char *json;
 	size_t len;
 	struct pl_buf *sse, *ws, *raw, *online;
@@ -106,6 +107,8 @@ bool pl_ws_adopt(struct pl_hub *h, struct pl_conn *c, int fd, const char *extra,
 void pl_ws_flush(struct pl_hub *h, struct pl_conn *c);
 void pl_ws_tick(struct pl_hub *h, struct pl_conn *c, int64_t now);
 void pl_ws_close(struct pl_hub *h, struct pl_conn *c, uint16_t code, const char *why);
+/* Frees a WebSocket's buffers (when it leaves the hub). */
+void pl_ws_release(struct pl_conn *c);
 /* Handles frames that arrived with the handshake (after attach). */
 void pl_ws_start(struct pl_hub *h, struct pl_conn *c);
 /* Detaches a connection the hub closed itself. */

@@ -512,6 +512,17 @@ void pl_ws_tick(struct pl_hub *h, struct pl_conn *c, int64_t now)
 	}
 }
 
+void pl_ws_release(struct pl_conn *c)
+{
+	if (!c->ws)
+		return;
+	free(c->ws->rbuf);
+	free(c->ws->msg);
+	c->ws->rbuf = NULL;
+	c->ws->msg = NULL;
+	c->ws->rlen = c->ws->rcap = c->ws->mlen = 0;
+}
+
 bool pl_ws_adopt(struct pl_hub *h, struct pl_conn *c, int fd, const char *extra, size_t len)
 {
 	struct pl_ws_state *ws = calloc(1, sizeof *ws);

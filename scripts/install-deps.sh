@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 BUILD_PKGS=(build-essential autoconf automake pkg-config
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libhiredis-dev libfcgi-dev libssl-dev)
-TEST_PKGS=(curl jq redis-server lighttpd apache2 spawn-fcgi chromium nodejs npm)
+TEST_PKGS=(curl jq redis-server lighttpd apache2 nginx spawn-fcgi chromium nodejs npm)
 
 want=("${BUILD_PKGS[@]}")
 [ "${1:-}" = "--test" ] && want+=("${TEST_PKGS[@]}")
@@ -26,7 +26,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The packaged servers must not run as system services: tests start their own.
-  for s in redis-server lighttpd apache2; do
+  for s in redis-server lighttpd apache2 nginx; do
     if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now "$s" >/dev/null 2>&1 || true; fi
     $SUDO service "$s" stop >/dev/null 2>&1 || true
   done

@@ -16,6 +16,8 @@
 #include "db/store.h"
 #include "tests/unit/t.h"
 
+#define PL_STR_(x) #x
+#define PL_STR(x) PL_STR_(x)
 #define T0 1795508130000LL /* 2026-11-24T08:15:30.000Z */
 
 static char dir[64], path[128];
@@ -88,7 +90,8 @@ static void test_open_and_migrate(void)
 	CHECK(s == NULL);
 	CHECK(strstr(err.message, "999") != NULL);
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
-	CHECK(sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "PRAGMA user_version = " PL_STR(PL_SCHEMA_VERSION), NULL, NULL, NULL) ==
+	      SQLITE_OK);
 	sqlite3_close(db);
 }
 
@@ -432,20 +435,20 @@ static void test_pages(pl_store *a, pl_store *b)
 	CHECK(page_is(pl_store_messages(b, "pages", &p), 10, 5, true));
 
 	/* "since": created at or after the time, oldest first. */
-	p = (struct pl_page){.limit = 50, .since = T0 + 100 * 1000LL};
+	p = (struct pl_page){.limit = 50, .has_since = true, .since = T0 + 100 * 1000LL};
 	CHECK(page_is(pl_store_messages(b, "pages", &p), 100, 20, false));
-	p = (struct pl_page){.limit = 20, .since = T0 + 100 * 1000LL};
+	p = (struct pl_page){.limit = 20, .has_since = true, .since = T0 + 100 * 1000LL};
 	CHECK(page_is(pl_store_messages(b, "pages", &p), 100, 20, false));
-	p = (struct pl_page){.limit = 19, .since = T0 + 100 * 1000LL};
+	p = (struct pl_page){.limit = 19, .has_since = true, .since = T0 + 100 * 1000LL};
 	CHECK(page_is(pl_store_messages(b, "pages", &p), 100, 19, true));
-	p = (struct pl_page){.limit = 50, .since = T0 + 99 * 1000LL + 1};
+	p = (struct pl_page){.limit = 50, .has_since = true, .since = T0 + 99 * 1000LL + 1};
 	CHECK(page_is(pl_store_messages(b, "pages", &p), 100, 20, false));
-	p = (struct pl_page){.limit = 50, .since = T0 + 120 * 1000LL};
+	p = (struct pl_page){.limit = 50, .has_since = true, .since = T0 + 120 * 1000LL};
 	CHECK(page_is(pl_store_messages(b, "pages", &p), 0, 0, false));
-	p = (struct pl_page){.limit = 50, .since = 1};
+	p = (struct pl_page){.limit = 50, .has_since = true, .since = 1};
 	CHECK(page_is(pl_store_messages(b, "pages", &p), 0, 50, true));
 	/* since and before: from the time, up to the id. */
-	p = (struct pl_page){.limit = 50, .since = T0 + 100 * 1000LL, .before = ids[105]};
+	p = (struct pl_page){.limit = 50, .has_since = true, .since = T0 + 100 * 1000LL, .before = ids[105]};
 	CHECK(page_is(pl_store_messages(b, "pages", &p), 100, 5, false));
 
 	/* Deleted messages keep their place in the history. */
