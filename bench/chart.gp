@@ -9,7 +9,7 @@ set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set xtics rotate by 30 right noenhanced
-set xlabel "scenario @ messages per second"
+set xlabel "scenario@messages per second" noenhanced
 set key top left
 set grid ytics
 set multiplot layout 1,2

@@ -69,7 +69,7 @@ function targets(   c) {
 	print ""
 }
 
-function measurements(   i, id, w, rss) {
+function measurements(   i, id, w, rss, sub_t) {
 	print "## Every measurement\n"
 	print "| scenario | server | sub / pub | subscribers ready / asked | rooms | rate msg/s | delivered / expected | deliveries/s | p50 ms | p90 ms | p99 ms | max ms | ops/s | errors | server RSS KiB before → after | RSS per conn | server CPU s | lg CPU s | other CPU s |"
 	print "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
@@ -77,8 +77,9 @@ function measurements(   i, id, w, rss) {
 		id = order[i]
 		split(id, w, SUBSEP)
 		rss = v[id, "rss_per_conn_b"] + 0 > 0 ? sprintf("%.0f B", v[id, "rss_per_conn_b"]) : "–"
+		sub_t = v[id, "subs"] + 0 > 0 ? v[id, "sub"] : "–"
 		printf "| %s | %s | %s / %s | %s / %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s → %s | %s | %s | %s | %s |\n", \
-			w[1], w[2], v[id, "sub"], v[id, "pub"], v[id, "ready"], v[id, "subs"], \
+			w[1], w[2], sub_t, v[id, "pub"], v[id, "ready"], v[id, "subs"], \
 			v[id, "rooms"], v[id, "rate"], v[id, "received"], v[id, "expected"], \
 			v[id, "deliv_per_s"], v[id, "p50_ms"], v[id, "p90_ms"], v[id, "p99_ms"], \
 			v[id, "max_ms"], v[id, "ops_per_s"], v[id, "errors"], v[id, "rss0_kb"], \

@@ -9,6 +9,8 @@
 #   bench/run.sh            full run (about 15 minutes)
 #   bench/run.sh --smoke    a few hundred connections for a few seconds, parleyd
 #                           only; exits non-zero if anything is lost or fails
+#   bench/run.sh --report RAW   rewrite the results pages from a saved
+#                           YYYY-MM-DD.raw.txt (after changing report.awk)
 #
 # Environment: PARLEYD (default ./parleyd at the top of the tree), LOADGEN
 # (a prebuilt generator), BENCH_PORT (parleyd, default 39080), NCHAN_PORT
@@ -256,7 +258,7 @@ run_smoke() {
 
 write_report() {
 	local day svg
-	day=$(date -u +%Y-%m-%d)
+	day=${REPORT_DAY:-$(date -u +%Y-%m-%d)}
 	mkdir -p "$OUT"
 	svg=$day.svg
 	awk -v day="$day" -v svg="$svg" -v host="$(nproc) cores, $(uname -r)" \
@@ -273,6 +275,13 @@ write_report() {
 }
 
 main() {
+	if [ "${1:-}" = "--report" ]; then
+		[ -f "${2:-}" ] || { log "usage: bench/run.sh --report YYYY-MM-DD.raw.txt"; exit 1; }
+		REPORT_DAY=$(basename "$2" .raw.txt)
+		[[ "$REPORT_DAY" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$ ]] || REPORT_DAY=""
+		cp "$2" "$RESULTS" && write_report
+		exit $?
+	fi
 	build_loadgen || exit 1
 	if use_parley && [ ! -x "$PARLEYD" ]; then
 		log "no parleyd at $PARLEYD: build it first (make)"
@@ -291,4 +300,4 @@ main() {
 	exit 0
 }
 
-main
+main "$@"
