@@ -50,6 +50,8 @@ char *buf_reserve(struct buf *b, size_t n)
 
 void buf_append(struct buf *b, const void *p, size_t n)
 {
+	if (!n)
+		return; /* p may be NULL then, which memcpy must never see */
 	memcpy(buf_reserve(b, n), p, n);
 	b->len += n;
 }

@@ -69,9 +69,23 @@ port_free() {
 	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# Default ports move up to the next free one, so two runs (a developer's
+# and the test suite's) can share a machine; a port given explicitly must
+# be free.
+pick_port() {
+	local p=$1 given=$2
+	for _ in $(seq 50); do
+		port_free "$p" && { echo "$p"; return 0; }
+		[ -n "$given" ] && break
+		p=$((p + 2))
+	done
+	return 1
+}
+
 start_parley() {
 	stop_parley
-	port_free "$PORT" || { log "port $PORT is taken: set BENCH_PORT"; return 1; }
+	PORT=$(pick_port "$PORT" "${BENCH_PORT:-}") ||
+		{ log "port ${BENCH_PORT:-} is taken"; return 1; }
 	mkdir -p "$WORK/data"
 	(ulimit -n 20000 2>/dev/null
 	 exec "$PARLEYD" --listen "127.0.0.1:$PORT" --data "$WORK/data" \
@@ -148,7 +162,8 @@ EOF
 
 start_nchan() {
 	stop_nchan
-	port_free "$NPORT" || { log "port $NPORT is taken: set NCHAN_PORT"; return 1; }
+	NPORT=$(pick_port "$NPORT" "${NCHAN_PORT:-}") ||
+		{ log "port ${NCHAN_PORT:-} is taken"; return 1; }
 	write_nchan_conf
 	nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" ||
 		return 1
