@@ -30,6 +30,10 @@ LOADGEN=${LOADGEN:-$HERE/loadgen}
 PORT=${BENCH_PORT:-39080}
 NPORT=${NCHAN_PORT:-39090}
 OUT=${BENCH_OUT:-$HERE/results}
+# A partial run must not replace the full run's pages in bench/results.
+if [ -z "${BENCH_OUT:-}" ] && [ -n "${BENCH_ONLY:-}${BENCH_TARGETS:-}" ]; then
+	OUT=${TMPDIR:-/tmp}/parley-bench-partial
+fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/parley-bench.XXXXXX")
 RESULTS=$WORK/results.txt
 SRCS="loadgen.c net.c http.c ws.c jwt.c stats.c"
