@@ -137,7 +137,6 @@ struct pl_room *pl_hub_room(struct pl_hub *h, const char *id, bool create)
 	if (!r)
 		return NULL;
 	snprintf(r->id, sizeof r->id, "%s", id);
-	r->members = -1;
 	if (!pl_map_put(h->rooms, id, r)) {
 		free(r);
 		return NULL;
@@ -421,11 +420,6 @@ static void follow_membership(struct pl_hub *h, const struct pl_event_row *row, 
 {
 	char user[PL_ID_MAX + 1];
 	member_user(row->data, user);
-	struct pl_room *r = pl_hub_room(h, row->room, false);
-	if (r && r->members >= 0 && !row->target[0])
-		r->members += joined ? 1 : -1;
-	else if (r)
-		r->members = -1; /* re-read on next need */
 	struct pl_user *u = user_entry(h, user, false);
 	for (struct pl_conn *c = u ? u->conns : NULL; c; c = c->user_next)
 		if (joined && c->all_rooms)

@@ -26,7 +26,6 @@ struct pl_room {
 	char id[2 * PL_ID_MAX + 8];
 	struct pl_sub *subs;
 	int nsubs;
-	int members;                  /* member count, -1 until read */
 };
 
 /* The connections of one user; also who asked about their presence. */

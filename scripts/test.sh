@@ -56,7 +56,8 @@ integration() {
   local bin=$1; shift
   local t
   for t in "$@"; do
-    suite "$(basename "$t" .test.mjs) ($(basename "$(dirname "$bin")"))" env PARLEYD="$bin" node "$t"
+    suite "$(basename "$t" .test.mjs) ($(basename "$(dirname "$bin")")${REDIS_URL:+, redis})" \
+      env PARLEYD="$bin" node "$t"
   done
 }
 
@@ -90,6 +91,24 @@ integration "$ROOT/parleyd" "${present[@]}"
 
 suite "unit (sanitizers)" units "$SAN"
 MANY_CONNECTIONS=1000 integration "$SAN/parleyd" "${present[@]}"
+
+# The push and presence suites once more with Redis as the bus and the
+# presence store (REDIS_URL reaches parleyd through the environment).
+redis_mode() {
+  local port dir pid
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  dir=$(mktemp -d)
+  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" >"$dir/log" 2>&1 &
+  pid=$!
+  for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  local t
+  for t in tests/integration/push.test.mjs tests/integration/presence.test.mjs; do
+    redis-cli -p "$port" flushall >/dev/null # each suite starts from an empty Redis
+    REDIS_URL="redis://127.0.0.1:$port" integration "$ROOT/parleyd" "$t"
+  done
+  kill "$pid"; wait "$pid" 2>/dev/null; rm -rf "$dir"
+}
+command -v redis-server >/dev/null && redis_mode
 
 [ -x tests/fcgi/run.sh ] && suite "fcgi" env PARLEYD="$ROOT/parleyd" PARLEY_FCGI="$ROOT/parley.fcgi" ROOT="$ROOT" tests/fcgi/run.sh
 [ -x tests/redis/run.sh ] && suite "redis (plain)" env PARLEYD="$ROOT/parleyd" ROOT="$ROOT" tests/redis/run.sh

@@ -93,9 +93,11 @@ test("small rooms push presence and receipts; a large room stays quiet", async (
   await api(srv, "POST", "/v1/rooms/trio/join", { tok: tok.gina });
   const g = wsClient(srv, tok.gina);
   await g.ready();
+  const e = wsClient(srv, tok.erin); // shares only the large general with frank
+  await e.ready();
   const f = wsClient(srv, tok.frank);
   await f.ready();
-  await until(() => presenceOf(g, "frank").some((e) => e.data.status === "online"), "small-room presence");
+  await until(() => presenceOf(g, "frank").some((ev) => ev.data.status === "online"), "small-room presence");
   const m = await api(srv, "POST", "/v1/rooms/trio/messages", { tok: tok.frank, body: { text: "hi" } });
   await until(() => g.events("message.created").some((e) => e.data.id === m.body.id), "delivered");
   eq((await api(srv, "POST", "/v1/rooms/trio/read", { tok: tok.gina, body: { up_to: m.body.id } })).status, 204);
@@ -114,7 +116,9 @@ test("small rooms push presence and receipts; a large room stays quiet", async (
   }, "large-room receipt recorded");
   const marker = await api(srv, "POST", "/v1/rooms/trio/messages", { tok: tok.gina, body: { text: "m" } });
   await until(() => f.events("message.created").some((e) => e.data.id === marker.body.id), "marker");
-  assert(!f.events("receipt").some((e) => e.room === "general"), "no receipt events from a large room");
+  assert(!f.events("receipt").some((ev) => ev.room === "general"), "no receipt events from a large room");
+  eq(presenceOf(e, "frank").length, 0, "a large room hears no presence");
+  await e.close();
   await g.close();
   await f.close();
 });
