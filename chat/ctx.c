@@ -13,9 +13,6 @@
 #include "db/bus.h"
 #include "db/presence.h"
 
-/* Posting rate per user: generous for people, a wall for a runaway bot. */
-#define POST_RATE 50.0
-#define POST_BURST 200.0
 
 static void on_commit(void *ud, int64_t last_event_id)
 {
@@ -41,7 +38,8 @@ enum pl_code pl_ctx_init(struct pl_ctx *ctx, const struct pl_config *cfg, bool r
 		return err->code;
 	snprintf(ctx->db_path, sizeof ctx->db_path, "%s/parley.db", cfg->data_dir);
 	ctx->known_users = pl_map_new();
-	ctx->posts = pl_ratelimit_new(cfg->dev ? 0 : POST_RATE, POST_BURST);
+	/* Generous for people, a wall for a runaway bot; bursts of 4 s. */
+	ctx->posts = pl_ratelimit_new(cfg->dev ? 0 : cfg->post_rate, 4.0 * cfg->post_rate);
 	ctx->typing = pl_ratelimit_new(1.0 / 3.0, 1.0);
 	if (!ctx->known_users || !ctx->posts || !ctx->typing)
 		return pl_fail(err, PL_INTERNAL, "out of memory");

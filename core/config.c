@@ -325,6 +325,9 @@ static const struct opt opts[] = {
 	{"--small-room", "PARLEY_SMALL_ROOM", "MEMBERS",
 	 "rooms up to this size get unasked presence, receipts and join/leave events", "100",
 	 FOR_BOTH, set_int, F(small_room), 1, 100000},
+	{"--post-rate", "PARLEY_POST_RATE", "N",
+	 "messages a user may post per second (bursts of 4x; 0 = no limit; no limit in --dev)",
+	 "50", FOR_BOTH, set_int, F(post_rate), 0, 1000000},
 	{"--keepalive", "PARLEY_KEEPALIVE", "SECONDS", "interval of SSE keep-alive comments", "15",
 	 FOR_BOTH, set_int, F(keepalive), 1, 3600},
 	{"--max-connections", "PARLEY_MAX_CONNECTIONS", "N", "most client connections at once",
@@ -356,6 +359,7 @@ static void set_defaults(struct pl_config *cfg)
 	cfg->presence_grace = 5;
 	cfg->ping_interval = 25;
 	cfg->small_room = 100;
+	cfg->post_rate = 50;
 	cfg->keepalive = 15;
 	cfg->max_connections = 19500;
 	cfg->http_threads = 4;

@@ -21,6 +21,7 @@ struct pl_config {
 	int presence_grace;        /* seconds, --presence-grace / PARLEY_PRESENCE_GRACE, 5 */
 	int ping_interval;         /* seconds, --ping-interval / PARLEY_PING_INTERVAL, 25 */
 	int small_room;            /* members, --small-room / PARLEY_SMALL_ROOM, 100 */
+	int post_rate;             /* messages per user per second, --post-rate / PARLEY_POST_RATE, 50 */
 	int keepalive;             /* SSE comment interval, --keepalive / PARLEY_KEEPALIVE, 15 */
 	int max_connections;       /* --max-connections / PARLEY_MAX_CONNECTIONS, 19500 */
 	int http_threads;          /* --threads / PARLEY_THREADS, 4 */
