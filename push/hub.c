@@ -46,6 +46,9 @@ static void post(struct pl_hub *h, struct mail *m)
 		return;
 	}
 	pthread_mutex_lock(&h->mail_lock);
+	/* Only the first letter into an empty box wakes the hub: it takes the
+	 * whole box at once, so a burst of acks costs one wake-up. */
+	bool first = h->mail_head == NULL;
 	if (h->mail_tail)
 		h->mail_tail->next = m;
 	else
@@ -53,7 +56,8 @@ static void post(struct pl_hub *h, struct mail *m)
 	h->mail_tail = m;
 	pthread_mutex_unlock(&h->mail_lock);
 	uint64_t one = 1;
-	(void)!write(h->wake.fd, &one, sizeof one);
+	if (first)
+		(void)!write(h->wake.fd, &one, sizeof one);
 }
 
 static struct mail *mail_new(enum mail_kind kind, struct pl_conn *c)
