@@ -303,4 +303,37 @@ test("the old online-status feed announces itself and presence", async () => {
   ws.close();
 });
 
+test("a consumer that cannot keep up is cut off with 1013, then resumes losing nothing", async () => {
+  const fast = await startServer({ args: ["--post-rate", "0"] });
+  const t = token("slowpoke");
+  await api(fast, "POST", "/v1/rooms", { tok: t, body: { id: "flood", name: "flood" } });
+  const c = await rawWs(fast, t, "rooms=flood");
+  await until(() => c.texts().some((x) => x.type === "hello"), "hello");
+  c.sock.pause(); // stop reading: the server's queue for us fills up
+  const text = "x".repeat(4000);
+  const sent = [];
+  for (let i = 0; i < 4000 && !c.ended; i++) {
+    const r = await api(fast, "POST", "/v1/rooms/flood/messages", { tok: t, body: { text } });
+    eq(r.status, 201);
+    sent.push(r.body.id);
+    if (i % 100 === 99) {
+      const m = await api(fast, "GET", "/metrics");
+      if (/parley_slow_consumers_dropped_total [1-9]/.test(m.text)) break;
+    }
+  }
+  const metrics = await api(fast, "GET", "/metrics");
+  assert(/parley_slow_consumers_dropped_total [1-9]/.test(metrics.text), "the consumer was cut off");
+  c.sock.resume();
+  await until(() => c.ended, "the server closed the connection", 30000);
+  eq(c.closeCode(), 1013, "close code");
+  const got = c.texts().filter((x) => x.type === "message.created");
+  const lastEvent = got.length ? got[got.length - 1].id : 0;
+  // Reconnect from the last event id received: the rest arrives, once each.
+  const w = wsClient(fast, t, `rooms=flood&last_event_id=${lastEvent}`);
+  await until(() => got.length + w.events("message.created").length >= sent.length, "the rest", 60000);
+  const all = [...got, ...w.events("message.created")].map((e) => e.data.id);
+  eq(all, sent, "every message exactly once, in order");
+  await w.close();
+});
+
 await run("push");
