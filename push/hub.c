@@ -391,7 +391,7 @@ void pl_hub_deliver(struct pl_hub *h, struct pl_conn *c, struct pl_event_out *e)
 	if (e->id > 0 && !c->closing)
 		c->cursor = e->id;
 	if (e->sender && e->message_id > 0 && strcmp(e->sender, c->user) != 0)
-		pl_hub_note_delivered(h, e->room, c->user, e->message_id);
+		pl_hub_note_delivered(h, e->room, c->user, e->message_id, e->sender);
 }
 
 void pl_hub_close(struct pl_hub *h, struct pl_conn *c, uint16_t ws_code, const char *why)

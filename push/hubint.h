@@ -98,7 +98,8 @@ void pl_hub_set_presence(struct pl_hub *h, struct pl_conn *c, json_t *users);
 void pl_hub_route_ephemeral(struct pl_hub *h, json_t *ev);
 void pl_hub_route_tick(struct pl_hub *h, int64_t now);
 /* Records that a message reached user in room (delivered receipts). */
-void pl_hub_note_delivered(struct pl_hub *h, const char *room, const char *user, int64_t id);
+void pl_hub_note_delivered(struct pl_hub *h, const char *room, const char *user, int64_t id,
+			   const char *sender);
 void pl_hub_flush_delivered(struct pl_hub *h);
 
 /* WebSocket connections (push/wsconn.c). */

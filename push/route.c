@@ -4,7 +4,9 @@
  *   typist; a start lapses 5 s after the last one (the hub sends the stop).
  * receipt: to small rooms only, at most one per user and room a second
  *   (the latest wins); delivered_up_to is recorded in batches, never with a
- *   store write per delivery.
+ *   store write per delivery, and an advance of it only goes to the sender
+ *   of the message that advanced it (the one waiting for the ✓✓), so a
+ *   message costs one receipt per member, not one per member squared.
  * presence: to the connections that asked about the user and to the
  *   members of the user's small rooms, once per connection per change.
  * None of these costs more than the connections it reaches. */
@@ -49,9 +51,16 @@ static int room_members(struct pl_hub *h, const struct pl_room *r)
 	return pl_store_room_members(h->store, r->id);
 }
 
-/* Delivers to a room's connections, skipping the user's own when asked. */
+/* Delivers to a room's connections, skipping the user's own when asked,
+ * or only to one user's when the event names a "to" (taken out first). */
 static void to_room(struct pl_hub *h, json_t *ev, const char *skip_user)
 {
+	char only[PL_ID_MAX + 1] = "";
+	const char *to = json_string_value(json_object_get(ev, "to"));
+	if (to) {
+		snprintf(only, sizeof only, "%s", to);
+		json_object_del(ev, "to");
+	}
 	struct pl_event_out e;
 	char *text;
 	const char *room = json_string_value(json_object_get(ev, "room"));
@@ -62,7 +71,8 @@ static void to_room(struct pl_hub *h, json_t *ev, const char *skip_user)
 		return;
 	}
 	for (struct pl_sub *s = r->subs; s; s = s->next)
-		if (!skip_user || strcmp(s->conn->user, skip_user) != 0)
+		if ((!skip_user || strcmp(s->conn->user, skip_user) != 0) &&
+		    (!only[0] || strcmp(s->conn->user, only) == 0))
 			pl_hub_deliver(h, s->conn, &e);
 	pl_event_out_release(&e);
 	free(text);
@@ -127,10 +137,11 @@ static void route_receipt(struct pl_hub *h, json_t *ev)
 {
 	const char *room = json_string_value(json_object_get(ev, "room"));
 	const char *user = data_str(ev, "user");
+	const char *to = json_string_value(json_object_get(ev, "to"));
 	if (!user || !small_room(h, room))
 		return;
-	char key[2 * PL_ID_MAX + 16];
-	key_of(room, user, key, sizeof key);
+	char key[3 * PL_ID_MAX + 24];
+	snprintf(key, sizeof key, "%s\x1f%s\x1f%s", room, user, to ? to : "");
 	struct receipt_state *st = pl_map_get(h->receipts, key);
 	if (!st) {
 		st = calloc(1, sizeof *st);
@@ -225,28 +236,35 @@ void pl_hub_route_tick(struct pl_hub *h, int64_t now)
 
 /* ---- delivered receipts, recorded in batches ---- */
 
-void pl_hub_note_delivered(struct pl_hub *h, const char *room, const char *user, int64_t id)
+struct delivery {
+	int64_t id;                   /* the newest message delivered */
+	char sender[PL_ID_MAX + 1];   /* who sent it */
+};
+
+void pl_hub_note_delivered(struct pl_hub *h, const char *room, const char *user, int64_t id,
+			   const char *sender)
 {
 	char key[2 * PL_ID_MAX + 16];
 	key_of(room, user, key, sizeof key);
-	int64_t *v = pl_map_get(h->delivered, key);
+	struct delivery *v = pl_map_get(h->delivered, key);
 	if (!v) {
-		v = malloc(sizeof *v);
+		v = calloc(1, sizeof *v);
 		if (!v || !pl_map_put(h->delivered, key, v)) {
 			free(v);
 			return;
 		}
-		*v = 0;
 	}
-	if (id > *v)
-		*v = id;
+	if (id > v->id) {
+		v->id = id;
+		snprintf(v->sender, sizeof v->sender, "%s", sender);
+	}
 }
 
 struct delivered_job {
 	struct pl_ctx *ctx;
 	size_t n;
 	char (*keys)[2 * PL_ID_MAX + 16];
-	int64_t *ids;
+	struct delivery *items;
 	json_t *events;       /* receipt events for small rooms, made in the job */
 };
 
@@ -257,7 +275,7 @@ static enum pl_code delivered_fn(pl_store *s, void *arg, pl_error *err)
 		char *sep = strchr(j->keys[i], '\x1f');
 		*sep = 0;
 		const char *room = j->keys[i], *user = sep + 1;
-		if (pl_store_receipt_update(s, room, user, j->ids[i], 0, err) != PL_OK)
+		if (pl_store_receipt_update(s, room, user, j->items[i].id, 0, err) != PL_OK)
 			return err->code;
 		int members = pl_store_room_members(s, room);
 		if (members < 0 || members > j->ctx->cfg->small_room)
@@ -266,8 +284,11 @@ static enum pl_code delivered_fn(pl_store *s, void *arg, pl_error *err)
 		pl_store_receipt_get(s, room, user, &delivered, &read);
 		json_t *data = json_pack("{s:s, s:I, s:I}", "user", user, "delivered_up_to",
 					 (json_int_t)delivered, "read_up_to", (json_int_t)read);
-		json_array_append_new(j->events, pl_event_json(0, "receipt", room, pl_now_ms(), data));
+		json_t *ev = pl_event_json(0, "receipt", room, pl_now_ms(), data);
 		json_decref(data);
+		if (ev) /* routing only: the hub takes "to" out before delivery */
+			json_object_set_new(ev, "to", json_string(j->items[i].sender));
+		json_array_append_new(j->events, ev);
 	}
 	return PL_OK;
 }
@@ -284,7 +305,7 @@ static void delivered_done(void *arg, const pl_error *err)
 	}
 	json_decref(j->events);
 	free(j->keys);
-	free(j->ids);
+	free(j->items);
 	free(j);
 }
 
@@ -297,19 +318,19 @@ void pl_hub_flush_delivered(struct pl_hub *h)
 	if (j) {
 		j->ctx = h->ctx;
 		j->keys = malloc(n * sizeof *j->keys);
-		j->ids = malloc(n * sizeof *j->ids);
+		j->items = malloc(n * sizeof *j->items);
 		j->events = json_array();
 	}
 	const char *k;
 	void *v;
 	while (pl_map_next(h->delivered, &pos, &k, &v)) {
-		if (j && j->keys && j->ids && i < n) {
+		if (j && j->keys && j->items && i < n) {
 			snprintf(j->keys[i], sizeof j->keys[i], "%s", k);
-			j->ids[i++] = *(int64_t *)v;
+			j->items[i++] = *(struct delivery *)v;
 		}
 		free(pl_map_del(h->delivered, k));
 	}
-	if (!j || !j->keys || !j->ids) {
+	if (!j || !j->keys || !j->items) {
 		if (j)
 			delivered_done(j, &(pl_error){.code = PL_INTERNAL});
 		return;
