@@ -488,17 +488,32 @@ void pl_chat_post_async(struct pl_ctx *ctx, const char *user, const char *room,
 	pl_writer_submit(ctx->writer, post_job, post_async_done, a);
 }
 
-enum pl_code pl_chat_messages(struct pl_ctx *ctx, const char *user, const char *room,
-			      const struct pl_page *page, json_t **out, pl_error *err)
+enum pl_code pl_chat_messages_text(struct pl_ctx *ctx, const char *user, const char *room,
+				   const struct pl_page *page, char **text, size_t *len,
+				   pl_error *err)
 {
+	*text = NULL;
+	*len = 0;
 	if (page->limit < 1 || page->limit > 200)
 		return pl_fail(err, PL_INVALID_ARGUMENT, "limit must be 1 to 200");
 	WITH_READER(ctx, s);
 	READER_OR_FAIL(s, err);
 	enum pl_code rc = need_member(s, room, user, err);
 	if (rc == PL_OK)
-		*out = pl_store_messages(s, room, page);
+		*text = pl_store_messages_text(s, room, page, len);
 	pl_ctx_reader_put(ctx, s);
+	return rc;
+}
+
+enum pl_code pl_chat_messages(struct pl_ctx *ctx, const char *user, const char *room,
+			      const struct pl_page *page, json_t **out, pl_error *err)
+{
+	char *text;
+	size_t len;
+	enum pl_code rc = pl_chat_messages_text(ctx, user, room, page, &text, &len, err);
+	if (rc == PL_OK)
+		*out = text ? json_loadb(text, len, JSON_ALLOW_NUL, NULL) : NULL;
+	free(text);
 	return rc;
 }
 

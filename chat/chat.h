@@ -54,6 +54,11 @@ void pl_chat_post_async(struct pl_ctx *ctx, const char *user, const char *room,
 			const char *text, const char *client_id, pl_post_done done, void *ud);
 enum pl_code pl_chat_messages(struct pl_ctx *ctx, const char *user, const char *room,
 			      const struct pl_page *page, json_t **out, pl_error *err);
+/* The same page as JSON text (pl_store_messages_text): on PL_OK *text is
+ * malloc'd, or NULL when out of memory. */
+enum pl_code pl_chat_messages_text(struct pl_ctx *ctx, const char *user, const char *room,
+				   const struct pl_page *page, char **text, size_t *len,
+				   pl_error *err);
 enum pl_code pl_chat_edit(struct pl_ctx *ctx, const char *user, const char *room, int64_t id,
 			  const char *text, json_t **msg, pl_error *err);
 enum pl_code pl_chat_delete(struct pl_ctx *ctx, const char *user, const char *room, int64_t id,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/utf8.h"
 
 enum pl_code pl_schema_migrate(sqlite3 *db, pl_error *err);
 
@@ -568,7 +569,205 @@ enum pl_code pl_store_message_delete(pl_store *s, int64_t id, int64_t now, json_
 	return message_write(s, st, msg, err);
 }
 
-json_t *pl_store_messages(pl_store *s, const char *room, const struct pl_page *p)
+/* ---- pages of messages as JSON text ----
+ *
+ * A page is the hottest read there is, so it is written straight from the
+ * rows into one buffer: no jansson tree, no per-field allocations, no
+ * gmtime/printf.  The text is what json_dumps(JSON_COMPACT) makes of the
+ * tree message_row builds (same members, same order, same escapes), and a
+ * row whose text is not valid UTF-8, which jansson would refuse, is left
+ * out the same way. */
+
+struct jbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+/* Room for n more bytes; false (and oom set) when there is none. */
+static bool jb_room(struct jbuf *b, size_t n)
+{
+	if (b->oom)
+		return false;
+	if (b->cap - b->len >= n)
+		return true;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap - b->len < n)
+		cap *= 2;
+	char *p = realloc(b->p, cap);
+	if (!p) {
+		b->oom = true;
+		return false;
+	}
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+static void jb_put(struct jbuf *b, const char *s, size_t n)
+{
+	if (jb_room(b, n)) {
+		memcpy(b->p + b->len, s, n);
+		b->len += n;
+	}
+}
+
+#define JB_LIT(b, s) jb_put(b, s, sizeof s - 1)
+
+static void jb_int(struct jbuf *b, int64_t v)
+{
+	char t[24], *e = t + sizeof t, *q = e;
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	do
+		*--q = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--q = '-';
+	jb_put(b, q, (size_t)(e - q));
+}
+
+/* A JSON string as jansson writes it: '"', '\\' and control characters
+ * escaped (\b \f \n \r \t, else \u00XX), everything else as it is.
+ * False when s is not valid UTF-8 (nothing is written then). */
+static bool jb_str(struct jbuf *b, const unsigned char *s, size_t n)
+{
+	/* 1: copy, 0: escape (the byte's short escape letter in esc[]). */
+	static const char esc[32] = {
+		['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
+	};
+	static const char hex[] = "0123456789ABCDEF";
+	size_t start = b->len;
+	bool wide = false;
+	/* Worst case every byte becomes \u00XX. */
+	if (!jb_room(b, 6 * n + 2))
+		return true;
+	char *o = b->p + b->len;
+	*o++ = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = s[i];
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			wide |= c >= 0x80;
+			*o++ = (char)c;
+		} else if (c == '"' || c == '\\') {
+			*o++ = '\\';
+			*o++ = (char)c;
+		} else if (esc[c]) {
+			*o++ = '\\';
+			*o++ = esc[c];
+		} else {
+			memcpy(o, "\\u00", 4);
+			o[4] = hex[c >> 4];
+			o[5] = hex[c & 15];
+			o += 6;
+		}
+	}
+	*o++ = '"';
+	if (wide && !pl_utf8_valid((const char *)s, n)) {
+		b->len = start;
+		return false;
+	}
+	b->len = (size_t)(o - b->p);
+	return true;
+}
+
+/* A text column: a string, or null. */
+static bool jb_col_text(struct jbuf *b, sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+		JB_LIT(b, "null");
+		return true;
+	}
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return jb_str(b, t ? t : (const unsigned char *)"", (size_t)sqlite3_column_bytes(st, i));
+}
+
+/* pl_time_format without gmtime_r and snprintf for years 1970..9999 (the
+ * days-to-civil conversion of H. Hinnant's date algorithms); anything else
+ * goes through pl_time_format itself.  Null for a NULL column. */
+static void jb_col_time(struct jbuf *b, sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+		JB_LIT(b, "null");
+		return;
+	}
+	int64_t ms = sqlite3_column_int64(st, i);
+	char t[PL_TIME_LEN + 2];
+	if (ms < 0 || ms >= 253402300800000LL) { /* 10000-01-01T00:00:00Z */
+		pl_time_format(ms, t + 1);
+	} else {
+		int64_t secs = ms / 1000;
+		unsigned msec = (unsigned)(ms % 1000), sod = (unsigned)(secs % 86400);
+		unsigned z = (unsigned)(secs / 86400) + 719468;
+		unsigned era = z / 146097, doe = z - era * 146097;
+		unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+		unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+		unsigned mp = (5 * doy + 2) / 153;
+		unsigned d = doy - (153 * mp + 2) / 5 + 1;
+		unsigned m = mp < 10 ? mp + 3 : mp - 9;
+		unsigned y = yoe + era * 400 + (m <= 2);
+		unsigned hh = sod / 3600, mi = sod / 60 % 60, ss = sod % 60;
+		char *q = t + 1;
+		q[0] = (char)('0' + y / 1000);
+		q[1] = (char)('0' + y / 100 % 10);
+		q[2] = (char)('0' + y / 10 % 10);
+		q[3] = (char)('0' + y % 10);
+		q[4] = '-';
+		q[5] = (char)('0' + m / 10);
+		q[6] = (char)('0' + m % 10);
+		q[7] = '-';
+		q[8] = (char)('0' + d / 10);
+		q[9] = (char)('0' + d % 10);
+		q[10] = 'T';
+		q[11] = (char)('0' + hh / 10);
+		q[12] = (char)('0' + hh % 10);
+		q[13] = ':';
+		q[14] = (char)('0' + mi / 10);
+		q[15] = (char)('0' + mi % 10);
+		q[16] = ':';
+		q[17] = (char)('0' + ss / 10);
+		q[18] = (char)('0' + ss % 10);
+		q[19] = '.';
+		q[20] = (char)('0' + msec / 100);
+		q[21] = (char)('0' + msec / 10 % 10);
+		q[22] = (char)('0' + msec % 10);
+		q[23] = 'Z';
+		q[24] = 0;
+	}
+	t[0] = '"';
+	size_t n = strlen(t);
+	t[n] = '"';
+	jb_put(b, t, n + 1);
+}
+
+/* One message object, the members of message_row in its order; false
+ * (nothing written) when a text column is not valid UTF-8. */
+static bool jb_message(struct jbuf *b, sqlite3_stmt *st)
+{
+	size_t start = b->len;
+	JB_LIT(b, "{\"id\":");
+	jb_int(b, sqlite3_column_int64(st, 0));
+	static const char *const keys[] = {",\"room\":", ",\"sender\":", ",\"text\":",
+					   ",\"client_id\":"};
+	for (int i = 0; i < 4; i++) {
+		jb_put(b, keys[i], strlen(keys[i]));
+		if (!jb_col_text(b, st, i + 1)) {
+			b->len = start;
+			return false;
+		}
+	}
+	JB_LIT(b, ",\"created_at\":");
+	jb_col_time(b, st, 5);
+	JB_LIT(b, ",\"edited_at\":");
+	jb_col_time(b, st, 6);
+	if (sqlite3_column_int(st, 7) != 0)
+		JB_LIT(b, ",\"deleted\":true}");
+	else
+		JB_LIT(b, ",\"deleted\":false}");
+	return true;
+}
+
+char *pl_store_messages_text(pl_store *s, const char *room, const struct pl_page *p,
+			     size_t *len)
 {
 	/* after/since read forwards from the start point; before or nothing
 	 * reads backwards from the end point.  ?2 is the upper bound, ?3 the
@@ -579,28 +778,83 @@ json_t *pl_store_messages(pl_store *s, const char *room, const struct pl_page *p
 				      : S_MSGS_LATEST;
 	bool backwards = id == S_MSGS_BEFORE || id == S_MSGS_LATEST;
 	sqlite3_stmt *st = stmt(s, id);
-	json_t *arr = json_array();
+	int limit = p->limit < 0 ? 0 : p->limit;
+	/* rows[k]..rows[k+1] is the k-th object written, in the order read. */
+	size_t small[64], *rows = small;
+	if (limit + 2 > (int)(sizeof small / sizeof small[0]) &&
+	    !(rows = malloc(((size_t)limit + 2) * sizeof *rows)))
+		return NULL;
+	struct jbuf b = {0};
+	jb_room(&b, 64 + (size_t)limit * 256);
+	const char head[] = "{\"messages\":[";
+	JB_LIT(&b, head);
 	bool more = false;
+	int nrows = 0;
 	if (st) {
 		bind_text(st, 1, room);
 		sqlite3_bind_int64(st, 2, p->before ? p->before : INT64_MAX);
 		sqlite3_bind_int64(st, 3, id == S_MSGS_SINCE ? p->since : p->after);
 		sqlite3_bind_int(st, 4, p->limit + 1);
 		int n = 0;
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			if (n++ == p->limit) {
+		while (!b.oom && sqlite3_step(st) == SQLITE_ROW) {
+			if (n++ == limit) {
 				more = true;
 				break;
 			}
-			json_t *m = message_row(st);
-			if (backwards)
-				json_array_insert_new(arr, 0, m);
+			rows[nrows] = b.len;
+			if (nrows && !backwards)
+				JB_LIT(&b, ",");
+			if (jb_message(&b, st))
+				nrows++;
 			else
-				json_array_append_new(arr, m);
+				b.len = rows[nrows];
 		}
 		sqlite3_reset(st);
 	}
-	return json_pack("{s:o, s:b}", "messages", arr, "has_more", more);
+	rows[nrows] = b.len;
+	/* The NUL ends the text for C but is not part of *len. */
+	if (more)
+		jb_put(&b, "],\"has_more\":true}", sizeof "],\"has_more\":true}");
+	else
+		jb_put(&b, "],\"has_more\":false}", sizeof "],\"has_more\":false}");
+	if (nrows > 1 && backwards && !b.oom) {
+		/* Read newest first: the objects go out in the other order. */
+		size_t tail = b.len - rows[nrows];
+		char *out = malloc(b.len + (size_t)nrows); /* the commas */
+		if (!out) {
+			b.oom = true;
+		} else {
+			size_t o = sizeof head - 1;
+			memcpy(out, b.p, o);
+			for (int k = nrows - 1; k >= 0; k--) {
+				memcpy(out + o, b.p + rows[k], rows[k + 1] - rows[k]);
+				o += rows[k + 1] - rows[k];
+				if (k)
+					out[o++] = ',';
+			}
+			memcpy(out + o, b.p + rows[nrows], tail);
+			free(b.p);
+			b.p = out;
+			b.len = o + tail;
+		}
+	}
+	if (rows != small)
+		free(rows);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	*len = b.len - 1;
+	return b.p;
+}
+
+json_t *pl_store_messages(pl_store *s, const char *room, const struct pl_page *p)
+{
+	size_t len;
+	char *text = pl_store_messages_text(s, room, p, &len);
+	json_t *out = text ? json_loadb(text, len, JSON_ALLOW_NUL, NULL) : NULL;
+	free(text);
+	return out;
 }
 
 /* ---- events ---- */

@@ -469,6 +469,145 @@ static void test_pages(pl_store *a, pl_store *b)
 	json_decref(page);
 }
 
+/* ---- pages as text ----
+ *
+ * pl_store_messages_text writes the JSON itself.  It must be the text
+ * jansson would make (parsing and dumping it again changes no byte) of the
+ * objects message_row makes (what pl_store_message_get returns), for every
+ * escape, null and time, and leave out a row jansson could not hold
+ * (text that is not UTF-8) as the tree did. */
+
+static bool sql_exec(const char *q)
+{
+	sqlite3 *db;
+	bool ok = sqlite3_open(path, &db) == SQLITE_OK;
+	if (ok) {
+		sqlite3_busy_timeout(db, 5000);
+		ok = sqlite3_exec(db, q, NULL, NULL, NULL) == SQLITE_OK;
+	}
+	sqlite3_close(db);
+	return ok;
+}
+
+static bool text_page_ok(pl_store *s, const char *room, const struct pl_page *p)
+{
+	size_t len = 0;
+	char *text = pl_store_messages_text(s, room, p, &len);
+	json_t *page = text ? json_loadb(text, len, JSON_ALLOW_NUL, NULL) : NULL;
+	char *again = page ? json_dumps(page, JSON_COMPACT) : NULL;
+	bool ok = again && strlen(again) == len && memcmp(again, text, len) == 0 &&
+		  json_object_size(page) == 2 && json_is_boolean(json_object_get(page, "has_more"));
+	json_t *msgs = json_object_get(page, "messages");
+	int64_t prev = 0;
+	for (size_t i = 0; ok && i < json_array_size(msgs); i++) {
+		json_t *m = json_array_get(msgs, i);
+		json_t *want = pl_store_message_get(s, room, jint(m, "id"));
+		ok = want && json_equal(m, want) && jint(m, "id") > prev;
+		prev = jint(m, "id");
+		json_decref(want);
+	}
+	if (!ok)
+		fprintf(stderr, "  text page: %.400s\n  dumped:    %.400s\n", text ? text : "(null)",
+			again ? again : "(null)");
+	free(again);
+	json_decref(page);
+	free(text);
+	return ok;
+}
+
+static void test_page_text(pl_store *a, pl_store *b)
+{
+	pl_error err = {0};
+	CHECK(pl_store_room_create(a, "texts", "Texts", false, "alice", T0, &err) == PL_OK);
+	/* Every control character, quotes, backslashes, slashes, DEL, BMP and
+	 * astral characters, U+2028. */
+	char ctl[80];
+	size_t k = 0;
+	for (int c = 1; c < 0x20; c++)
+		ctl[k++] = (char)c;
+	memcpy(ctl + k, "\"\\/\x7f", 4);
+	k += 4;
+	ctl[k] = 0;
+	const char *texts[] = {ctl, "plain", "\xc3\xa9\xe6\x97\xa5\xf0\x9f\x98\x80 \xe2\x80\xa8",
+			       "</script>&amp;", "", "a\"b\\c\nd"};
+	/* Times: the epoch, leap days, the ends of years, the last millisecond
+	 * of 9999, the first of 10000, before 1970, and pseudo-random ones. */
+	int64_t times[64] = {0, 951782400999LL, 1709164800000LL, 1704067199999LL,
+			     253402300799999LL, 253402300800000LL, -1500, -86400001LL, T0};
+	uint64_t x = 88172645463325252ULL;
+	for (int i = 9; i < 64; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		times[i] = (int64_t)(x % 253402300800000ULL);
+	}
+	int64_t first = 0, last = 0;
+	for (int i = 0; i < 64; i++) {
+		json_t *m = NULL;
+		char cid[16];
+		snprintf(cid, sizeof cid, "t-%d", i);
+		CHECK(pl_store_message_insert(a, "texts", i % 3 ? "alice" : "b\"ob",
+					      texts[i % 6], i % 2 ? cid : NULL, times[i], &m,
+					      &err) == PL_OK);
+		last = jint(m, "id");
+		if (!first)
+			first = last;
+		json_decref(m);
+		if (i % 5 == 1)
+			CHECK(pl_store_message_edit(a, last, "edited", times[63 - i], &m, &err) ==
+			      PL_OK);
+		else if (i % 7 == 2)
+			CHECK(pl_store_message_delete(a, last, times[63 - i], &m, &err) == PL_OK);
+		else
+			m = NULL;
+		json_decref(m);
+	}
+	/* Not UTF-8: jansson refused it, so the page never had it. */
+	CHECK(sql_exec("INSERT INTO messages(room, sender, text, created_at)"
+		       " VALUES('texts', 'alice', CAST(X'41C328' AS TEXT), 1),"
+		       " ('texts', 'alice', CAST(X'41EDA080' AS TEXT), 2),"
+		       " ('texts', 'alice', 'fine', 3)"));
+	json_t *bad = pl_store_message_get(b, "texts", last + 1);
+	CHECK(bad == NULL);
+	json_decref(bad);
+
+	struct pl_page pages[] = {
+		{.limit = 50},
+		{.limit = 200},
+		{.limit = 1},
+		{.limit = 2},
+		{.limit = 3},
+		{.limit = 10, .before = last - 5},
+		{.limit = 10, .after = first + 3},
+		{.limit = 200, .after = first},
+		{.limit = 5, .after = first, .before = first + 4},
+		{.limit = 20, .has_since = true, .since = T0},
+		{.limit = 200, .has_since = true, .since = 0},
+		{.limit = 50, .before = first},
+	};
+	for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++)
+		CHECK(text_page_ok(b, "texts", &pages[i]));
+	/* The rows around the bad ones: two left out, has_more still counts
+	 * what was read. */
+	struct pl_page p = {.limit = 3};
+	size_t len;
+	char *t = pl_store_messages_text(b, "texts", &p, &len);
+	json_t *page = t ? json_loadb(t, len, 0, NULL) : NULL;
+	json_t *msgs = json_object_get(page, "messages");
+	CHECK(json_array_size(msgs) == 1 && jint(json_array_get(msgs, 0), "id") == last + 3 &&
+	      json_is_true(json_object_get(page, "has_more")));
+	CHECK(t && strlen(t) == len);
+	json_decref(page);
+	free(t);
+	/* And the tree is the text's. */
+	page = pl_store_messages(b, "texts", &p);
+	msgs = json_object_get(page, "messages");
+	CHECK(json_array_size(msgs) == 1 && json_is_true(json_object_get(page, "has_more")));
+	json_decref(page);
+	p = (struct pl_page){.limit = 50};
+	t = pl_store_messages_text(b, "nope", &p, &len);
+	CHECK(t && strcmp(t, "{\"messages\":[],\"has_more\":false}") == 0 && len == strlen(t));
+	free(t);
+}
+
 /* ---- events ---- */
 
 struct seen {
@@ -652,6 +791,7 @@ int main(void)
 	test_rooms(a);
 	test_messages(a);
 	test_pages(a, b);
+	test_page_text(a, b);
 	test_events(a, b);
 	test_receipts(a, b);
 	pl_store_close(a);
