@@ -21,7 +21,6 @@
 /* Per-connection memory pool: enough for a browser's request headers,
  * small enough that 19,000 idle SSE streams stay within a few KiB each. */
 #define MHD_POOL_BYTES (8 * 1024)
-#define SSE_BLOCK 2048
 
 struct pl_http {
 	struct MHD_Daemon *d;
@@ -151,36 +150,6 @@ static enum pl_code push_options(struct pl_http *s, const struct pl_call *call,
 	return PL_OK;
 }
 
-static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-	(void)pos;
-	struct pl_conn *c = cls;
-	pthread_mutex_lock(&c->lock);
-	if (c->closing) {
-		pthread_mutex_unlock(&c->lock);
-		return MHD_CONTENT_READER_END_OF_STREAM;
-	}
-	size_t n = pl_conn_take(c, buf, max);
-	if (n == 0) {
-		/* Nothing to send: step out of MHD's loop until the hub has
-		 * something (returning 0 without suspending would spin). */
-		c->suspended = true;
-		MHD_suspend_connection(c->front);
-	} else {
-		c->last_write_ms = pl_mono_ms();
-	}
-	pthread_mutex_unlock(&c->lock);
-	return (ssize_t)n;
-}
-
-static void sse_free(void *cls)
-{
-	struct pl_conn *c = cls;
-	struct pl_http *s = c->front_ud;
-	pl_hub_detach(s->hub, c);
-	pl_conn_unref(c); /* the front end's reference */
-}
-
 static void free_options(struct pl_attach *a)
 {
 	json_decref(a->rooms);
@@ -199,6 +168,11 @@ static struct pl_conn *new_conn(struct pl_http *s, enum pl_conn_kind kind, const
 	return c;
 }
 
+/* SSE: the hub takes the socket over (a dup of it) and answers there;
+ * MHD is told to drop the request (MHD_NO), and with MHD_USE_TURBO it
+ * closes its descriptor without shutdown(), so the stream lives on while
+ * MHD frees its connection and pool.  An idle stream then costs what a
+ * WebSocket does. */
 static enum MHD_Result start_sse(struct pl_http *s, struct MHD_Connection *mc,
 				 struct pl_call *call)
 {
@@ -209,24 +183,22 @@ static enum MHD_Result start_sse(struct pl_http *s, struct MHD_Connection *mc,
 		resume = call->req->last_event_id;
 	if (push_options(s, call, resume, &a, &err) != PL_OK)
 		return send_error(mc, &err);
-	struct pl_conn *c = new_conn(s, PL_CONN_SSE, call->who.sub, mc);
-	struct MHD_Response *resp =
-		c ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK, sse_read, c,
-						      sse_free)
-		  : NULL;
-	if (!resp) {
-		pl_conn_unref(c);
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+	int fd = ci ? fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
+	struct pl_conn *c = fd >= 0 ? pl_conn_new(PL_CONN_SSE, call->who.sub) : NULL;
+	if (!c) {
+		if (fd >= 0)
+			close(fd);
 		free_options(&a);
-		pl_fail(&err, PL_UNAVAILABLE, "out of memory");
+		pl_fail(&err, PL_UNAVAILABLE, "cannot open the stream now");
 		return send_error(mc, &err);
 	}
-	MHD_add_response_header(resp, "Content-Type", "text/event-stream");
-	MHD_add_response_header(resp, "Cache-Control", "no-cache");
-	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-	pl_hub_attach(s->hub, c, &a);
-	enum MHD_Result ok = MHD_queue_response(mc, MHD_HTTP_OK, resp);
-	MHD_destroy_response(resp);
-	return ok;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	pl_hub_adopt_sse(s->hub, c, fd, &a);
+	free_options(&a);
+	pl_conn_unref(c);
+	return MHD_NO;
 }
 
 /* Long-poll: suspend until the hub has events or the timeout passes; MHD
@@ -491,7 +463,7 @@ struct pl_http *pl_http_start(struct pl_ctx *ctx, struct pl_hub *hub, pl_error *
 		return NULL;
 	}
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-			 MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+			 MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_TURBO |
 			 (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
 	s->d = MHD_start_daemon(
 		flags, (uint16_t)ctx->cfg->listen_port, NULL, NULL, on_request, s,

@@ -47,6 +47,7 @@ struct pl_qitem {
 
 struct pl_sub;
 struct pl_conn;
+struct pl_hub;
 
 /* The front end's hooks: wake asks the HTTP library to resume a suspended
  * SSE or long-poll connection (called by the hub without locks held). */
@@ -83,6 +84,7 @@ struct pl_conn {
 	pl_conn_wake_fn wake;
 	void *front;                    /* the front end's connection handle */
 	void *front_ud;                 /* and its context */
+	struct pl_hub *hub;             /* sockets the hub owns: their hub */
 	int64_t poll_deadline_ms;       /* long-poll: monotonic timeout */
 	int64_t poll_start;             /* long-poll: cursor the client gave */
 

@@ -108,6 +108,11 @@ void pl_hub_adopt_ws(struct pl_hub *h, struct pl_conn *c, int fd, const char *ex
 	post(h, m);
 }
 
+void pl_hub_adopt_sse(struct pl_hub *h, struct pl_conn *c, int fd, struct pl_attach *a)
+{
+	pl_hub_adopt_ws(h, c, fd, NULL, 0, a);
+}
+
 /* The sink: called on the writer thread after commits, and by chat
  * operations on any thread. */
 static void sink_stored(void *ud, int64_t id)
@@ -405,6 +410,8 @@ void pl_hub_close(struct pl_hub *h, struct pl_conn *c, uint16_t ws_code, const c
 	pthread_mutex_lock(&c->lock);
 	c->closing = true;
 	c->done = true;
+	if (ws_code == WS_CLOSE_TRY_AGAIN)
+		pl_conn_clear(c); /* too slow: end the stream now, not 4 MiB later */
 	pthread_mutex_unlock(&c->lock);
 	pl_hub_mark_dirty(h, c);
 }
@@ -731,7 +738,8 @@ static void handle_mail(struct pl_hub *h, struct mail *m)
 		do_attach(h, m->conn, &m->attach);
 		break;
 	case MAIL_ADOPT_WS:
-		if (pl_ws_adopt(h, m->conn, m->fd, m->extra, m->extra_len)) {
+		if (m->conn->kind == PL_CONN_SSE ? pl_sse_adopt(h, m->conn, m->fd)
+						  : pl_ws_adopt(h, m->conn, m->fd, m->extra, m->extra_len)) {
 			do_attach(h, m->conn, &m->attach);
 			pl_ws_start(h, m->conn);
 		} else {
@@ -835,6 +843,8 @@ static void flush(struct pl_hub *h)
 		c->dirty = false;
 		if (c->kind == PL_CONN_WS || c->kind == PL_CONN_ONLINE_WS)
 			pl_ws_flush(h, c);
+		else if (c->kind == PL_CONN_SSE && c->watch.fd >= 0)
+			pl_sse_flush(h, c);
 		else
 			flush_http(c);
 		pl_conn_unref(c);

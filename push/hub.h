@@ -50,6 +50,10 @@ void pl_hub_detach(struct pl_hub *h, struct pl_conn *c);
 void pl_hub_adopt_ws(struct pl_hub *h, struct pl_conn *c, int fd, const char *extra,
 		     size_t extra_len, struct pl_attach *a);
 
+/* An SSE stream whose request the HTTP library has let go: the hub sends
+ * the response head and the stream on fd from now on. */
+void pl_hub_adopt_sse(struct pl_hub *h, struct pl_conn *c, int fd, struct pl_attach *a);
+
 /* Serialised long-poll answer {"events":[..],"cursor":N} (malloc'd). */
 char *pl_poll_answer(struct pl_conn *c, size_t *len);
 

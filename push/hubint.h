@@ -102,6 +102,14 @@ void pl_hub_note_delivered(struct pl_hub *h, const char *room, const char *user,
 			   const char *sender);
 void pl_hub_flush_delivered(struct pl_hub *h);
 
+/* Sockets the hub owns (push/stream.c). */
+void pl_stream_drop(struct pl_hub *h, struct pl_conn *c);
+/* Writes the queue; true when it is empty (else EPOLLOUT is armed or the
+ * connection was dropped). */
+bool pl_stream_write(struct pl_hub *h, struct pl_conn *c);
+bool pl_sse_adopt(struct pl_hub *h, struct pl_conn *c, int fd);
+void pl_sse_flush(struct pl_hub *h, struct pl_conn *c);
+
 /* WebSocket connections (push/wsconn.c). */
 bool pl_ws_adopt(struct pl_hub *h, struct pl_conn *c, int fd, const char *extra, size_t len);
 void pl_ws_flush(struct pl_hub *h, struct pl_conn *c);

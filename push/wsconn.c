@@ -26,7 +26,6 @@
 #define WS_MSG_MAX (64 * 1024)   /* one client message, all fragments */
 #define WS_PONG_WAIT_MS 10000
 #define WS_CLOSE_WAIT_MS 5000
-#define IOV_MAX_BATCH 64
 
 struct pl_ws_state {
 	struct pl_hub *h;
@@ -64,16 +63,7 @@ static struct pl_buf *control_buf(enum ws_opcode op, const uint8_t *payload, siz
 }
 
 /* Tears the connection down now: no more reads or writes. */
-static void drop(struct pl_hub *h, struct pl_conn *c)
-{
-	if (c->watch.fd >= 0) {
-		pl_loop_del(h->loop, &c->watch);
-		close(c->watch.fd);
-		c->watch.fd = -1;
-	}
-	c->closing = true;
-	pl_hub_drop(h, c);
-}
+static void drop(struct pl_hub *h, struct pl_conn *c) { pl_stream_drop(h, c); }
 
 void pl_ws_close(struct pl_hub *h, struct pl_conn *c, uint16_t code, const char *why)
 {
@@ -439,29 +429,8 @@ static void on_readable(struct pl_hub *h, struct pl_conn *c)
 
 void pl_ws_flush(struct pl_hub *h, struct pl_conn *c)
 {
-	while (c->head && c->watch.fd >= 0) {
-		struct iovec iov[IOV_MAX_BATCH];
-		int n = 0;
-		size_t off = c->head_off;
-		for (struct pl_qitem *it = c->head; it && n < IOV_MAX_BATCH; it = it->next) {
-			iov[n].iov_base = it->buf->data + off;
-			iov[n++].iov_len = it->buf->len - off;
-			off = 0;
-		}
-		ssize_t w = writev(c->watch.fd, iov, n);
-		if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-			pl_loop_mod(h->loop, &c->watch, EPOLLIN | EPOLLOUT);
-			return;
-		}
-		if (w < 0) {
-			drop(h, c);
-			return;
-		}
-		pl_conn_consume(c, (size_t)w);
-	}
-	if (c->watch.fd < 0)
+	if (!pl_stream_write(h, c))
 		return;
-	pl_loop_mod(h->loop, &c->watch, EPOLLIN);
 	/* Our close frame is out: half-close, so the peer sees it and its FIN
 	 * (or its close frame) ends the connection without a reset that could
 	 * swallow the close code. */
