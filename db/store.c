@@ -670,34 +670,54 @@ static bool jb_str(struct jbuf *b, const unsigned char *s, size_t n)
 	return true;
 }
 
-/* A text column: a string, or null. */
+/* A text column: a string, or null; false when it is not UTF-8 (or
+ * SQLite is out of memory), as json_stringn would fail. */
 static bool jb_col_text(struct jbuf *b, sqlite3_stmt *st, int i)
 {
-	if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+	const unsigned char *t = sqlite3_column_text(st, i);
+	if (!t) {
+		if (sqlite3_column_type(st, i) != SQLITE_NULL)
+			return false;
 		JB_LIT(b, "null");
 		return true;
 	}
-	const unsigned char *t = sqlite3_column_text(st, i);
-	return jb_str(b, t ? t : (const unsigned char *)"", (size_t)sqlite3_column_bytes(st, i));
+	return jb_str(b, t, (size_t)sqlite3_column_bytes(st, i));
 }
+
+static void two_digits(char *q, unsigned v)
+{
+	q[0] = (char)('0' + v / 10);
+	q[1] = (char)('0' + v % 10);
+}
+
+/* The day last written: rows of a page mostly share it. */
+struct jb_day {
+	int64_t day; /* days since 1970-01-01, -1 for none yet */
+	char ymd[10];
+};
 
 /* pl_time_format without gmtime_r and snprintf for years 1970..9999 (the
  * days-to-civil conversion of H. Hinnant's date algorithms); anything else
  * goes through pl_time_format itself.  Null for a NULL column. */
-static void jb_col_time(struct jbuf *b, sqlite3_stmt *st, int i)
+static void jb_col_time(struct jbuf *b, sqlite3_stmt *st, int i, struct jb_day *memo)
 {
-	if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+	int64_t ms = sqlite3_column_int64(st, i);
+	if (ms == 0 && sqlite3_column_type(st, i) == SQLITE_NULL) {
 		JB_LIT(b, "null");
 		return;
 	}
-	int64_t ms = sqlite3_column_int64(st, i);
 	char t[PL_TIME_LEN + 2];
 	if (ms < 0 || ms >= 253402300800000LL) { /* 10000-01-01T00:00:00Z */
 		pl_time_format(ms, t + 1);
-	} else {
-		int64_t secs = ms / 1000;
-		unsigned msec = (unsigned)(ms % 1000), sod = (unsigned)(secs % 86400);
-		unsigned z = (unsigned)(secs / 86400) + 719468;
+		t[0] = '"';
+		size_t n = strlen(t);
+		t[n] = '"';
+		jb_put(b, t, n + 1);
+		return;
+	}
+	int64_t day = ms / 86400000;
+	if (day != memo->day) {
+		unsigned z = (unsigned)day + 719468;
 		unsigned era = z / 146097, doe = z - era * 146097;
 		unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
 		unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
@@ -705,65 +725,63 @@ static void jb_col_time(struct jbuf *b, sqlite3_stmt *st, int i)
 		unsigned d = doy - (153 * mp + 2) / 5 + 1;
 		unsigned m = mp < 10 ? mp + 3 : mp - 9;
 		unsigned y = yoe + era * 400 + (m <= 2);
-		unsigned hh = sod / 3600, mi = sod / 60 % 60, ss = sod % 60;
-		char *q = t + 1;
-		q[0] = (char)('0' + y / 1000);
-		q[1] = (char)('0' + y / 100 % 10);
-		q[2] = (char)('0' + y / 10 % 10);
-		q[3] = (char)('0' + y % 10);
-		q[4] = '-';
-		q[5] = (char)('0' + m / 10);
-		q[6] = (char)('0' + m % 10);
-		q[7] = '-';
-		q[8] = (char)('0' + d / 10);
-		q[9] = (char)('0' + d % 10);
-		q[10] = 'T';
-		q[11] = (char)('0' + hh / 10);
-		q[12] = (char)('0' + hh % 10);
-		q[13] = ':';
-		q[14] = (char)('0' + mi / 10);
-		q[15] = (char)('0' + mi % 10);
-		q[16] = ':';
-		q[17] = (char)('0' + ss / 10);
-		q[18] = (char)('0' + ss % 10);
-		q[19] = '.';
-		q[20] = (char)('0' + msec / 100);
-		q[21] = (char)('0' + msec / 10 % 10);
-		q[22] = (char)('0' + msec % 10);
-		q[23] = 'Z';
-		q[24] = 0;
+		two_digits(memo->ymd, y / 100);
+		two_digits(memo->ymd + 2, y % 100);
+		memo->ymd[4] = '-';
+		two_digits(memo->ymd + 5, m);
+		memo->ymd[7] = '-';
+		two_digits(memo->ymd + 8, d);
+		memo->day = day;
 	}
+	unsigned msd = (unsigned)(ms - day * 86400000), sod = msd / 1000, msec = msd % 1000;
+	char *q = t + 1;
 	t[0] = '"';
-	size_t n = strlen(t);
-	t[n] = '"';
-	jb_put(b, t, n + 1);
+	memcpy(q, memo->ymd, 10);
+	q[10] = 'T';
+	two_digits(q + 11, sod / 3600);
+	q[13] = ':';
+	two_digits(q + 14, sod / 60 % 60);
+	q[16] = ':';
+	two_digits(q + 17, sod % 60);
+	q[19] = '.';
+	q[20] = (char)('0' + msec / 100);
+	two_digits(q + 21, msec % 100);
+	q[23] = 'Z';
+	q[24] = '"';
+	jb_put(b, t, 26);
 }
 
 /* One message object, the members of message_row in its order; false
- * (nothing written) when a text column is not valid UTF-8. */
-static bool jb_message(struct jbuf *b, sqlite3_stmt *st)
+ * (nothing written) when a text column is not valid UTF-8.  room_sender
+ * is ,"room":<room>,"sender": written once for the page: every row has
+ * the room the statement asked for, byte for byte (room = ?1, BINARY). */
+static bool jb_message(struct jbuf *b, sqlite3_stmt *st, const struct jbuf *room_sender,
+		       struct jb_day *memo)
 {
 	size_t start = b->len;
 	JB_LIT(b, "{\"id\":");
 	jb_int(b, sqlite3_column_int64(st, 0));
-	static const char *const keys[] = {",\"room\":", ",\"sender\":", ",\"text\":",
-					   ",\"client_id\":"};
-	for (int i = 0; i < 4; i++) {
-		jb_put(b, keys[i], strlen(keys[i]));
-		if (!jb_col_text(b, st, i + 1)) {
-			b->len = start;
-			return false;
-		}
-	}
+	jb_put(b, room_sender->p, room_sender->len);
+	if (!jb_col_text(b, st, 2))
+		goto bad;
+	JB_LIT(b, ",\"text\":");
+	if (!jb_col_text(b, st, 3))
+		goto bad;
+	JB_LIT(b, ",\"client_id\":");
+	if (!jb_col_text(b, st, 4))
+		goto bad;
 	JB_LIT(b, ",\"created_at\":");
-	jb_col_time(b, st, 5);
+	jb_col_time(b, st, 5, memo);
 	JB_LIT(b, ",\"edited_at\":");
-	jb_col_time(b, st, 6);
+	jb_col_time(b, st, 6, memo);
 	if (sqlite3_column_int(st, 7) != 0)
 		JB_LIT(b, ",\"deleted\":true}");
 	else
 		JB_LIT(b, ",\"deleted\":false}");
 	return true;
+bad:
+	b->len = start;
+	return false;
 }
 
 char *pl_store_messages_text(pl_store *s, const char *room, const struct pl_page *p,
@@ -784,8 +802,14 @@ char *pl_store_messages_text(pl_store *s, const char *room, const struct pl_page
 	if (limit + 2 > (int)(sizeof small / sizeof small[0]) &&
 	    !(rows = malloc(((size_t)limit + 2) * sizeof *rows)))
 		return NULL;
-	struct jbuf b = {0};
+	struct jbuf b = {0}, room_sender = {0};
+	struct jb_day memo = {.day = -1};
 	jb_room(&b, 64 + (size_t)limit * 256);
+	JB_LIT(&room_sender, ",\"room\":");
+	/* Not UTF-8: no row could be written, as with jansson. */
+	bool room_ok = room && jb_str(&room_sender, (const unsigned char *)room, strlen(room));
+	JB_LIT(&room_sender, ",\"sender\":");
+	b.oom |= room_sender.oom;
 	const char head[] = "{\"messages\":[";
 	JB_LIT(&b, head);
 	bool more = false;
@@ -804,7 +828,7 @@ char *pl_store_messages_text(pl_store *s, const char *room, const struct pl_page
 			rows[nrows] = b.len;
 			if (nrows && !backwards)
 				JB_LIT(&b, ",");
-			if (jb_message(&b, st))
+			if (room_ok && jb_message(&b, st, &room_sender, &memo))
 				nrows++;
 			else
 				b.len = rows[nrows];
@@ -840,6 +864,7 @@ char *pl_store_messages_text(pl_store *s, const char *room, const struct pl_page
 	}
 	if (rows != small)
 		free(rows);
+	free(room_sender.p);
 	if (b.oom) {
 		free(b.p);
 		return NULL;
