@@ -196,6 +196,42 @@ static void h_post(struct pl_call *c)
 	pl_reply(c, rc, created ? 201 : 200, msg, &err);
 }
 
+struct async_post {
+	pl_api_done done;
+	void *ud;
+};
+
+static void async_post_done(void *ud, json_t *msg, bool created, const pl_error *err)
+{
+	struct async_post *a = ud;
+	struct pl_resp resp = {0};
+	if (msg)
+		pl_resp_json(&resp, created ? 201 : 200, json_incref(msg));
+	else
+		pl_resp_error(&resp, err);
+	a->done(a->ud, &resp);
+	free(a);
+}
+
+void pl_api_post_async(struct pl_call *c, pl_api_done done, void *ud)
+{
+	pl_error err;
+	const char *text, *client_id;
+	struct async_post *a = malloc(sizeof *a);
+	if (!a || !pl_sender_is_caller(c, "sender", &err) || !body_opt_str(c, "text", &text, &err) ||
+	    !body_opt_str(c, "client_id", &client_id, &err)) {
+		struct pl_resp resp = {0};
+		if (!a)
+			pl_fail(&err, PL_UNAVAILABLE, "out of memory");
+		pl_resp_error(&resp, &err);
+		free(a);
+		done(ud, &resp);
+		return;
+	}
+	*a = (struct async_post){done, ud};
+	pl_chat_post_async(c->ctx, c->who.sub, param(c, 0), text, client_id, async_post_done, a);
+}
+
 static enum pl_code page_arg(struct pl_call *c, const char *name, int64_t *out, pl_error *err)
 {
 	const char *v = pl_req_query(c->req, name);
@@ -481,6 +517,8 @@ enum pl_route_kind pl_api_handle(struct pl_ctx *ctx, const struct pl_req *req,
 	}
 	if (c->m.route->kind != PL_ROUTE_REST)
 		return c->m.route->kind;
+	if (c->m.route->fn == h_post && req->async_ok)
+		return PL_ROUTE_POST;
 	c->m.route->fn(c);
 	return PL_ROUTE_REST;
 }

@@ -24,6 +24,7 @@ struct pl_req {
 	const char *body;
 	size_t body_len;
 	bool body_too_large;         /* the adapter stopped reading at PL_BODY_MAX */
+	bool async_ok;               /* the adapter can finish a post later (PL_ROUTE_POST) */
 	/* Query parameter lookup (decoded), NULL when absent. */
 	const char *(*query)(void *adapter, const char *name);
 	void *adapter;

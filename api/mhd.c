@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -26,6 +27,8 @@ struct pl_http {
 	struct MHD_Daemon *d;
 	struct pl_ctx *ctx;
 	struct pl_hub *hub;
+	atomic_bool stopping;
+	atomic_int posting;        /* posts waiting for their commit */
 };
 
 /* What one request accumulates between MHD's calls. */
@@ -34,6 +37,10 @@ struct req_state {
 	size_t len;
 	bool too_large;
 	struct pl_conn *poll;      /* a suspended long-poll */
+	struct MHD_Connection *mc; /* a suspended post: its connection, */
+	struct pl_http *s;         /* its server, */
+	struct pl_resp answer;     /* and its answer once committed */
+	bool answered;
 };
 
 static const char *query(void *adapter, const char *name)
@@ -327,6 +334,31 @@ static enum MHD_Result start_ws(struct pl_http *s, struct MHD_Connection *mc,
 	return ok;
 }
 
+/* ---- posting without holding a thread ---- */
+
+/* A post waits for its commit with its connection suspended, not with an
+ * HTTP thread blocked: many posts in flight share one commit. */
+static void post_finished(void *ud, struct pl_resp *resp)
+{
+	struct req_state *st = ud;
+	struct pl_http *s = st->s;
+	st->answer = *resp;
+	st->answered = true;
+	MHD_resume_connection(st->mc);
+	atomic_fetch_sub(&s->posting, 1);
+}
+
+static enum MHD_Result start_post(struct pl_http *s, struct MHD_Connection *mc,
+				  struct pl_call *call, struct req_state *st)
+{
+	st->mc = mc;
+	st->s = s;
+	atomic_fetch_add(&s->posting, 1);
+	MHD_suspend_connection(mc);
+	pl_api_post_async(call, post_finished, st);
+	return MHD_YES;
+}
+
 /* ---- requests ---- */
 
 static enum MHD_Result dispatch(struct pl_http *s, struct MHD_Connection *mc, const char *url,
@@ -343,6 +375,7 @@ static enum MHD_Result dispatch(struct pl_http *s, struct MHD_Connection *mc, co
 		.last_event_id = header(mc, "Last-Event-ID"),
 		.body = st->body, .body_len = st->len, .body_too_large = st->too_large,
 		.query = query, .adapter = mc,
+		.async_ok = !atomic_load(&s->stopping),
 	};
 	struct pl_resp resp = {0};
 	struct pl_call call;
@@ -354,6 +387,7 @@ static enum MHD_Result dispatch(struct pl_http *s, struct MHD_Connection *mc, co
 	case PL_ROUTE_POLL: ret = start_poll(s, mc, &call, st); break;
 	case PL_ROUTE_WS: ret = start_ws(s, mc, &call, PL_CONN_WS); break;
 	case PL_ROUTE_ONLINE_WS: ret = start_ws(s, mc, &call, PL_CONN_ONLINE_WS); break;
+	case PL_ROUTE_POST: ret = start_post(s, mc, &call, st); break;
 	default: ret = MHD_NO;
 	}
 	pl_resp_free(&resp);
@@ -394,6 +428,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	}
 	if (st->poll)
 		return answer_poll(mc, st);
+	if (st->answered) {
+		st->answered = false;
+		return send_resp(mc, &st->answer);
+	}
 	if (*upload_size) {
 		take_body(st, upload, *upload_size);
 		*upload_size = 0;
@@ -415,6 +453,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 		pl_hub_detach(s->hub, st->poll);
 		pl_conn_unref(st->poll);
 	}
+	pl_resp_free(&st->answer);
 	free(st->body);
 	free(st);
 	*con_cls = NULL;
@@ -498,6 +537,11 @@ void pl_http_stop(struct pl_http *s)
 {
 	if (!s)
 		return;
+	/* Posts already queued are committed and answered before MHD goes:
+	 * nothing acknowledged is lost, and no answer reaches a freed request. */
+	atomic_store(&s->stopping, true);
+	for (int i = 0; i < 1000 && atomic_load(&s->posting) > 0; i++)
+		usleep(10 * 1000);
 	MHD_stop_daemon(s->d);
 	free(s);
 }

@@ -465,7 +465,7 @@ enum pl_code pl_chat_post(struct pl_ctx *ctx, const char *user, const char *room
 static void post_async_done(void *arg, const pl_error *err)
 {
 	struct post_args *a = arg;
-	a->done(a->ud, err->code == PL_OK ? a->msg : NULL, err);
+	a->done(a->ud, err->code == PL_OK ? a->msg : NULL, a->created, err);
 	post_args_free(a);
 }
 
@@ -474,13 +474,13 @@ void pl_chat_post_async(struct pl_ctx *ctx, const char *user, const char *room,
 {
 	pl_error err = {0};
 	if (post_check(ctx, user, room, text, client_id, &err) != PL_OK) {
-		done(ud, NULL, &err);
+		done(ud, NULL, false, &err);
 		return;
 	}
 	struct post_args *a = post_args_new(ctx, user, room, text, client_id);
 	if (!a) {
 		pl_fail(&err, PL_UNAVAILABLE, "out of memory");
-		done(ud, NULL, &err);
+		done(ud, NULL, false, &err);
 		return;
 	}
 	a->done = done;

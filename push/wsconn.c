@@ -125,8 +125,9 @@ struct ack_ctx {
 
 /* Runs on the writer thread after the commit: the ack follows the commit,
  * then travels to the hub thread through its mailbox. */
-static void ack_done(void *ud, json_t *msg, const pl_error *err)
+static void ack_done(void *ud, json_t *msg, bool created, const pl_error *err)
 {
+	(void)created; /* an ack is an ack: a retry gets the first message */
 	struct ack_ctx *a = ud;
 	json_t *o = msg ? json_pack("{s:s, s:O}", "type", "ack", "message", msg)
 			: error_frame(NULL, err);
