@@ -446,19 +446,40 @@ static void unfollow(struct pl_hub *h, const struct pl_event_row *row)
 		pl_hub_unsubscribe(h, c, row->room);
 }
 
+/* The message id and sender of a message.created row.  The data is the
+ * store's own message JSON, {"id":N,"room":"..","sender":"..",..}, and ids
+ * never need escaping, so two fields are read without a JSON parse (the
+ * hot path of ingest); anything else falls back to the parser. */
+static void message_fields(const char *data, int64_t *id, char sender[PL_ID_MAX + 1])
+{
+	const char *s = data ? strstr(data, "\"sender\":\"") : NULL;
+	size_t n = s ? strcspn(s + 10, "\"\\") : 0;
+	if (data && strncmp(data, "{\"id\":", 6) == 0 && s && n > 0 && n <= PL_ID_MAX &&
+	    s[10 + n] == '"') {
+		*id = strtoll(data + 6, NULL, 10);
+		memcpy(sender, s + 10, n);
+		sender[n] = 0;
+		return;
+	}
+	json_t *d = json_loads(data ? data : "{}", 0, NULL);
+	*id = json_integer_value(json_object_get(d, "id"));
+	snprintf(sender, PL_ID_MAX + 1, "%s", json_string_value(json_object_get(d, "sender")) ?: "");
+	json_decref(d);
+}
+
 /* Prepares a stored row for delivery: its text (returned, the caller
- * frees it and *data), and for messages the sender and id that delivered
- * receipts need, parsed once per message rather than once per delivery. */
-static char *prepare_row(const struct pl_event_row *row, struct pl_event_out *e, json_t **data)
+ * frees it), and for messages the sender and id that delivered receipts
+ * need, found once per message rather than once per delivery. */
+static char *prepare_row(const struct pl_event_row *row, struct pl_event_out *e,
+			 char sender[PL_ID_MAX + 1])
 {
 	*e = (struct pl_event_out){.id = row->id, .type = row->type, .room = row->room};
 	char *text = pl_event_row_json(row, &e->len);
 	e->json = text;
-	*data = strcmp(row->type, "message.created") == 0
-			? json_loads(row->data ? row->data : "{}", 0, NULL)
-			: NULL;
-	e->sender = json_string_value(json_object_get(*data, "sender"));
-	e->message_id = json_integer_value(json_object_get(*data, "id"));
+	if (strcmp(row->type, "message.created") == 0) {
+		message_fields(row->data, &e->message_id, sender);
+		e->sender = sender[0] ? sender : NULL;
+	}
 	return text;
 }
 
@@ -470,8 +491,8 @@ static bool fan_out_row(void *ud, const struct pl_event_row *row)
 	if (joined)
 		follow_membership(h, row, true);
 	struct pl_event_out e;
-	json_t *data;
-	char *text = prepare_row(row, &e, &data);
+	char sender[PL_ID_MAX + 1];
+	char *text = prepare_row(row, &e, sender);
 	if (text && row->target[0]) {
 		struct pl_user *u = user_entry(h, row->target, false);
 		for (struct pl_conn *c = u ? u->conns : NULL; c; c = c->user_next)
@@ -484,7 +505,6 @@ static bool fan_out_row(void *ud, const struct pl_event_row *row)
 	if (left)
 		unfollow(h, row);
 	pl_event_out_release(&e);
-	json_decref(data);
 	free(text);
 	h->cursor = row->id;
 	atomic_fetch_add(&h->ctx->counters.events_fanned_out, 1);
@@ -523,14 +543,13 @@ static bool replay_row(void *ud, const struct pl_event_row *row)
 		wanted = strcmp(s->room->id, row->room) == 0;
 	if (wanted) {
 		struct pl_event_out e;
-		json_t *data;
-		char *text = prepare_row(row, &e, &data);
+		char sender[PL_ID_MAX + 1];
+		char *text = prepare_row(row, &e, sender);
 		c->replaying = false; /* deliver() skips replaying conns */
 		if (text)
 			pl_hub_deliver(rc->h, c, &e);
 		c->replaying = true;
 		pl_event_out_release(&e);
-		json_decref(data);
 		free(text);
 	}
 	c->cursor = row->id;
