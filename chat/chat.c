@@ -498,9 +498,19 @@ enum pl_code pl_chat_messages_text(struct pl_ctx *ctx, const char *user, const c
 		return pl_fail(err, PL_INVALID_ARGUMENT, "limit must be 1 to 200");
 	WITH_READER(ctx, s);
 	READER_OR_FAIL(s, err);
-	enum pl_code rc = need_member(s, room, user, err);
-	if (rc == PL_OK)
-		*text = pl_store_messages_text(s, room, page, len);
+	/* The page statement checks membership itself: a row read proves it,
+	 * and only an empty answer needs need_member (an empty room, or the
+	 * 403/404). */
+	enum pl_code rc = pl_check_id("room", room, err);
+	if (rc == PL_OK) {
+		bool any;
+		*text = pl_store_messages_text(s, room, user, page, len, &any);
+		if (!any && (rc = need_member(s, room, user, err)) != PL_OK) {
+			free(*text);
+			*text = NULL;
+			*len = 0;
+		}
+	}
 	pl_ctx_reader_put(ctx, s);
 	return rc;
 }

@@ -19,6 +19,7 @@ enum stmt_id {
 	S_USER_ROOMS, S_MEMBER_IDS,
 	S_MSG_INSERT, S_MSG_BY_CLIENT, S_MSG_GET, S_MSG_EDIT, S_MSG_DELETE,
 	S_MSGS_BEFORE, S_MSGS_AFTER, S_MSGS_SINCE, S_MSGS_LATEST,
+	S_MSGS_BEFORE_M, S_MSGS_AFTER_M, S_MSGS_SINCE_M, S_MSGS_LATEST_M,
 	S_EVENT_INSERT, S_EVENT_LAST, S_EVENTS_AFTER, S_EVENTS_USER,
 	S_RECEIPT_UPDATE, S_RECEIPTS, S_RECEIPT_GET,
 	S_PRESENCE_SET, S_PRESENCE_DEL, S_PRESENCE_GET, S_PRESENCE_CLEAR,
@@ -26,6 +27,10 @@ enum stmt_id {
 };
 
 #define MSG_COLS "id, room, sender, text, client_id, created_at, edited_at, deleted"
+#define MSG_COLS_M "m.id, m.room, m.sender, m.text, m.client_id, m.created_at, m.edited_at," \
+	" m.deleted"
+#define MSGS_OF_MEMBER "FROM members u CROSS JOIN messages m WHERE u.room = ?1 AND" \
+	" u.user = ?5 AND m.room = ?1"
 #define ROOM_COLS "id, name, private, created_by, created_at, member_count"
 
 static const char *const sql[S_COUNT] = {
@@ -76,6 +81,17 @@ static const char *const sql[S_COUNT] = {
 			 " AND created_at >= ?3 AND id < ?2 ORDER BY id ASC LIMIT ?4",
 	[S_MSGS_LATEST] = "SELECT " MSG_COLS " FROM messages WHERE room = ?1 AND id < ?2"
 			  " ORDER BY id DESC LIMIT ?4",
+	/* The same for a member ?5 only, in one statement and snapshot: the
+	 * membership row is the outer loop (CROSS JOIN keeps it there), so a
+	 * non-member costs one lookup and reads no messages. */
+	[S_MSGS_BEFORE_M] = "SELECT " MSG_COLS_M " " MSGS_OF_MEMBER " AND m.id < ?2"
+			    " AND m.id > ?3 ORDER BY m.id DESC LIMIT ?4",
+	[S_MSGS_AFTER_M] = "SELECT " MSG_COLS_M " " MSGS_OF_MEMBER " AND m.id > ?3"
+			   " AND m.id < ?2 ORDER BY m.id ASC LIMIT ?4",
+	[S_MSGS_SINCE_M] = "SELECT " MSG_COLS_M " " MSGS_OF_MEMBER
+			   " AND m.created_at >= ?3 AND m.id < ?2 ORDER BY m.id ASC LIMIT ?4",
+	[S_MSGS_LATEST_M] = "SELECT " MSG_COLS_M " " MSGS_OF_MEMBER " AND m.id < ?2"
+			    " ORDER BY m.id DESC LIMIT ?4",
 	[S_EVENT_INSERT] = "INSERT INTO events(room, type, ts, target, data)"
 			   " VALUES(?1, ?2, ?3, ?4, ?5)",
 	[S_EVENT_LAST] = "SELECT COALESCE(MAX(id), 0) FROM events",
@@ -784,8 +800,8 @@ bad:
 	return false;
 }
 
-char *pl_store_messages_text(pl_store *s, const char *room, const struct pl_page *p,
-			     size_t *len)
+char *pl_store_messages_text(pl_store *s, const char *room, const char *member,
+			     const struct pl_page *p, size_t *len, bool *any)
 {
 	/* after/since read forwards from the start point; before or nothing
 	 * reads backwards from the end point.  ?2 is the upper bound, ?3 the
@@ -795,7 +811,11 @@ char *pl_store_messages_text(pl_store *s, const char *room, const struct pl_page
 			  : p->before ? S_MSGS_BEFORE
 				      : S_MSGS_LATEST;
 	bool backwards = id == S_MSGS_BEFORE || id == S_MSGS_LATEST;
+	bool since = id == S_MSGS_SINCE;
+	if (member)
+		id = (enum stmt_id)(id + S_MSGS_BEFORE_M - S_MSGS_BEFORE);
 	sqlite3_stmt *st = stmt(s, id);
+	*any = false;
 	int limit = p->limit < 0 ? 0 : p->limit;
 	/* rows[k]..rows[k+1] is the k-th object written, in the order read. */
 	size_t small[64], *rows = small;
@@ -817,10 +837,13 @@ char *pl_store_messages_text(pl_store *s, const char *room, const struct pl_page
 	if (st) {
 		bind_text(st, 1, room);
 		sqlite3_bind_int64(st, 2, p->before ? p->before : INT64_MAX);
-		sqlite3_bind_int64(st, 3, id == S_MSGS_SINCE ? p->since : p->after);
+		sqlite3_bind_int64(st, 3, since ? p->since : p->after);
 		sqlite3_bind_int(st, 4, p->limit + 1);
+		if (member)
+			bind_text(st, 5, member);
 		int n = 0;
 		while (!b.oom && sqlite3_step(st) == SQLITE_ROW) {
+			*any = true;
 			if (n++ == limit) {
 				more = true;
 				break;
@@ -876,7 +899,8 @@ char *pl_store_messages_text(pl_store *s, const char *room, const struct pl_page
 json_t *pl_store_messages(pl_store *s, const char *room, const struct pl_page *p)
 {
 	size_t len;
-	char *text = pl_store_messages_text(s, room, p, &len);
+	bool any;
+	char *text = pl_store_messages_text(s, room, NULL, p, &len, &any);
 	json_t *out = text ? json_loadb(text, len, JSON_ALLOW_NUL, NULL) : NULL;
 	free(text);
 	return out;

@@ -93,9 +93,11 @@ struct pl_page {
 json_t *pl_store_messages(pl_store *s, const char *room, const struct pl_page *page);
 /* The same page as compact JSON text, written straight from the rows (what
  * GET .../messages sends): malloc'd, *len its length, NULL when out of
- * memory. */
-char *pl_store_messages_text(pl_store *s, const char *room, const struct pl_page *page,
-			     size_t *len);
+ * memory.  With member, only rows of a room member is in are read, in the
+ * same statement: *any says whether a row was read (so member is a member;
+ * none: an empty page, or not a member). */
+char *pl_store_messages_text(pl_store *s, const char *room, const char *member,
+			     const struct pl_page *page, size_t *len, bool *any);
 
 /* Events: the log.  target is NULL for events to every member of the room,
  * or one user id for events only that user's connections receive (silent

@@ -492,11 +492,21 @@ static bool sql_exec(const char *q)
 static bool text_page_ok(pl_store *s, const char *room, const struct pl_page *p)
 {
 	size_t len = 0;
-	char *text = pl_store_messages_text(s, room, p, &len);
+	bool any, mine;
+	char *text = pl_store_messages_text(s, room, NULL, p, &len, &any);
 	json_t *page = text ? json_loadb(text, len, JSON_ALLOW_NUL, NULL) : NULL;
 	char *again = page ? json_dumps(page, JSON_COMPACT) : NULL;
 	bool ok = again && strlen(again) == len && memcmp(again, text, len) == 0 &&
 		  json_object_size(page) == 2 && json_is_boolean(json_object_get(page, "has_more"));
+	/* A member reads the same page in one statement; anyone else none. */
+	size_t mlen = 0;
+	char *as_member = pl_store_messages_text(s, room, "alice", p, &mlen, &mine);
+	ok = ok && as_member && mlen == len && memcmp(as_member, text, len) == 0 && mine == any;
+	free(as_member);
+	as_member = pl_store_messages_text(s, room, "mallory", p, &mlen, &mine);
+	ok = ok && as_member && !mine &&
+	     strcmp(as_member, "{\"messages\":[],\"has_more\":false}") == 0;
+	free(as_member);
 	json_t *msgs = json_object_get(page, "messages");
 	int64_t prev = 0;
 	for (size_t i = 0; ok && i < json_array_size(msgs); i++) {
@@ -519,6 +529,8 @@ static void test_page_text(pl_store *a, pl_store *b)
 {
 	pl_error err = {0};
 	CHECK(pl_store_room_create(a, "texts", "Texts", false, "alice", T0, &err) == PL_OK);
+	bool joined;
+	CHECK(pl_store_member_add(a, "texts", "alice", T0, &joined, &err) == PL_OK);
 	/* Every control character, quotes, backslashes, slashes, DEL, BMP and
 	 * astral characters, U+2028. */
 	char ctl[80];
@@ -589,7 +601,8 @@ static void test_page_text(pl_store *a, pl_store *b)
 	 * what was read. */
 	struct pl_page p = {.limit = 3};
 	size_t len;
-	char *t = pl_store_messages_text(b, "texts", &p, &len);
+	bool any;
+	char *t = pl_store_messages_text(b, "texts", NULL, &p, &len, &any);
 	json_t *page = t ? json_loadb(t, len, 0, NULL) : NULL;
 	json_t *msgs = json_object_get(page, "messages");
 	CHECK(json_array_size(msgs) == 1 && jint(json_array_get(msgs, 0), "id") == last + 3 &&
@@ -603,8 +616,9 @@ static void test_page_text(pl_store *a, pl_store *b)
 	CHECK(json_array_size(msgs) == 1 && json_is_true(json_object_get(page, "has_more")));
 	json_decref(page);
 	p = (struct pl_page){.limit = 50};
-	t = pl_store_messages_text(b, "nope", &p, &len);
+	t = pl_store_messages_text(b, "nope", NULL, &p, &len, &any);
 	CHECK(t && strcmp(t, "{\"messages\":[],\"has_more\":false}") == 0 && len == strlen(t));
+	CHECK(!any);
 	free(t);
 }
 
