@@ -338,7 +338,7 @@ static enum MHD_Result start_ws(struct pl_http *s, struct MHD_Connection *mc,
 
 /* A post waits for its commit with its connection suspended, not with an
  * HTTP thread blocked: many posts in flight share one commit. */
-static void post_finished(void *ud, struct pl_resp *resp)
+static void post_finished(void *ud, const struct pl_resp *resp)
 {
 	struct req_state *st = ud;
 	struct pl_http *s = st->s;
