@@ -30,7 +30,7 @@ void pl_call_done(struct pl_call *call);
 /* Posting without holding a thread: for PL_ROUTE_POST (given to adapters
  * that set async_ok), queues the post and returns; done(ud, resp) follows
  * the commit on the writer thread, or comes at once on this thread when
- * the request is refused.  done takes over resp.s body (it sends and frees
+ * the request is refused.  done takes over resp's body (it sends and frees
  * it). */
 typedef void (*pl_api_done)(void *ud, const struct pl_resp *resp);
 void pl_api_post_async(struct pl_call *call, pl_api_done done, void *ud);
