@@ -181,11 +181,17 @@ start_nchan() {
 
 stop_nchan() {
 	[ -n "$NGINX_MASTER" ] || return 0
+	# The worker holds the port and the connections: wait for it too (a
+	# worker still closing 10,000 streams kept the next start from binding).
+	local pids="$NGINX_MASTER $(pgrep -P "$NGINX_MASTER" | tr '\n' ' ')" p
 	kill -TERM "$NGINX_MASTER" 2>/dev/null
-	for _ in $(seq 50); do
-		kill -0 "$NGINX_MASTER" 2>/dev/null || break
+	for _ in $(seq 100); do
+		alive=0
+		for p in $pids; do kill -0 "$p" 2>/dev/null && alive=1; done
+		[ "$alive" = 0 ] && break
 		sleep 0.1
 	done
+	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
 	NGINX_MASTER=""
 }
 

@@ -108,6 +108,63 @@ static enum pl_code signup_job(pl_store *s, void *arg, pl_error *err)
 	return sign_up(s, a->user, a->name, err);
 }
 
+/* Tokens verified before, with their claims, until they expire: a client
+ * sends the same token with every request, and the HMAC was a tenth of a
+ * history read.  Only verified tokens get in, and the cache starts afresh
+ * when full, so it stays bounded whatever clients send. */
+#define TOKEN_CACHE_MAX 20000
+
+static bool token_cached(struct pl_ctx *ctx, const char *token, struct pl_claims *who)
+{
+	pthread_mutex_lock(&ctx->lock);
+	const struct pl_claims *c = pl_map_get(ctx->tokens, token);
+	bool hit = c && c->exp > pl_now_ms() / 1000;
+	if (hit)
+		*who = *c;
+	pthread_mutex_unlock(&ctx->lock);
+	return hit;
+}
+
+static void free_values(pl_map *m)
+{
+	size_t pos = 0;
+	const char *k;
+	void *v;
+	while (pl_map_next(m, &pos, &k, &v))
+		free(v);
+}
+
+static void token_remember(struct pl_ctx *ctx, const char *token, const struct pl_claims *who)
+{
+	struct pl_claims *copy = malloc(sizeof *copy);
+	if (!copy)
+		return;
+	*copy = *who;
+	pthread_mutex_lock(&ctx->lock);
+	if (pl_map_len(ctx->tokens) >= TOKEN_CACHE_MAX) {
+		pl_map *fresh = pl_map_new();
+		if (fresh) {
+			free_values(ctx->tokens);
+			pl_map_free(ctx->tokens);
+			ctx->tokens = fresh;
+		}
+	}
+	void *old = pl_map_get(ctx->tokens, token);
+	if (pl_map_put(ctx->tokens, token, copy)) {
+		free(old);
+		copy = NULL;
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	free(copy);
+}
+
+void pl_chat_auth_cache_free(struct pl_ctx *ctx)
+{
+	free_values(ctx->tokens);
+	pl_map_free(ctx->tokens);
+	ctx->tokens = NULL;
+}
+
 enum pl_code pl_chat_auth(struct pl_ctx *ctx, const char *token, struct pl_claims *who,
 			  pl_error *err)
 {
@@ -115,6 +172,8 @@ enum pl_code pl_chat_auth(struct pl_ctx *ctx, const char *token, struct pl_claim
 	if (!token || !*token)
 		return pl_fail(err, PL_UNAUTHENTICATED,
 			       "authorization: a Bearer token or ?token= is required");
+	if (token_cached(ctx, token, who))
+		return PL_OK; /* verified, and its user signed up, before */
 	if (!ctx->cfg->jwt_secret ||
 	    !pl_jwt_verify(ctx->cfg->jwt_secret, ctx->cfg->jwt_secret_len, token,
 			   pl_now_ms() / 1000, who, &why))
@@ -122,8 +181,10 @@ enum pl_code pl_chat_auth(struct pl_ctx *ctx, const char *token, struct pl_claim
 	pthread_mutex_lock(&ctx->lock);
 	bool known = pl_map_get(ctx->known_users, who->sub) != NULL;
 	pthread_mutex_unlock(&ctx->lock);
-	if (known)
+	if (known) {
+		token_remember(ctx, token, who);
 		return PL_OK;
+	}
 	struct signup a = {who->sub, who->name};
 	if (pl_writer_run(ctx->writer, signup_job, &a, err) != PL_OK)
 		return err->code;
@@ -133,6 +194,7 @@ enum pl_code pl_chat_auth(struct pl_ctx *ctx, const char *token, struct pl_claim
 	if (pl_map_len(ctx->known_users) < 200000)
 		pl_map_put(ctx->known_users, who->sub, ctx);
 	pthread_mutex_unlock(&ctx->lock);
+	token_remember(ctx, token, who);
 	return PL_OK;
 }
 

@@ -25,6 +25,8 @@
  * general, silently). */
 enum pl_code pl_chat_auth(struct pl_ctx *ctx, const char *token, struct pl_claims *who,
 			  pl_error *err);
+/* Frees the cache of verified tokens (at the context's end). */
+void pl_chat_auth_cache_free(struct pl_ctx *ctx);
 
 enum pl_code pl_chat_room_create(struct pl_ctx *ctx, const char *user, const char *id,
 				 const char *name, bool priv, json_t **room, pl_error *err);

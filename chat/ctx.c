@@ -9,6 +9,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "chat/chat.h"
 #include "core/ratelimit.h"
 #include "db/bus.h"
 #include "db/presence.h"
@@ -38,10 +39,11 @@ enum pl_code pl_ctx_init(struct pl_ctx *ctx, const struct pl_config *cfg, bool r
 		return err->code;
 	snprintf(ctx->db_path, sizeof ctx->db_path, "%s/parley.db", cfg->data_dir);
 	ctx->known_users = pl_map_new();
+	ctx->tokens = pl_map_new();
 	/* Generous for people, a wall for a runaway bot; bursts of 4 s. */
 	ctx->posts = pl_ratelimit_new(cfg->dev ? 0 : cfg->post_rate, 4.0 * cfg->post_rate);
 	ctx->typing = pl_ratelimit_new(1.0 / 3.0, 1.0);
-	if (!ctx->known_users || !ctx->posts || !ctx->typing)
+	if (!ctx->known_users || !ctx->tokens || !ctx->posts || !ctx->typing)
 		return pl_fail(err, PL_INTERNAL, "out of memory");
 	/* Opening a reader first creates and migrates the schema once. */
 	pl_store *first = pl_ctx_reader(ctx);
@@ -75,6 +77,7 @@ void pl_ctx_close(struct pl_ctx *ctx)
 	pl_ratelimit_free(ctx->posts);
 	pl_ratelimit_free(ctx->typing);
 	pl_map_free(ctx->known_users);
+	pl_chat_auth_cache_free(ctx);
 	pthread_mutex_destroy(&ctx->lock);
 }
 

@@ -49,10 +49,11 @@ struct pl_ctx {
 	const struct pl_config *cfg;
 	char db_path[4200];
 	pl_writer *writer;
-	pthread_mutex_t lock;            /* guards readers, known_users, sink */
+	pthread_mutex_t lock;            /* guards readers, known_users, tokens, sink */
 	pl_store *readers[PL_READERS_MAX];
 	int nreaders;
 	pl_map *known_users;             /* users ensured (and in general) */
+	pl_map *tokens;                  /* verified tokens -> claims (chat/chat.c) */
 	struct pl_sink sink;
 	struct pl_presence *presence;
 	struct pl_bus *bus;
