@@ -13,8 +13,8 @@
 #                           YYYY-MM-DD.raw.txt (after changing report.awk)
 #
 # Environment: PARLEYD (default ./parleyd at the top of the tree), LOADGEN
-# (a prebuilt generator), BENCH_PORT (parleyd, default 39080), NCHAN_PORT
-# (default 39090), BENCH_ONLY (space-separated scenario names to run),
+# (a prebuilt generator), BENCH_PORT (parleyd, default 29080), NCHAN_PORT
+# (default 29090), BENCH_ONLY (space-separated scenario names to run),
 # BENCH_OUT (results dir, default bench/results), NO_NCHAN=1, BENCH_TARGETS
 # (default "parley nchan"; "nchan" alone exercises the harness without parleyd).
 # Only 127.0.0.0/8 is ever contacted.
@@ -27,8 +27,10 @@ SMOKE=0
 PARLEYD=${PARLEYD:-$TOP/parleyd}
 LOADGEN_GIVEN=${LOADGEN:-}
 LOADGEN=${LOADGEN:-$HERE/loadgen}
-PORT=${BENCH_PORT:-39080}
-NPORT=${NCHAN_PORT:-39090}
+# Below the ephemeral range (32768-60999): with 19,000 client sockets the
+# generator would otherwise sometimes hold the server port itself.
+PORT=${BENCH_PORT:-29080}
+NPORT=${NCHAN_PORT:-29090}
 OUT=${BENCH_OUT:-$HERE/results}
 # A partial run must not replace the full run's pages in bench/results.
 if [ -z "${BENCH_OUT:-}" ] && [ -n "${BENCH_ONLY:-}${BENCH_TARGETS:-}" ]; then
