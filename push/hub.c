@@ -912,6 +912,10 @@ static void tick(struct pl_hub *h, int64_t now)
 	if (h->ctx->presence)
 		pl_presence_tick(h->ctx->presence);
 	pl_hub_route_tick(h, now);
+	/* Delivered receipts every tick, not every second: the same writes in
+	 * four smaller batches, so the receipt events they make do not arrive
+	 * at the hub as one burst that delays everything queued behind it. */
+	pl_hub_flush_delivered(h);
 	if (now < h->next_flush_ms)
 		return;
 	h->next_flush_ms = now + 1000;
@@ -924,7 +928,6 @@ static void tick(struct pl_hub *h, int64_t now)
 		h->trimmed_ms = now;
 	}
 	pl_bus_tick(h->ctx->bus);
-	pl_hub_flush_delivered(h);
 	for (size_t i = 0; i < h->nall; i++) {
 		struct pl_conn *c = h->all[i];
 		if (c->kind == PL_CONN_WS || c->kind == PL_CONN_ONLINE_WS)
