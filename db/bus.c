@@ -435,23 +435,10 @@ static const char *err_of(const redisAsyncContext *ac)
 }
 
 /* hiredis frees ac itself after these two return: forget it first. */
-static void on_connect(const redisAsyncContext *ac, int status)
+/* hiredis frees a context after these callbacks: forget our pointer to
+ * it, and treat the link as down (unless teardown() freed it on purpose). */
+static void context_lost(const redisAsyncContext *ac)
 {
-	struct pl_bus *b = ac->data;
-	if (status == REDIS_OK || !b)
-		return;
-	if (b->cmd == ac)
-		b->cmd = NULL;
-	else if (b->sub == ac)
-		b->sub = NULL;
-	else
-		return;
-	link_failed(b, err_of(ac));
-}
-
-static void on_disconnect(const redisAsyncContext *ac, int status)
-{
-	(void)status;
 	struct pl_bus *b = ac->data;
 	if (!b)
 		return;
@@ -462,6 +449,18 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 	else
 		return; /* one teardown() freed */
 	link_failed(b, err_of(ac));
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+	if (status != REDIS_OK)
+		context_lost(ac);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+	(void)status;
+	context_lost(ac);
 }
 
 static int64_t store_last_event(struct pl_bus *b)

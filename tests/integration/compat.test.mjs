@@ -5,25 +5,11 @@
 // covered elsewhere.)
 //
 //   node tests/integration/compat.test.mjs        (PARLEYD=... to pick a binary)
-import { api, assert, eq, requireNode, run, startServer, test, token, until } from "./lib.mjs";
+import { api, assert, eq, requireNode, run, sharedClient, startServer, test, token, until } from "./lib.mjs";
 
 const WebSocket = requireNode("ws");
 
-let shared;
-async function server() {
-  if (!shared) shared = startServer(); // the promise: concurrent callers share one server
-  return shared;
-}
-
-const tokens = new Map();
-function tok(user) {
-  if (!tokens.has(user)) tokens.set(user, token(user));
-  return tokens.get(user);
-}
-
-async function as(user, method, p, body, opts = {}) {
-  return api(await server(), method, p, { tok: user ? tok(user) : undefined, body, ...opts });
-}
+const { server, tok, as } = sharedClient();
 
 const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const ID_RE = /^[A-Za-z0-9_.:-]{1,64}$/;

@@ -161,6 +161,28 @@ export function token(user, ttl = 3600) {
     .trim();
 }
 
+/** One server shared by a suite's tests (or the front end PARLEY_TARGET_URL
+ * names, on the same store and secret), tokens cached per user, and
+ * as(user, method, path, body, opts): api() as that user (null: no token). */
+export function sharedClient() {
+  let shared;
+  const tokens = new Map();
+  const server = async () => {
+    const target = process.env.PARLEY_TARGET_URL;
+    if (target)
+      return { url: target, ws: target.replace(/^http/, "ws"), port: Number(new URL(target).port) };
+    if (!shared) shared = startServer(); // the promise: concurrent callers share one server
+    return shared;
+  };
+  const tok = (user) => {
+    if (!tokens.has(user)) tokens.set(user, token(user));
+    return tokens.get(user);
+  };
+  const as = async (user, method, p, body, opts = {}) =>
+    api(opts.srv || (await server()), method, p, { tok: user ? tok(user) : undefined, body, ...opts });
+  return { server, tok, as };
+}
+
 export async function api(srv, method, p, { tok, body, headers = {}, raw } = {}) {
   const h = { ...headers };
   if (tok) h.Authorization = `Bearer ${tok}`;

@@ -22,6 +22,7 @@ import {
   freePort,
   requireNode,
   run,
+  sharedClient,
   startServer,
   test,
   token,
@@ -32,30 +33,7 @@ import {
 
 const WebSocket = requireNode("ws");
 
-let shared;
-/** One server for the tests that do not need their own; PARLEY_TARGET_URL
- * points them at another front end (parley.fcgi behind lighttpd or Apache)
- * on the same store and secret. */
-async function server() {
-  const target = process.env.PARLEY_TARGET_URL;
-  if (target)
-    return { url: target, ws: target.replace(/^http/, "ws"), port: Number(new URL(target).port) };
-  if (!shared) shared = startServer(); // the promise: concurrent callers share one server
-  return shared;
-}
-
-const tokens = new Map();
-/** A token for user from `parleyd token` (cached). */
-function tok(user) {
-  if (!tokens.has(user)) tokens.set(user, token(user));
-  return tokens.get(user);
-}
-
-/** api() as user (null: no token). */
-async function as(user, method, p, body, opts = {}) {
-  const srv = opts.srv || (await server());
-  return api(srv, method, p, { tok: user ? tok(user) : undefined, body, ...opts });
-}
+const { server, tok, as } = sharedClient();
 
 const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const ID_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
