@@ -125,15 +125,6 @@ static bool token_cached(struct pl_ctx *ctx, const char *token, struct pl_claims
 	return hit;
 }
 
-static void free_values(pl_map *m)
-{
-	size_t pos = 0;
-	const char *k;
-	void *v;
-	while (pl_map_next(m, &pos, &k, &v))
-		free(v);
-}
-
 static void token_remember(struct pl_ctx *ctx, const char *token, const struct pl_claims *who)
 {
 	struct pl_claims *copy = malloc(sizeof *copy);
@@ -144,8 +135,7 @@ static void token_remember(struct pl_ctx *ctx, const char *token, const struct p
 	if (pl_map_len(ctx->tokens) >= TOKEN_CACHE_MAX) {
 		pl_map *fresh = pl_map_new();
 		if (fresh) {
-			free_values(ctx->tokens);
-			pl_map_free(ctx->tokens);
+			pl_map_free_all(ctx->tokens);
 			ctx->tokens = fresh;
 		}
 	}
@@ -160,8 +150,7 @@ static void token_remember(struct pl_ctx *ctx, const char *token, const struct p
 
 void pl_chat_auth_cache_free(struct pl_ctx *ctx)
 {
-	free_values(ctx->tokens);
-	pl_map_free(ctx->tokens);
+	pl_map_free_all(ctx->tokens);
 	ctx->tokens = NULL;
 }
 

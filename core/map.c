@@ -54,6 +54,16 @@ void pl_map_free(pl_map *m)
 	free(m);
 }
 
+void pl_map_free_all(pl_map *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->slots[i].key && m->slots[i].key != TOMBSTONE)
+			free(m->slots[i].value);
+	pl_map_free(m);
+}
+
 static struct slot *find(const pl_map *m, const char *key, uint64_t h)
 {
 	for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {

@@ -13,6 +13,8 @@ typedef struct pl_map pl_map;
 
 pl_map *pl_map_new(void);
 void pl_map_free(pl_map *m); /* frees keys, not values */
+/* Frees keys and values (each value one malloc'd block), then the map. */
+void pl_map_free_all(pl_map *m);
 void *pl_map_get(const pl_map *m, const char *key);
 /* Inserts or replaces; false when out of memory. */
 bool pl_map_put(pl_map *m, const char *key, void *value);

@@ -40,12 +40,7 @@ void pl_ratelimit_free(struct pl_ratelimit *rl)
 {
 	if (!rl)
 		return;
-	size_t pos = 0;
-	const char *k;
-	void *v;
-	while (pl_map_next(rl->buckets, &pos, &k, &v))
-		free(v);
-	pl_map_free(rl->buckets);
+	pl_map_free_all(rl->buckets);
 	pthread_mutex_destroy(&rl->lock);
 	free(rl);
 }

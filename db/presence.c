@@ -305,12 +305,7 @@ void pl_presence_free(struct pl_presence *p)
 {
 	if (!p)
 		return;
-	size_t pos = 0;
-	const char *k;
-	void *v;
-	while (pl_map_next(p->users, &pos, &k, &v))
-		free(v);
-	pl_map_free(p->users);
+	pl_map_free_all(p->users);
 	free(p->checks);
 	pthread_mutex_destroy(&p->lock);
 	free(p);

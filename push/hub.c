@@ -1019,16 +1019,6 @@ struct pl_hub *pl_hub_start(struct pl_ctx *ctx, pl_error *err)
 	return h;
 }
 
-static void free_map_values(pl_map *m)
-{
-	size_t pos = 0;
-	const char *k;
-	void *v;
-	while (pl_map_next(m, &pos, &k, &v))
-		free(v);
-	pl_map_free(m);
-}
-
 void pl_hub_stop(struct pl_hub *h)
 {
 	if (!h)
@@ -1049,11 +1039,11 @@ void pl_hub_free(struct pl_hub *h)
 	if (!h)
 		return;
 	on_wake(&h->wake, 0);
-	free_map_values(h->rooms);
-	free_map_values(h->users);
-	free_map_values(h->typing);
-	free_map_values(h->receipts);
-	free_map_values(h->delivered);
+	pl_map_free_all(h->rooms);
+	pl_map_free_all(h->users);
+	pl_map_free_all(h->typing);
+	pl_map_free_all(h->receipts);
+	pl_map_free_all(h->delivered);
 	pl_ctx_reader_put(h->ctx, h->store);
 	pl_loop_free(h->loop);
 	close(h->wake.fd);
