@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/jbuf.h"
 #include "core/utf8.h"
 
 enum pl_code pl_schema_migrate(sqlite3 *db, pl_error *err);
@@ -594,206 +595,56 @@ enum pl_code pl_store_message_delete(pl_store *s, int64_t id, int64_t now, json_
  * row whose text is not valid UTF-8, which jansson would refuse, is left
  * out the same way. */
 
-struct jbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-/* Room for n more bytes; false (and oom set) when there is none. */
-static bool jb_room(struct jbuf *b, size_t n)
-{
-	if (b->oom)
-		return false;
-	if (b->cap - b->len >= n)
-		return true;
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap - b->len < n)
-		cap *= 2;
-	char *p = realloc(b->p, cap);
-	if (!p) {
-		b->oom = true;
-		return false;
-	}
-	b->p = p;
-	b->cap = cap;
-	return true;
-}
-
-static void jb_put(struct jbuf *b, const char *s, size_t n)
-{
-	if (jb_room(b, n)) {
-		memcpy(b->p + b->len, s, n);
-		b->len += n;
-	}
-}
-
-#define JB_LIT(b, s) jb_put(b, s, sizeof s - 1)
-
-static void jb_int(struct jbuf *b, int64_t v)
-{
-	char t[24], *e = t + sizeof t, *q = e;
-	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-	do
-		*--q = (char)('0' + u % 10);
-	while ((u /= 10) != 0);
-	if (v < 0)
-		*--q = '-';
-	jb_put(b, q, (size_t)(e - q));
-}
-
-/* A JSON string as jansson writes it: '"', '\\' and control characters
- * escaped (\b \f \n \r \t, else \u00XX), everything else as it is.
- * False when s is not valid UTF-8 (nothing is written then). */
-static bool jb_str(struct jbuf *b, const unsigned char *s, size_t n)
-{
-	/* 1: copy, 0: escape (the byte's short escape letter in esc[]). */
-	static const char esc[32] = {
-		['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
-	};
-	static const char hex[] = "0123456789ABCDEF";
-	size_t start = b->len;
-	bool wide = false;
-	/* Worst case every byte becomes \u00XX. */
-	if (!jb_room(b, 6 * n + 2))
-		return true;
-	char *o = b->p + b->len;
-	*o++ = '"';
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = s[i];
-		if (c >= 0x20 && c != '"' && c != '\\') {
-			wide |= c >= 0x80;
-			*o++ = (char)c;
-		} else if (c == '"' || c == '\\') {
-			*o++ = '\\';
-			*o++ = (char)c;
-		} else if (esc[c]) {
-			*o++ = '\\';
-			*o++ = esc[c];
-		} else {
-			memcpy(o, "\\u00", 4);
-			o[4] = hex[c >> 4];
-			o[5] = hex[c & 15];
-			o += 6;
-		}
-	}
-	*o++ = '"';
-	if (wide && !pl_utf8_valid((const char *)s, n)) {
-		b->len = start;
-		return false;
-	}
-	b->len = (size_t)(o - b->p);
-	return true;
-}
-
 /* A text column: a string, or null; false when it is not UTF-8 (or
  * SQLite is out of memory), as json_stringn would fail. */
-static bool jb_col_text(struct jbuf *b, sqlite3_stmt *st, int i)
+static bool jb_col_text(struct pl_jbuf *b, sqlite3_stmt *st, int i)
 {
-	const unsigned char *t = sqlite3_column_text(st, i);
+	const char *t = (const char *)sqlite3_column_text(st, i);
 	if (!t) {
 		if (sqlite3_column_type(st, i) != SQLITE_NULL)
 			return false;
-		JB_LIT(b, "null");
+		PL_JB_LIT(b, "null");
 		return true;
 	}
-	return jb_str(b, t, (size_t)sqlite3_column_bytes(st, i));
+	return pl_jb_str(b, t, (size_t)sqlite3_column_bytes(st, i));
 }
 
-static void two_digits(char *q, unsigned v)
+/* A time column, or null. */
+static void jb_col_time(struct pl_jbuf *b, sqlite3_stmt *st, int i, struct pl_jb_day *memo)
 {
-	q[0] = (char)('0' + v / 10);
-	q[1] = (char)('0' + v % 10);
-}
-
-/* The day last written: rows of a page mostly share it. */
-struct jb_day {
-	int64_t day; /* days since 1970-01-01, -1 for none yet */
-	char ymd[10];
-};
-
-/* pl_time_format without gmtime_r and snprintf for years 1970..9999 (the
- * days-to-civil conversion of H. Hinnant's date algorithms); anything else
- * goes through pl_time_format itself.  Null for a NULL column. */
-static void jb_col_time(struct jbuf *b, sqlite3_stmt *st, int i, struct jb_day *memo)
-{
-	int64_t ms = sqlite3_column_int64(st, i);
-	if (ms == 0 && sqlite3_column_type(st, i) == SQLITE_NULL) {
-		JB_LIT(b, "null");
-		return;
-	}
-	char t[PL_TIME_LEN + 2];
-	if (ms < 0 || ms >= 253402300800000LL) { /* 10000-01-01T00:00:00Z */
-		pl_time_format(ms, t + 1);
-		t[0] = '"';
-		size_t n = strlen(t);
-		t[n] = '"';
-		jb_put(b, t, n + 1);
-		return;
-	}
-	int64_t day = ms / 86400000;
-	if (day != memo->day) {
-		unsigned z = (unsigned)day + 719468;
-		unsigned era = z / 146097, doe = z - era * 146097;
-		unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-		unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-		unsigned mp = (5 * doy + 2) / 153;
-		unsigned d = doy - (153 * mp + 2) / 5 + 1;
-		unsigned m = mp < 10 ? mp + 3 : mp - 9;
-		unsigned y = yoe + era * 400 + (m <= 2);
-		two_digits(memo->ymd, y / 100);
-		two_digits(memo->ymd + 2, y % 100);
-		memo->ymd[4] = '-';
-		two_digits(memo->ymd + 5, m);
-		memo->ymd[7] = '-';
-		two_digits(memo->ymd + 8, d);
-		memo->day = day;
-	}
-	unsigned msd = (unsigned)(ms - day * 86400000), sod = msd / 1000, msec = msd % 1000;
-	char *q = t + 1;
-	t[0] = '"';
-	memcpy(q, memo->ymd, 10);
-	q[10] = 'T';
-	two_digits(q + 11, sod / 3600);
-	q[13] = ':';
-	two_digits(q + 14, sod / 60 % 60);
-	q[16] = ':';
-	two_digits(q + 17, sod % 60);
-	q[19] = '.';
-	q[20] = (char)('0' + msec / 100);
-	two_digits(q + 21, msec % 100);
-	q[23] = 'Z';
-	q[24] = '"';
-	jb_put(b, t, 26);
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		PL_JB_LIT(b, "null");
+	else
+		pl_jb_time(b, sqlite3_column_int64(st, i), memo);
 }
 
 /* One message object, the members of message_row in its order; false
  * (nothing written) when a text column is not valid UTF-8.  room_sender
  * is ,"room":<room>,"sender": written once for the page: every row has
  * the room the statement asked for, byte for byte (room = ?1, BINARY). */
-static bool jb_message(struct jbuf *b, sqlite3_stmt *st, const struct jbuf *room_sender,
-		       struct jb_day *memo)
+static bool jb_message(struct pl_jbuf *b, sqlite3_stmt *st, const struct pl_jbuf *room_sender,
+		       struct pl_jb_day *memo)
 {
 	size_t start = b->len;
-	JB_LIT(b, "{\"id\":");
-	jb_int(b, sqlite3_column_int64(st, 0));
-	jb_put(b, room_sender->p, room_sender->len);
+	PL_JB_LIT(b, "{\"id\":");
+	pl_jb_int(b, sqlite3_column_int64(st, 0));
+	pl_jb_put(b, room_sender->p, room_sender->len);
 	if (!jb_col_text(b, st, 2))
 		goto bad;
-	JB_LIT(b, ",\"text\":");
+	PL_JB_LIT(b, ",\"text\":");
 	if (!jb_col_text(b, st, 3))
 		goto bad;
-	JB_LIT(b, ",\"client_id\":");
+	PL_JB_LIT(b, ",\"client_id\":");
 	if (!jb_col_text(b, st, 4))
 		goto bad;
-	JB_LIT(b, ",\"created_at\":");
+	PL_JB_LIT(b, ",\"created_at\":");
 	jb_col_time(b, st, 5, memo);
-	JB_LIT(b, ",\"edited_at\":");
+	PL_JB_LIT(b, ",\"edited_at\":");
 	jb_col_time(b, st, 6, memo);
 	if (sqlite3_column_int(st, 7) != 0)
-		JB_LIT(b, ",\"deleted\":true}");
+		PL_JB_LIT(b, ",\"deleted\":true}");
 	else
-		JB_LIT(b, ",\"deleted\":false}");
+		PL_JB_LIT(b, ",\"deleted\":false}");
 	return true;
 bad:
 	b->len = start;
@@ -822,16 +673,16 @@ char *pl_store_messages_text(pl_store *s, const char *room, const char *member,
 	if (limit + 2 > (int)(sizeof small / sizeof small[0]) &&
 	    !(rows = malloc(((size_t)limit + 2) * sizeof *rows)))
 		return NULL;
-	struct jbuf b = {0}, room_sender = {0};
-	struct jb_day memo = {.day = -1};
-	jb_room(&b, 64 + (size_t)limit * 256);
-	JB_LIT(&room_sender, ",\"room\":");
+	struct pl_jbuf b = {0}, room_sender = {0};
+	struct pl_jb_day memo = {.day = -1};
+	pl_jb_room(&b, 64 + (size_t)limit * 256);
+	PL_JB_LIT(&room_sender, ",\"room\":");
 	/* Not UTF-8: no row could be written, as with jansson. */
-	bool room_ok = room && jb_str(&room_sender, (const unsigned char *)room, strlen(room));
-	JB_LIT(&room_sender, ",\"sender\":");
+	bool room_ok = room && pl_jb_str(&room_sender, room, strlen(room));
+	PL_JB_LIT(&room_sender, ",\"sender\":");
 	b.oom |= room_sender.oom;
 	const char head[] = "{\"messages\":[";
-	JB_LIT(&b, head);
+	PL_JB_LIT(&b, head);
 	bool more = false;
 	int nrows = 0;
 	if (st) {
@@ -850,7 +701,7 @@ char *pl_store_messages_text(pl_store *s, const char *room, const char *member,
 			}
 			rows[nrows] = b.len;
 			if (nrows && !backwards)
-				JB_LIT(&b, ",");
+				PL_JB_LIT(&b, ",");
 			if (room_ok && jb_message(&b, st, &room_sender, &memo))
 				nrows++;
 			else
@@ -861,9 +712,9 @@ char *pl_store_messages_text(pl_store *s, const char *room, const char *member,
 	rows[nrows] = b.len;
 	/* The NUL ends the text for C but is not part of *len. */
 	if (more)
-		jb_put(&b, "],\"has_more\":true}", sizeof "],\"has_more\":true}");
+		pl_jb_put(&b, "],\"has_more\":true}", sizeof "],\"has_more\":true}");
 	else
-		jb_put(&b, "],\"has_more\":false}", sizeof "],\"has_more\":false}");
+		pl_jb_put(&b, "],\"has_more\":false}", sizeof "],\"has_more\":false}");
 	if (nrows > 1 && backwards && !b.oom) {
 		/* Read newest first: the objects go out in the other order. */
 		size_t tail = b.len - rows[nrows];
