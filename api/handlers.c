@@ -201,14 +201,22 @@ struct async_post {
 	void *ud;
 };
 
-static void async_post_done(void *ud, json_t *msg, bool created, const pl_error *err)
+static void async_post_done(void *ud, const char *msg, size_t len, bool created,
+			    const pl_error *err)
 {
 	struct async_post *a = ud;
 	struct pl_resp resp = {0};
-	if (msg)
-		pl_resp_json(&resp, created ? 201 : 200, json_incref(msg));
-	else
+	pl_error oom;
+	char *body = msg ? malloc(len + 1) : NULL;
+	if (body) {
+		memcpy(body, msg, len + 1);
+		pl_resp_text(&resp, created ? 201 : 200, "application/json", body, len);
+	} else if (msg) {
+		pl_fail(&oom, PL_UNAVAILABLE, "out of memory");
+		pl_resp_error(&resp, &oom);
+	} else {
 		pl_resp_error(&resp, err);
+	}
 	a->done(a->ud, &resp);
 	free(a);
 }

@@ -427,33 +427,33 @@ struct post_args {
 	struct pl_ctx *ctx;
 	char *user, *room, *text, *client_id;
 	bool created;
-	json_t *msg;
+	char *msg; /* the message's JSON text */
+	size_t len;
 	pl_post_done done;
 	void *ud;
 };
 
+/* The writer may run a job again after a rollback: it starts afresh. */
 static enum pl_code post_job(pl_store *s, void *arg, pl_error *err)
 {
 	struct post_args *a = arg;
-	if (a->client_id) {
-		a->msg = pl_store_message_by_client(s, a->user, a->client_id);
-		if (a->msg)
-			return PL_OK; /* a retry: the first answer again, nothing stored */
+	free(a->msg);
+	a->msg = NULL;
+	a->created = false;
+	if (need_member(s, a->room, a->user, err) != PL_OK) {
+		/* A retry after leaving the room still gets its first answer. */
+		if (a->client_id &&
+		    (a->msg = pl_store_message_by_client_text(s, a->user, a->client_id, &a->len)))
+			return PL_OK;
+		return err->code;
 	}
-	if (need_member(s, a->room, a->user, err) != PL_OK)
-		return err->code;
-	int64_t now = pl_now_ms(), id;
-	if (pl_store_message_insert(s, a->room, a->user, a->text, a->client_id, now, &a->msg,
-				    err) != PL_OK)
-		return err->code;
-	a->created = true;
-	atomic_fetch_add(&a->ctx->counters.messages_stored, 1);
-	return pl_store_event_append(s, a->room, "message.created", NULL, a->msg, now, &id, err);
+	struct pl_new_msg m = {a->room, a->user, a->text, a->client_id, pl_now_ms()};
+	return pl_store_message_post(s, &m, &a->msg, &a->len, &a->created, err);
 }
 
 static void post_args_free(struct post_args *a)
 {
-	json_decref(a->msg);
+	free(a->msg);
 	free(a->user);
 	free(a->room);
 	free(a->text);
@@ -504,19 +504,22 @@ enum pl_code pl_chat_post(struct pl_ctx *ctx, const char *user, const char *room
 		return err->code;
 	struct post_args a = {.ctx = ctx, .user = (char *)user, .room = (char *)room,
 			      .text = (char *)text, .client_id = (char *)client_id};
-	if (pl_writer_run(ctx->writer, post_job, &a, err) != PL_OK) {
-		json_decref(a.msg);
-		return err->code;
-	}
-	*msg = a.msg;
-	*created = a.created;
-	return PL_OK;
+	enum pl_code rc = pl_writer_run(ctx->writer, post_job, &a, err);
+	if (rc == PL_OK && !(*msg = json_loadb(a.msg, a.len, 0, NULL)))
+		rc = pl_fail(err, PL_INTERNAL, "out of memory");
+	if (rc == PL_OK && (*created = a.created))
+		atomic_fetch_add(&ctx->counters.messages_stored, 1);
+	free(a.msg);
+	return rc;
 }
 
 static void post_async_done(void *arg, const pl_error *err)
 {
 	struct post_args *a = arg;
-	a->done(a->ud, err->code == PL_OK ? a->msg : NULL, a->created, err);
+	bool ok = err->code == PL_OK;
+	if (ok && a->created)
+		atomic_fetch_add(&a->ctx->counters.messages_stored, 1);
+	a->done(a->ud, ok ? a->msg : NULL, ok ? a->len : 0, a->created, err);
 	post_args_free(a);
 }
 
@@ -525,13 +528,13 @@ void pl_chat_post_async(struct pl_ctx *ctx, const char *user, const char *room,
 {
 	pl_error err = {0};
 	if (post_check(ctx, user, room, text, client_id, &err) != PL_OK) {
-		done(ud, NULL, false, &err);
+		done(ud, NULL, 0, false, &err);
 		return;
 	}
 	struct post_args *a = post_args_new(ctx, user, room, text, client_id);
 	if (!a) {
 		pl_fail(&err, PL_UNAVAILABLE, "out of memory");
-		done(ud, NULL, false, &err);
+		done(ud, NULL, 0, false, &err);
 		return;
 	}
 	a->done = done;

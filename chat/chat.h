@@ -49,10 +49,12 @@ enum pl_code pl_chat_dm(struct pl_ctx *ctx, const char *user, const char *other,
 enum pl_code pl_chat_post(struct pl_ctx *ctx, const char *user, const char *room,
 			  const char *text, const char *client_id, json_t **msg, bool *created,
 			  pl_error *err);
-/* The same without waiting: done(ud, msg, created, err) runs on the writer
- * thread after the commit (or at once, on the caller's thread, when the
- * arguments are refused); msg is borrowed (NULL on error). */
-typedef void (*pl_post_done)(void *ud, json_t *msg, bool created, const pl_error *err);
+/* The same without waiting: done(ud, msg, len, created, err) runs on the
+ * writer thread after the commit (or at once, on the caller's thread, when
+ * the arguments are refused); msg is the message's JSON text, borrowed
+ * (NULL on error). */
+typedef void (*pl_post_done)(void *ud, const char *msg, size_t len, bool created,
+			     const pl_error *err);
 void pl_chat_post_async(struct pl_ctx *ctx, const char *user, const char *room,
 			const char *text, const char *client_id, pl_post_done done, void *ud);
 enum pl_code pl_chat_messages(struct pl_ctx *ctx, const char *user, const char *room,

@@ -62,8 +62,10 @@ static const char *const sql[S_COUNT] = {
 	[S_MEMBER_COUNT_ADD] = "UPDATE rooms SET member_count = member_count + ?2 WHERE id = ?1",
 	[S_USER_ROOMS] = "SELECT room FROM members WHERE user = ?1 ORDER BY room",
 	[S_MEMBER_IDS] = "SELECT user FROM members WHERE room = ?1 ORDER BY user LIMIT ?2",
+	/* No RETURNING (it runs through a temporary table): the caller has
+	 * every column but the id.  A client_id used before stores nothing. */
 	[S_MSG_INSERT] = "INSERT INTO messages(room, sender, text, client_id, created_at)"
-			 " VALUES(?1, ?2, ?3, ?4, ?5) RETURNING " MSG_COLS,
+			 " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
 	[S_MSG_BY_CLIENT] = "SELECT " MSG_COLS " FROM messages WHERE sender = ?1"
 			    " AND client_id = ?2",
 	[S_MSG_GET] = "SELECT " MSG_COLS " FROM messages WHERE id = ?2 AND room = ?1",
@@ -528,19 +530,37 @@ static enum pl_code message_write(pl_store *s, sqlite3_stmt *st, json_t **msg, p
 	return PL_OK;
 }
 
+/* Inserts a message; *id is 0 when sender's client_id is taken. */
+static enum pl_code message_insert(pl_store *s, const struct pl_new_msg *m, int64_t *id,
+				   pl_error *err)
+{
+	sqlite3_stmt *st = stmt(s, S_MSG_INSERT);
+	if (st) {
+		bind_text(st, 1, m->room);
+		bind_text(st, 2, m->sender);
+		bind_text(st, 3, m->text);
+		bind_text(st, 4, m->client_id);
+		sqlite3_bind_int64(st, 5, m->now);
+	}
+	if (exec_done(s, st, err) != PL_OK)
+		return err->code;
+	*id = sqlite3_changes(s->db) ? sqlite3_last_insert_rowid(s->db) : 0;
+	return PL_OK;
+}
+
 enum pl_code pl_store_message_insert(pl_store *s, const char *room, const char *sender,
 				     const char *text, const char *client_id, int64_t now,
 				     json_t **msg, pl_error *err)
 {
-	sqlite3_stmt *st = stmt(s, S_MSG_INSERT);
-	if (st) {
-		bind_text(st, 1, room);
-		bind_text(st, 2, sender);
-		bind_text(st, 3, text);
-		bind_text(st, 4, client_id);
-		sqlite3_bind_int64(st, 5, now);
-	}
-	return message_write(s, st, msg, err);
+	struct pl_new_msg m = {room, sender, text, client_id, now};
+	int64_t id;
+	*msg = NULL;
+	if (message_insert(s, &m, &id, err) != PL_OK)
+		return err->code;
+	if (!id)
+		return pl_fail(err, PL_CONFLICT, "client_id: already used");
+	*msg = pl_store_message_get(s, room, id);
+	return *msg ? PL_OK : db_fail(s, err);
 }
 
 json_t *pl_store_message_by_client(pl_store *s, const char *sender, const char *client_id)
@@ -759,24 +779,119 @@ json_t *pl_store_messages(pl_store *s, const char *room, const struct pl_page *p
 
 /* ---- events ---- */
 
+enum pl_code pl_store_event_append_text(pl_store *s, const char *room, const char *type,
+					const char *target, const char *data, size_t len,
+					int64_t now, int64_t *id, pl_error *err)
+{
+	sqlite3_stmt *st = stmt(s, S_EVENT_INSERT);
+	if (!st)
+		return db_fail(s, err);
+	bind_text(st, 1, room);
+	bind_text(st, 2, type);
+	sqlite3_bind_int64(st, 3, now);
+	bind_text(st, 4, target);
+	sqlite3_bind_text(st, 5, data, (int)len, SQLITE_STATIC);
+	if (exec_done(s, st, err) != PL_OK)
+		return err->code;
+	*id = sqlite3_last_insert_rowid(s->db);
+	return PL_OK;
+}
+
 enum pl_code pl_store_event_append(pl_store *s, const char *room, const char *type,
 				   const char *target, json_t *data, int64_t now, int64_t *id,
 				   pl_error *err)
 {
 	char *text = json_dumps(data, JSON_COMPACT);
-	sqlite3_stmt *st = stmt(s, S_EVENT_INSERT);
-	if (!text || !st) {
-		free(text);
-		return text ? db_fail(s, err) : pl_fail(err, PL_INTERNAL, "out of memory");
+	if (!text)
+		return pl_fail(err, PL_INTERNAL, "out of memory");
+	enum pl_code rc =
+		pl_store_event_append_text(s, room, type, target, text, strlen(text), now, id, err);
+	free(text);
+	return rc;
+}
+
+/* What message_row would make of the row m becomes, given its id; false
+ * when a text is not UTF-8 (which the API refuses before it gets here). */
+static bool jb_new_message(struct pl_jbuf *b, const struct pl_new_msg *m, int64_t id)
+{
+	struct pl_jb_day memo = PL_JB_DAY_INIT;
+	PL_JB_LIT(b, "{\"id\":");
+	pl_jb_int(b, id);
+	PL_JB_LIT(b, ",\"room\":");
+	bool ok = pl_jb_str_or_null(b, m->room);
+	PL_JB_LIT(b, ",\"sender\":");
+	ok = ok && pl_jb_str_or_null(b, m->sender);
+	PL_JB_LIT(b, ",\"text\":");
+	ok = ok && pl_jb_str_or_null(b, m->text);
+	PL_JB_LIT(b, ",\"client_id\":");
+	ok = ok && pl_jb_str_or_null(b, m->client_id);
+	PL_JB_LIT(b, ",\"created_at\":");
+	pl_jb_time(b, m->now, &memo);
+	PL_JB_LIT(b, ",\"edited_at\":null,\"deleted\":false}");
+	return ok;
+}
+
+/* The message sender stored earlier with client_id, as text. */
+static bool jb_message_by_client(pl_store *s, struct pl_jbuf *b, const char *sender,
+				 const char *client_id)
+{
+	sqlite3_stmt *st = stmt(s, S_MSG_BY_CLIENT);
+	if (!st)
+		return false;
+	bind_text(st, 1, sender);
+	bind_text(st, 2, client_id);
+	bool ok = false;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		struct pl_jbuf room_sender = {0};
+		struct pl_jb_day memo = PL_JB_DAY_INIT;
+		PL_JB_LIT(&room_sender, ",\"room\":");
+		ok = jb_col_text(&room_sender, st, 1);
+		PL_JB_LIT(&room_sender, ",\"sender\":");
+		ok = ok && !room_sender.oom && jb_message(b, st, &room_sender, &memo);
+		pl_jb_free(&room_sender);
 	}
-	bind_text(st, 1, room);
-	bind_text(st, 2, type);
-	sqlite3_bind_int64(st, 3, now);
-	bind_text(st, 4, target);
-	sqlite3_bind_text(st, 5, text, -1, free);
-	if (exec_done(s, st, err) != PL_OK)
+	sqlite3_reset(st);
+	return ok;
+}
+
+char *pl_store_message_by_client_text(pl_store *s, const char *sender, const char *client_id,
+				      size_t *len)
+{
+	struct pl_jbuf b = {0};
+	if (jb_message_by_client(s, &b, sender, client_id))
+		return pl_jb_take(&b, len);
+	pl_jb_free(&b);
+	return NULL;
+}
+
+enum pl_code pl_store_message_post(pl_store *s, const struct pl_new_msg *m, char **json,
+				   size_t *len, bool *created, pl_error *err)
+{
+	struct pl_jbuf b = {0};
+	int64_t id, ev;
+	*json = NULL;
+	*created = false;
+	if (message_insert(s, m, &id, err) != PL_OK)
 		return err->code;
-	*id = sqlite3_last_insert_rowid(s->db);
+	if (!id) { /* a retry: the first answer again, nothing stored */
+		if (!jb_message_by_client(s, &b, m->sender, m->client_id)) {
+			pl_jb_free(&b);
+			return db_fail(s, err);
+		}
+	} else {
+		if (!jb_new_message(&b, m, id)) {
+			pl_jb_free(&b);
+			return pl_fail(err, PL_INVALID_ARGUMENT, "text: not valid UTF-8");
+		}
+		if (!b.oom && pl_store_event_append_text(s, m->room, "message.created", NULL, b.p,
+							 b.len, m->now, &ev, err) != PL_OK) {
+			pl_jb_free(&b);
+			return err->code;
+		}
+		*created = true;
+	}
+	if (!(*json = pl_jb_take(&b, len)))
+		return pl_fail(err, PL_INTERNAL, "out of memory");
 	return PL_OK;
 }
 

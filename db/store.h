@@ -72,6 +72,21 @@ json_t *pl_store_user_rooms(pl_store *s, const char *user);
 json_t *pl_store_member_ids(pl_store *s, const char *room, int limit);
 
 /* Messages. */
+struct pl_new_msg {
+	const char *room, *sender, *text, *client_id;
+	int64_t now;
+};
+/* Stores a message and its message.created event, and makes its JSON text
+ * (*json, malloc'd, *len bytes): the ack, the response and the event's
+ * data are that one text.  When sender already stored a message with this
+ * client_id, nothing is stored, *created is false and the text is the
+ * earlier message's.  Membership is the caller's to check. */
+enum pl_code pl_store_message_post(pl_store *s, const struct pl_new_msg *m, char **json,
+				   size_t *len, bool *created, pl_error *err);
+/* The message sender stored with client_id as JSON text, or NULL. */
+char *pl_store_message_by_client_text(pl_store *s, const char *sender, const char *client_id,
+				      size_t *len);
+/* The message alone, no event; PL_CONFLICT when client_id is taken. */
 enum pl_code pl_store_message_insert(pl_store *s, const char *room, const char *sender,
 				     const char *text, const char *client_id, int64_t now,
 				     json_t **msg, pl_error *err);
@@ -105,6 +120,10 @@ char *pl_store_messages_text(pl_store *s, const char *room, const char *member,
 enum pl_code pl_store_event_append(pl_store *s, const char *room, const char *type,
 				   const char *target, json_t *data, int64_t now,
 				   int64_t *id, pl_error *err);
+/* The same with data as JSON text (len bytes, borrowed). */
+enum pl_code pl_store_event_append_text(pl_store *s, const char *room, const char *type,
+					const char *target, const char *data, size_t len,
+					int64_t now, int64_t *id, pl_error *err);
 int64_t pl_store_last_event(pl_store *s);
 
 struct pl_event_row {

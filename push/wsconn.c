@@ -18,6 +18,7 @@
 
 #include "chat/chat.h"
 #include "core/clock.h"
+#include "core/jbuf.h"
 #include "core/log.h"
 #include "core/utf8.h"
 #include "push/hubint.h"
@@ -124,19 +125,32 @@ struct ack_ctx {
 };
 
 /* Runs on the writer thread after the commit: the ack follows the commit,
- * then travels to the hub thread through its mailbox. */
-static void ack_done(void *ud, json_t *msg, bool created, const pl_error *err)
+ * then travels to the hub thread through its mailbox.  Written as text
+ * around the stored message's text: this runs once per message sent. */
+static void ack_done(void *ud, const char *msg, size_t len, bool created, const pl_error *err)
 {
 	(void)created; /* an ack is an ack: a retry gets the first message */
 	struct ack_ctx *a = ud;
-	json_t *o = msg ? json_pack("{s:s, s:O}", "type", "ack", "message", msg)
-			: error_frame(NULL, err);
-	if (o && a->client_id)
-		json_object_set_new(o, "client_id", json_string(a->client_id));
-	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
+	struct pl_jbuf b = {0};
+	char *text = NULL;
+	size_t n = 0;
+	if (msg) {
+		PL_JB_LIT(&b, "{\"type\":\"ack\",\"message\":");
+		pl_jb_put(&b, msg, len);
+		if (a->client_id) {
+			PL_JB_LIT(&b, ",\"client_id\":");
+			pl_jb_str_or_null(&b, a->client_id);
+		}
+		PL_JB_LIT(&b, "}");
+		text = pl_jb_take(&b, &n);
+	} else {
+		json_t *o = error_frame(a->client_id, err);
+		text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		n = text ? strlen(text) : 0;
+		json_decref(o);
+	}
 	if (text) {
-		pl_hub_post_buf(a->h, a->c, pl_ws_text_buf(text, strlen(text)));
+		pl_hub_post_buf(a->h, a->c, pl_ws_text_buf(text, n));
 		free(text);
 	}
 	pl_conn_unref(a->c);

@@ -374,6 +374,78 @@ static bool page_is(json_t *page, int first, int count, bool more)
 	return ok;
 }
 
+/* ---- posting: message, event and JSON text in one ---- */
+
+static bool keep_last(void *ud, const struct pl_event_row *row)
+{
+	char **out = ud;
+	free(*out);
+	*out = strdup(row->data);
+	return true;
+}
+
+/* The text pl_store_message_post makes is the message as jansson would
+ * write it, and the message.created event's data is that same text. */
+static void check_post(pl_store *s, const struct pl_new_msg *m, bool want_created)
+{
+	pl_error err = {0};
+	char *text = NULL, *data = NULL;
+	size_t len = 0;
+	bool created = !want_created;
+	int64_t before = pl_store_last_event(s);
+	CHECK(pl_store_message_post(s, m, &text, &len, &created, &err) == PL_OK);
+	CHECK(text && strlen(text) == len);
+	CHECK(created == want_created);
+	json_t *msg = text ? json_loadb(text, len, 0, NULL) : NULL;
+	json_t *got = msg ? pl_store_message_get(s, m->room, jint(msg, "id")) : NULL;
+	char *dumped = got ? json_dumps(got, JSON_COMPACT) : NULL;
+	CHECK_STR(dumped, text ? text : "");
+	pl_store_events_after(s, before, 10, keep_last, &data);
+	if (want_created) {
+		CHECK(pl_store_last_event(s) == before + 1);
+		CHECK_STR(data, text ? text : "");
+	} else {
+		CHECK(pl_store_last_event(s) == before); /* nothing stored */
+	}
+	free(data);
+	free(dumped);
+	json_decref(got);
+	json_decref(msg);
+	free(text);
+}
+
+static void test_post(pl_store *s)
+{
+	pl_error err = {0};
+	/* Every escape jansson makes, and text beyond ASCII. */
+	struct pl_new_msg m = {"lobby", "alice", "q\"b\\s\n\t\r\b\f\x01\x1f/\xc3\xa9\xf0\x9f\x98\x80",
+			       "post-1", T0 + 10};
+	check_post(s, &m, true);
+	/* A retry: the first message, whatever the second text says. */
+	struct pl_new_msg again = {"lobby", "alice", "other", "post-1", T0 + 11};
+	check_post(s, &again, false);
+	size_t len;
+	char *text = pl_store_message_by_client_text(s, "alice", "post-1", &len);
+	CHECK(text && strstr(text, "\"text\":\"q\\\"b") != NULL);
+	free(text);
+	CHECK(pl_store_message_by_client_text(s, "alice", "post-none", &len) == NULL);
+	/* No client_id: every post is a new message. */
+	struct pl_new_msg plain = {"lobby", "carol", "plain", NULL, T0 + 12};
+	check_post(s, &plain, true);
+	check_post(s, &plain, true);
+	/* A room that does not exist: an error, nothing stored. */
+	int64_t before = pl_store_last_event(s);
+	struct pl_new_msg nowhere = {"nope", "alice", "x", "post-2", T0 + 13};
+	char *out = NULL;
+	bool created = true;
+	CHECK(pl_store_message_post(s, &nowhere, &out, &len, &created, &err) != PL_OK);
+	CHECK(out == NULL && !created);
+	CHECK(pl_store_last_event(s) == before);
+	CHECK(pl_store_message_by_client_text(s, "alice", "post-2", &len) == NULL);
+}
+
+/* ---- pages ---- */
+
 static void test_pages(pl_store *a, pl_store *b)
 {
 	pl_error err = {0};
@@ -804,6 +876,7 @@ int main(void)
 	test_users(a);
 	test_rooms(a);
 	test_messages(a);
+	test_post(a);
 	test_pages(a, b);
 	test_page_text(a, b);
 	test_events(a, b);
