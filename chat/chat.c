@@ -196,9 +196,18 @@ struct room_args {
 	json_t *out;
 };
 
-static enum pl_code create_job(pl_store *s, void *arg, pl_error *err)
+/* Room jobs hand back the room; a job run again starts without it. */
+static struct room_args *room_job_args(void *arg)
 {
 	struct room_args *a = arg;
+	json_decref(a->out);
+	a->out = NULL;
+	return a;
+}
+
+static enum pl_code create_job(pl_store *s, void *arg, pl_error *err)
+{
+	struct room_args *a = room_job_args(arg);
 	if (pl_store_room_create(s, a->room, a->name, a->priv, a->user, pl_now_ms(), err) != PL_OK ||
 	    add_member(a->ctx, s, a->room, a->user, err) != PL_OK) /* the event subscribes
 								    * the creator's open streams */
@@ -281,7 +290,7 @@ enum pl_code pl_chat_room_get(struct pl_ctx *ctx, const char *user, const char *
 
 static enum pl_code join_job(pl_store *s, void *arg, pl_error *err)
 {
-	struct room_args *a = arg;
+	struct room_args *a = room_job_args(arg);
 	if (pl_store_is_member(s, a->room, a->user)) {
 		a->out = pl_store_room_get(s, a->room);
 		return PL_OK;
@@ -379,7 +388,7 @@ enum pl_code pl_chat_member_add(struct pl_ctx *ctx, const char *user, const char
 
 static enum pl_code dm_job(pl_store *s, void *arg, pl_error *err)
 {
-	struct room_args *a = arg;
+	struct room_args *a = room_job_args(arg);
 	bool priv;
 	if (pl_store_room_private(s, a->room, &priv) &&
 	    !(pl_store_is_member(s, a->room, a->user) && pl_store_is_member(s, a->room, a->other)))
@@ -592,6 +601,8 @@ struct change_args {
 static enum pl_code change_job(pl_store *s, void *arg, pl_error *err)
 {
 	struct change_args *a = arg;
+	json_decref(a->msg); /* from a run the writer undid */
+	a->msg = NULL;
 	if (need_member(s, a->room, a->user, err) != PL_OK)
 		return err->code;
 	json_t *old = pl_store_message_get(s, a->room, a->id);

@@ -238,6 +238,11 @@ enum pl_code pl_store_savepoint(pl_store *s, bool release, bool rollback)
 	return simple(s, S_RELEASE, NULL);
 }
 
+int64_t pl_store_changes(pl_store *s)
+{
+	return sqlite3_total_changes64(s->db);
+}
+
 /* ---- JSON of rows ---- */
 
 static json_t *col_text_or_null(sqlite3_stmt *st, int i)

@@ -33,6 +33,8 @@ enum pl_code pl_store_begin(pl_store *s, pl_error *err);
 enum pl_code pl_store_commit(pl_store *s, pl_error *err);
 void pl_store_rollback(pl_store *s);
 enum pl_code pl_store_savepoint(pl_store *s, bool release, bool rollback);
+/* Rows changed on this connection so far: a job wrote iff it moved. */
+int64_t pl_store_changes(pl_store *s);
 
 /* Users. */
 enum pl_code pl_store_user_ensure(pl_store *s, const char *user, const char *name,

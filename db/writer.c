@@ -74,22 +74,43 @@ static enum pl_code begin_retrying(pl_store *s, pl_error *err)
 	return err->code;
 }
 
+/* Runs the jobs in the open transaction; false when one failed after
+ * writing, which spoils the transaction.  Careful runs put each job in a
+ * savepoint instead, so a failing job undoes only itself. */
+static bool run_jobs(pl_store *s, struct job *batch, bool careful)
+{
+	for (struct job *j = batch; j; j = j->next) {
+		j->err.code = PL_OK;
+		if (!careful) {
+			int64_t before = pl_store_changes(s);
+			if (j->fn(s, j->arg, &j->err) != PL_OK && pl_store_changes(s) != before)
+				return false;
+			continue;
+		}
+		if (pl_store_savepoint(s, false, false) != PL_OK) {
+			pl_fail(&j->err, PL_UNAVAILABLE, "store busy, try again");
+			continue;
+		}
+		bool failed = j->fn(s, j->arg, &j->err) != PL_OK;
+		pl_store_savepoint(s, true, failed);
+	}
+	return true;
+}
+
 static void run_batch(pl_writer *w, struct job *batch)
 {
 	pl_error err = {0};
 	int64_t before = pl_store_last_event(w->store);
-	if (begin_retrying(w->store, &err) == PL_OK) {
-		for (struct job *j = batch; j; j = j->next) {
-			j->err.code = PL_OK;
-			if (pl_store_savepoint(w->store, false, false) != PL_OK) {
-				pl_fail(&j->err, PL_UNAVAILABLE, "store busy, try again");
-				continue;
-			}
-			bool failed = j->fn(w->store, j->arg, &j->err) != PL_OK;
-			pl_store_savepoint(w->store, true, failed);
+	for (bool careful = false;; careful = true) {
+		if (begin_retrying(w->store, &err) != PL_OK)
+			break;
+		if (run_jobs(w->store, batch, careful)) {
+			if (pl_store_commit(w->store, &err) != PL_OK)
+				pl_store_rollback(w->store);
+			break;
 		}
-		if (pl_store_commit(w->store, &err) != PL_OK)
-			pl_store_rollback(w->store);
+		pl_store_rollback(w->store);
+		log_warn("writer: a job failed after writing; running its batch again");
 	}
 	for (struct job *j = batch; j; j = j->next)
 		if (err.code != PL_OK)

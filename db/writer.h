@@ -1,11 +1,20 @@
 /* db/writer: the one writer of a process, with group commit.
  *
  * Every write is a job: a function run inside a transaction on the writer's
- * own connection.  The writer takes every job queued so far, runs each in a
- * savepoint (a failing job undoes only itself), commits once, and only then
- * reports each job's result: an acknowledgement always follows the commit.
- * Many messages share one fsync-free WAL commit, which is what lets one
- * process ingest tens of thousands of messages per second.
+ * own connection.  The writer takes every job queued so far, runs them in
+ * one transaction, commits once, and only then reports each job's result:
+ * an acknowledgement always follows the commit.  Many messages share one
+ * fsync-free WAL commit, which is what lets one process ingest tens of
+ * thousands of messages per second.
+ *
+ * A failing job must leave the store as it found it.  A job that fails
+ * before writing anything (a refusal: not a member, no such room) costs
+ * nothing; one that fails after writing (an I/O error, in practice) spoils
+ * the transaction, which is rolled back and run again with each job in its
+ * own savepoint.  So a job may run more than once: it must start afresh
+ * each time, resetting what it hands back, and write only to the store and
+ * its own argument.  Writes are seen through SQLite's count of changed
+ * rows, which misses trigger and cascade changes: the schema has neither.
  *
  * After a commit that appended events, on_commit(ud, last_event_id) runs on
  * the writer thread: the caller wakes its hub and other processes there. */
@@ -19,7 +28,8 @@
 
 typedef struct pl_writer pl_writer;
 
-/* Runs inside the transaction; fills err and returns its code to undo. */
+/* Runs inside the transaction, perhaps more than once (see above); fills
+ * err and returns its code to undo its writes. */
 typedef enum pl_code (*pl_write_fn)(pl_store *s, void *arg, pl_error *err);
 /* Runs on the writer thread after the commit (or the failure). */
 typedef void (*pl_write_done)(void *arg, const pl_error *err);

@@ -271,10 +271,11 @@ struct delivered_job {
 static enum pl_code delivered_fn(pl_store *s, void *arg, pl_error *err)
 {
 	struct delivered_job *j = arg;
+	json_array_clear(j->events); /* from a run the writer undid */
 	for (size_t i = 0; i < j->n; i++) {
-		char *sep = strchr(j->keys[i], '\x1f');
-		*sep = 0;
-		const char *room = j->keys[i], *user = sep + 1;
+		const char *sep = strchr(j->keys[i], '\x1f'), *user = sep ? sep + 1 : "";
+		char room[sizeof j->keys[i]];
+		snprintf(room, sizeof room, "%.*s", sep ? (int)(sep - j->keys[i]) : 0, j->keys[i]);
 		if (pl_store_receipt_update(s, room, user, j->items[i].id, 0, err) != PL_OK)
 			return err->code;
 		int members = pl_store_room_members(s, room);

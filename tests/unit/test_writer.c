@@ -1,0 +1,147 @@
+/* tests/unit/test_writer: db/writer's batches against a scratch database.
+ *
+ * A gate job holds the writer while the next jobs queue, so they run as one
+ * batch.  In it, a job refused before writing costs nobody anything (every
+ * job runs once, the rest commit), and a job that fails after writing makes
+ * the writer roll back and run the batch again in savepoints: the good jobs
+ * commit once, the bad one's write is gone, and each job is reported once,
+ * after the commit. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db/store.h"
+#include "db/writer.h"
+#include "tests/unit/t.h"
+
+static char dir[64], path[128];
+static pl_store *observer; /* another connection, as another process */
+
+struct gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool open;
+};
+
+static enum pl_code gate_fn(pl_store *s, void *arg, pl_error *err)
+{
+	(void)s, (void)err;
+	struct gate *g = arg;
+	pthread_mutex_lock(&g->lock);
+	while (!g->open)
+		pthread_cond_wait(&g->cond, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+	return PL_OK;
+}
+
+enum how { WRITE, REFUSE, WRITE_THEN_FAIL };
+
+struct probe {
+	const char *user;
+	enum how how;
+	int runs, dones;
+	bool visible_at_done; /* committed when done ran */
+	pl_error err;
+};
+
+static enum pl_code probe_fn(pl_store *s, void *arg, pl_error *err)
+{
+	struct probe *p = arg;
+	p->runs++;
+	if (p->how == REFUSE)
+		return pl_fail(err, PL_PERMISSION_DENIED, "refused");
+	bool created;
+	if (pl_store_user_ensure(s, p->user, NULL, 1, &created, err) != PL_OK)
+		return err->code;
+	if (p->how == WRITE_THEN_FAIL)
+		return pl_fail(err, PL_INTERNAL, "failed after writing");
+	return PL_OK;
+}
+
+static void probe_done(void *arg, const pl_error *err)
+{
+	struct probe *p = arg;
+	p->dones++;
+	p->err = *err;
+	p->visible_at_done = pl_store_user_exists(observer, p->user);
+}
+
+/* Runs the probes as one batch behind a gate; returns after all are done. */
+static void run_batch(pl_writer *w, struct probe *probes, int n)
+{
+	struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+	pl_writer_submit(w, gate_fn, NULL, &g);
+	usleep(20000); /* the gate's batch has started: the probes queue behind it */
+	for (int i = 0; i < n; i++)
+		pl_writer_submit(w, probe_fn, probe_done, &probes[i]);
+	pthread_mutex_lock(&g.lock);
+	g.open = true;
+	pthread_cond_signal(&g.cond);
+	pthread_mutex_unlock(&g.lock);
+	/* A job queued last runs after every probe's done. */
+	struct gate after = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, true};
+	pl_error err;
+	CHECK(pl_writer_run(w, gate_fn, &after, &err) == PL_OK);
+}
+
+static void test_refusal(pl_writer *w)
+{
+	struct probe p[3] = {{.user = "r-a", .how = WRITE},
+			      {.user = "r-b", .how = REFUSE},
+			      {.user = "r-c", .how = WRITE}};
+	run_batch(w, p, 3);
+	for (int i = 0; i < 3; i++)
+		CHECK(p[i].runs == 1 && p[i].dones == 1);
+	CHECK(p[0].err.code == PL_OK && p[0].visible_at_done);
+	CHECK(p[1].err.code == PL_PERMISSION_DENIED && !p[1].visible_at_done);
+	CHECK(p[2].err.code == PL_OK && p[2].visible_at_done);
+}
+
+static void test_failure_after_writing(pl_writer *w)
+{
+	struct probe p[3] = {{.user = "f-a", .how = WRITE},
+			      {.user = "f-b", .how = WRITE_THEN_FAIL},
+			      {.user = "f-c", .how = WRITE}};
+	run_batch(w, p, 3);
+	/* The batch ran again: the good jobs twice (once undone), each
+	 * reported once. */
+	CHECK(p[0].runs == 2 && p[1].runs == 2 && p[2].runs == 1);
+	for (int i = 0; i < 3; i++)
+		CHECK(p[i].dones == 1);
+	CHECK(p[0].err.code == PL_OK && p[0].visible_at_done);
+	CHECK(p[1].err.code == PL_INTERNAL && !pl_store_user_exists(observer, "f-b"));
+	CHECK(p[2].err.code == PL_OK && p[2].visible_at_done);
+	/* The next batch runs without savepoints again, and commits. */
+	struct probe q = {.user = "f-d", .how = WRITE};
+	run_batch(w, &q, 1);
+	CHECK(q.runs == 1 && q.err.code == PL_OK && q.visible_at_done);
+}
+
+int main(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/parley-writer-XXXXXX");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(path, sizeof path, "%s/parley.db", dir);
+	pl_writer *w = NULL;
+	pl_error err = {0};
+	CHECK(pl_writer_start(path, NULL, NULL, &w, &err) == PL_OK);
+	CHECK(pl_store_open(path, &observer, &err) == PL_OK);
+	if (!w || !observer) {
+		printf("cannot continue: %s\n", err.message);
+		return 1;
+	}
+	test_refusal(w);
+	test_failure_after_writing(w);
+	pl_writer_stop(w);
+	pl_store_close(observer);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "note: could not remove %s\n", dir);
+	return T_DONE();
+}
