@@ -8,7 +8,7 @@
 
 #include "core/clock.h"
 #include "core/jbuf.h"
-#include "core/utf8.h"
+#include "core/log.h"
 
 enum pl_code pl_schema_migrate(sqlite3 *db, pl_error *err);
 
@@ -121,6 +121,8 @@ static const char *const sql[S_COUNT] = {
 struct pl_store {
 	sqlite3 *db;
 	sqlite3_stmt *st[S_COUNT];
+	pl_wal_fn on_wal;
+	void *wal_ud;
 };
 
 /* Prepares on first use; returns a reset statement with cleared bindings,
@@ -236,6 +238,31 @@ enum pl_code pl_store_savepoint(pl_store *s, bool release, bool rollback)
 	if (rollback && simple(s, S_ROLLBACK_TO, NULL) != PL_OK)
 		return PL_INTERNAL;
 	return simple(s, S_RELEASE, NULL);
+}
+
+static int wal_hook(void *ud, sqlite3 *db, const char *name, int pages)
+{
+	(void)db, (void)name;
+	pl_store *s = ud;
+	s->on_wal(s->wal_ud, pages);
+	return SQLITE_OK;
+}
+
+void pl_store_on_wal(pl_store *s, pl_wal_fn fn, void *ud)
+{
+	s->on_wal = fn;
+	s->wal_ud = ud;
+	if (fn)
+		sqlite3_wal_hook(s->db, wal_hook, s);
+	else
+		sqlite3_wal_autocheckpoint(s->db, 1000);
+}
+
+void pl_store_checkpoint(pl_store *s)
+{
+	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+		log_warn("store: checkpoint failed: %s", sqlite3_errmsg(s->db));
 }
 
 int64_t pl_store_changes(pl_store *s)

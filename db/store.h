@@ -33,6 +33,12 @@ enum pl_code pl_store_begin(pl_store *s, pl_error *err);
 enum pl_code pl_store_commit(pl_store *s, pl_error *err);
 void pl_store_rollback(pl_store *s);
 enum pl_code pl_store_savepoint(pl_store *s, bool release, bool rollback);
+/* WAL checkpoints (db/checkpoint): fn(ud, pages in the WAL) after each
+ * commit on s, in place of SQLite's checkpoint at commit; NULL restores
+ * that.  pl_store_checkpoint runs a PASSIVE checkpoint. */
+typedef void (*pl_wal_fn)(void *ud, int pages);
+void pl_store_on_wal(pl_store *s, pl_wal_fn fn, void *ud);
+void pl_store_checkpoint(pl_store *s);
 /* Rows changed on this connection so far: a job wrote iff it moved. */
 int64_t pl_store_changes(pl_store *s);
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "db/checkpoint.h"
 
 /* A batch larger than this waits for the next commit: it bounds how long
  * the write lock is held and how late the first ack of a batch comes. */
@@ -27,6 +28,7 @@ struct pl_writer {
 	struct job *head, *tail;
 	bool stopping;
 	pl_store *store;
+	pl_checkpointer *checkpoints;
 	pl_commit_fn on_commit;
 	void *ud;
 };
@@ -151,11 +153,17 @@ enum pl_code pl_writer_start(const char *db_path, pl_commit_fn on_commit, void *
 		free(w);
 		return err->code;
 	}
+	if (pl_checkpointer_start(db_path, w->store, &w->checkpoints, err) != PL_OK) {
+		pl_store_close(w->store);
+		free(w);
+		return err->code;
+	}
 	w->on_commit = on_commit;
 	w->ud = ud;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->wake, NULL);
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+		pl_checkpointer_stop(w->checkpoints);
 		pl_store_close(w->store);
 		free(w);
 		return pl_fail(err, PL_INTERNAL, "cannot start the writer thread");
@@ -228,6 +236,7 @@ void pl_writer_stop(pl_writer *w)
 	pthread_cond_signal(&w->wake);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
+	pl_checkpointer_stop(w->checkpoints);
 	pl_store_close(w->store);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->wake);

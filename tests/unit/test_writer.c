@@ -5,11 +5,13 @@
  * job runs once, the rest commit), and a job that fails after writing makes
  * the writer roll back and run the batch again in savepoints: the good jobs
  * commit once, the bad one's write is gone, and each job is reported once,
- * after the commit. */
+ * after the commit.  Checkpoints run off the writer's thread yet keep the
+ * WAL small. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "db/store.h"
@@ -119,6 +121,35 @@ static void test_failure_after_writing(pl_writer *w)
 	CHECK(q.runs == 1 && q.err.code == PL_OK && q.visible_at_done);
 }
 
+/* 60 MB through the writer in 600 commits: with nobody checkpointing, the
+ * WAL would hold all of it. */
+static enum pl_code big_fn(pl_store *s, void *arg, pl_error *err)
+{
+	static char name[100 * 1024];
+	int *n = arg;
+	char user[32];
+	bool created;
+	memset(name, 'x', sizeof name - 1);
+	snprintf(user, sizeof user, "big-%d", *n);
+	return pl_store_user_ensure(s, user, name, 1, &created, err);
+}
+
+static void test_checkpoints(pl_writer *w)
+{
+	char wal[160];
+	struct stat st;
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	off_t most = 0;
+	for (int i = 0; i < 600; i++) {
+		pl_error err;
+		CHECK(pl_writer_run(w, big_fn, &i, &err) == PL_OK);
+		if (stat(wal, &st) == 0 && st.st_size > most)
+			most = st.st_size;
+	}
+	printf("  WAL at most %lld KiB for 60 MB written\n", (long long)most / 1024);
+	CHECK(most > 0 && most < 24 * 1024 * 1024);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof dir, "/tmp/parley-writer-XXXXXX");
@@ -137,6 +168,7 @@ int main(void)
 	}
 	test_refusal(w);
 	test_failure_after_writing(w);
+	test_checkpoints(w);
 	pl_writer_stop(w);
 	pl_store_close(observer);
 	char cmd[128];
