@@ -912,9 +912,7 @@ static void tick(struct pl_hub *h, int64_t now)
 	if (h->ctx->presence)
 		pl_presence_tick(h->ctx->presence);
 	pl_hub_route_tick(h, now);
-	/* Delivered receipts every tick, not every second: the same writes in
-	 * four smaller batches, so the receipt events they make do not arrive
-	 * at the hub as one burst that delays everything queued behind it. */
+	/* Delivered receipts are written in rounds, one a tick at most. */
 	pl_hub_flush_delivered(h);
 	if (now < h->next_flush_ms)
 		return;
@@ -961,12 +959,13 @@ static void *hub_main(void *arg)
 			h->next_tick_ms = now + TICK_MS;
 			tick(h, now);
 		}
+		pl_hub_delivered_next(h);
 		flush(h);
 		bury(h);
 	}
 	on_wake(&h->wake, 0); /* take what was posted before the stop */
 	close_everything(h);
-	pl_hub_flush_delivered(h);
+	pl_hub_delivered_drain(h);
 	while (h->nall)
 		do_detach(h, h->all[h->nall - 1]);
 	flush(h);
@@ -997,10 +996,11 @@ struct pl_hub *pl_hub_start(struct pl_ctx *ctx, pl_error *err)
 	h->typing = pl_map_new();
 	h->receipts = pl_map_new();
 	h->delivered = pl_map_new();
+	h->delivered_round = pl_map_new();
 	h->store = pl_ctx_reader(ctx);
 	ctx->presence = pl_presence_new(ctx->cfg->presence_grace, on_presence, h);
 	if (h->wake.fd < 0 || !h->loop || !h->rooms || !h->users || !h->typing || !h->receipts ||
-	    !h->delivered || !h->store || !ctx->presence ||
+	    !h->delivered || !h->delivered_round || !h->store || !ctx->presence ||
 	    !pl_loop_add(h->loop, &h->wake, EPOLLIN) ||
 	    !pl_bus_attach(ctx->bus, h->loop, on_bus_message, h)) {
 		pl_fail(err, PL_INTERNAL, "cannot start the hub");
@@ -1044,6 +1044,7 @@ void pl_hub_free(struct pl_hub *h)
 	pl_map_free_all(h->typing);
 	pl_map_free_all(h->receipts);
 	pl_map_free_all(h->delivered);
+	pl_map_free_all(h->delivered_round);
 	pl_ctx_reader_put(h->ctx, h->store);
 	pl_loop_free(h->loop);
 	close(h->wake.fd);

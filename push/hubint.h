@@ -65,6 +65,8 @@ struct pl_hub {
 	pl_map *typing;               /* "room\x1fuser" -> lapse time (ms) */
 	pl_map *receipts;             /* "room\x1fuser" -> struct receipt_state */
 	pl_map *delivered;            /* "room\x1fuser" -> pending delivered id */
+	pl_map *delivered_round;      /* the part being written, chunk by chunk */
+	atomic_bool delivered_busy;   /* a chunk is at the writer */
 	int64_t next_tick_ms, next_flush_ms;
 	int churn;                    /* connections attached since the last trim */
 	int64_t trimmed_ms;
@@ -100,7 +102,14 @@ void pl_hub_route_tick(struct pl_hub *h, int64_t now);
 /* Records that a message reached user in room (delivered receipts). */
 void pl_hub_note_delivered(struct pl_hub *h, const char *room, const char *user, int64_t id,
 			   const char *sender);
+/* Starts writing what was noted so far (each tick); the round goes on in
+ * small chunks, one at the writer at a time (pl_hub_delivered_next, each
+ * loop pass), so neither the writes nor the receipt events they make hold
+ * up the messages queued behind them. */
 void pl_hub_flush_delivered(struct pl_hub *h);
+void pl_hub_delivered_next(struct pl_hub *h);
+/* Writes everything noted and waits for it (at the stop). */
+void pl_hub_delivered_drain(struct pl_hub *h);
 
 /* Sockets the hub owns (push/stream.c). */
 void pl_stream_drop(struct pl_hub *h, struct pl_conn *c);

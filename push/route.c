@@ -12,6 +12,7 @@
  * None of these costs more than the connections it reaches. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "chat/chat.h"
 #include "core/clock.h"
@@ -260,8 +261,11 @@ void pl_hub_note_delivered(struct pl_hub *h, const char *room, const char *user,
 	}
 }
 
+/* Keys written per job: about a millisecond of the writer's time. */
+#define DELIVERED_CHUNK 128
+
 struct delivered_job {
-	struct pl_ctx *ctx;
+	struct pl_hub *h;
 	size_t n;
 	char (*keys)[2 * PL_ID_MAX + 16];
 	struct delivery *items;
@@ -279,7 +283,7 @@ static enum pl_code delivered_fn(pl_store *s, void *arg, pl_error *err)
 		if (pl_store_receipt_update(s, room, user, j->items[i].id, 0, err) != PL_OK)
 			return err->code;
 		int members = pl_store_room_members(s, room);
-		if (members < 0 || members > j->ctx->cfg->small_room)
+		if (members < 0 || members > j->h->ctx->cfg->small_room)
 			continue;
 		int64_t delivered, read;
 		pl_store_receipt_get(s, room, user, &delivered, &read);
@@ -294,6 +298,16 @@ static enum pl_code delivered_fn(pl_store *s, void *arg, pl_error *err)
 	return PL_OK;
 }
 
+static void delivered_free(struct delivered_job *j)
+{
+	json_decref(j->events);
+	free(j->keys);
+	free(j->items);
+	free(j);
+}
+
+/* On the writer thread: the events go to the hub's mailbox, and the hub
+ * is woken for the next chunk. */
 static void delivered_done(void *arg, const pl_error *err)
 {
 	struct delivered_job *j = arg;
@@ -301,41 +315,79 @@ static void delivered_done(void *arg, const pl_error *err)
 		size_t i;
 		json_t *ev;
 		json_array_foreach(j->events, i, ev) {
-			pl_ctx_ephemeral(j->ctx, ev);
+			pl_ctx_ephemeral(j->h->ctx, ev);
 		}
 	}
-	json_decref(j->events);
-	free(j->keys);
-	free(j->items);
-	free(j);
+	atomic_store(&j->h->delivered_busy, false);
+	uint64_t one = 1;
+	(void)!write(j->h->wake.fd, &one, sizeof one);
+	delivered_free(j);
 }
 
-void pl_hub_flush_delivered(struct pl_hub *h)
+/* Takes up to DELIVERED_CHUNK keys out of m into a job for the writer. */
+static bool submit_chunk(struct pl_hub *h, pl_map *m)
 {
-	size_t n = pl_map_len(h->delivered), pos = 0, i = 0;
-	if (!n)
-		return;
+	size_t n = pl_map_len(m), pos = 0, i = 0;
+	if (n > DELIVERED_CHUNK)
+		n = DELIVERED_CHUNK;
 	struct delivered_job *j = calloc(1, sizeof *j);
 	if (j) {
-		j->ctx = h->ctx;
+		j->h = h;
 		j->keys = malloc(n * sizeof *j->keys);
 		j->items = malloc(n * sizeof *j->items);
 		j->events = json_array();
 	}
 	const char *k;
 	void *v;
-	while (pl_map_next(h->delivered, &pos, &k, &v)) {
-		if (j && j->keys && j->items && i < n) {
+	while (i < n && pl_map_next(m, &pos, &k, &v)) {
+		if (j && j->keys && j->items) {
 			snprintf(j->keys[i], sizeof j->keys[i], "%s", k);
-			j->items[i++] = *(struct delivery *)v;
+			j->items[i] = *(struct delivery *)v;
 		}
-		free(pl_map_del(h->delivered, k));
+		i++;
+		free(pl_map_del(m, k));
 	}
-	if (!j || !j->keys || !j->items) {
+	if (!j || !j->keys || !j->items || !j->events) {
 		if (j)
-			delivered_done(j, &(pl_error){.code = PL_INTERNAL});
-		return;
+			delivered_free(j);
+		return false; /* out of memory: these receipts are not recorded */
 	}
 	j->n = i;
+	atomic_store(&h->delivered_busy, true);
 	pl_writer_submit(h->ctx->writer, delivered_fn, delivered_done, j);
+	return true;
+}
+
+void pl_hub_delivered_next(struct pl_hub *h)
+{
+	if (!atomic_load(&h->delivered_busy) && pl_map_len(h->delivered_round))
+		submit_chunk(h, h->delivered_round);
+}
+
+void pl_hub_flush_delivered(struct pl_hub *h)
+{
+	if (!pl_map_len(h->delivered_round) && pl_map_len(h->delivered)) {
+		pl_map *round = h->delivered_round;
+		h->delivered_round = h->delivered;
+		h->delivered = round; /* empty */
+	}
+	pl_hub_delivered_next(h);
+}
+
+static enum pl_code barrier_fn(pl_store *s, void *arg, pl_error *err)
+{
+	(void)s, (void)arg, (void)err;
+	return PL_OK;
+}
+
+void pl_hub_delivered_drain(struct pl_hub *h)
+{
+	while (pl_map_len(h->delivered_round))
+		submit_chunk(h, h->delivered_round);
+	while (pl_map_len(h->delivered))
+		submit_chunk(h, h->delivered);
+	/* The writer runs jobs in order: when this one is done, so are they,
+	 * and none of them refers to the hub any more. */
+	pl_error err;
+	pl_writer_run(h->ctx->writer, barrier_fn, NULL, &err);
 }
