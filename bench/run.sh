@@ -318,6 +318,12 @@ main() {
 	: >"$RESULTS"
 	if [ "$SMOKE" = 1 ]; then
 		run_smoke
+		# A sanitizer build of parleyd reports to its log.
+		if grep -E 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|WARNING: ThreadSanitizer' \
+			"$WORK/parleyd.log" >&2; then
+			log "parleyd reported the errors above"
+			FAILED=1
+		fi
 		[ "$FAILED" = 0 ] && echo "bench smoke: ok" || echo "bench smoke: FAILED"
 		exit "$FAILED"
 	fi

@@ -664,7 +664,6 @@ static void publish(struct pl_ctx *ctx, const char *type, const char *room, json
 	json_decref(data);
 	if (ev)
 		pl_ctx_ephemeral(ctx, ev);
-	json_decref(ev);
 }
 
 enum pl_code pl_chat_typing(struct pl_ctx *ctx, const char *user, const char *room, bool typing,

@@ -136,13 +136,14 @@ void pl_ctx_stored(struct pl_ctx *ctx, int64_t last_event_id)
 
 void pl_ctx_ephemeral(struct pl_ctx *ctx, json_t *event)
 {
-	/* Written for the bus before the hub gets it: from then on the hub's
-	 * thread may change it (it takes routing members out), and a jansson
-	 * value is one thread's at a time. */
+	/* Written for the bus before the sink takes it: from then on it is the
+	 * hub thread's, which changes it (it takes routing members out). */
 	char *text = json_dumps(event, JSON_COMPACT);
 	struct pl_sink s = get_sink(ctx);
 	if (s.ephemeral)
 		s.ephemeral(s.ud, event);
+	else
+		json_decref(event);
 	if (text) {
 		pl_bus_send(ctx->bus, 'E', text, strlen(text));
 		free(text);

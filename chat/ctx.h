@@ -24,8 +24,9 @@ struct pl_ratelimit;
 
 /* What the push layer registers to be told of events.  stored() follows
  * every commit that appended events (this process's or, through the bus,
- * another's); ephemeral() carries typing, receipt and presence events, the
- * event object borrowed. */
+ * another's); ephemeral() carries typing, receipt and presence events and
+ * takes the event: a jansson value belongs to one thread at a time, so the
+ * one that made it lets go of it entirely. */
 struct pl_sink {
 	void *ud;
 	void (*stored)(void *ud, int64_t last_event_id);
@@ -76,7 +77,8 @@ void pl_ctx_reader_put(struct pl_ctx *ctx, pl_store *s);
 
 void pl_ctx_set_sink(struct pl_ctx *ctx, const struct pl_sink *sink);
 /* Tells this process's sink and the other processes about new events or an
- * ephemeral event (owned by the caller). */
+ * ephemeral event (the caller's reference is taken: it must not touch the
+ * event again). */
 void pl_ctx_stored(struct pl_ctx *ctx, int64_t last_event_id);
 void pl_ctx_ephemeral(struct pl_ctx *ctx, json_t *event);
 

@@ -129,9 +129,11 @@ static void sink_ephemeral(void *ud, json_t *ev)
 {
 	struct pl_hub *h = ud;
 	struct mail *m = mail_new(MAIL_EPHEMERAL, NULL);
-	if (!m)
+	if (!m) {
+		json_decref(ev);
 		return;
-	m->event = json_incref(ev);
+	}
+	m->event = ev; /* the hub's from now on */
 	post(h, m);
 }
 

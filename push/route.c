@@ -311,12 +311,11 @@ static void delivered_free(struct delivered_job *j)
 static void delivered_done(void *arg, const pl_error *err)
 {
 	struct delivered_job *j = arg;
-	if (err->code == PL_OK) {
-		size_t i;
-		json_t *ev;
-		json_array_foreach(j->events, i, ev) {
-			pl_ctx_ephemeral(j->h->ctx, ev);
-		}
+	for (size_t i = 0; err->code == PL_OK && i < json_array_size(j->events); i++) {
+		/* Out of the array, so the hub holds the only reference. */
+		json_t *ev = json_incref(json_array_get(j->events, i));
+		json_array_set_new(j->events, i, json_null());
+		pl_ctx_ephemeral(j->h->ctx, ev);
 	}
 	atomic_store(&j->h->delivered_busy, false);
 	uint64_t one = 1;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command: installs everything the tests need, builds
 # Parley twice (plain with -Werror, and with AddressSanitizer + UBSan), and
-# runs every suite against both where it applies.  Each suite ends with
+# runs every suite against both where it applies; a third build with
+# ThreadSanitizer runs the suites where threads meet (writer, hub, HTTP).  Each suite ends with
 # "<suite>: N passed, N failed"; the last line here is the sum.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,17 +38,24 @@ suite() {
   fi
 }
 
-# C unit tests: every tests/unit/test_* program of a build.
+# C unit tests: every tests/unit/test_* program of a build.  A program
+# that exits non-zero with no failed check (a sanitizer's report) fails.
 units() {
-  local dir=$1 p=0 f=0 t out line
+  local dir=$1 p=0 f=0 t out line status
   for t in "$dir"/tests/unit/test_*; do
     [ -x "$t" ] || continue
-    out=$("$t" 2>&1); echo "$out" | tail -20
+    out=$("$t" 2>&1); status=$?
+    echo "$out" | tail -20
     line=$(echo "$out" | grep -oE '[0-9]+ passed, [0-9]+ failed' | tail -1)
     if [ -z "$line" ]; then f=$((f + 1)); continue; fi
     local tf=${line##*, }
+    tf=${tf%% failed}
     p=$((p + ${line%% passed*}))
-    f=$((f + ${tf%% failed}))
+    f=$((f + tf))
+    if [ "$status" -ne 0 ] && [ "$tf" -eq 0 ]; then
+      echo "$t exited $status: counted as 1 failed"
+      f=$((f + 1))
+    fi
   done
   echo "unit: $p passed, $f failed"
 }
@@ -78,6 +86,14 @@ git ls-files --cached --others --exclude-standard -z | tar --null -cf - -T - | (
   make -s -j"$(nproc)" check TESTS= >/dev/null) || { echo "sanitizer build failed"; FAILED=$((FAILED + 1)); }
 ln -sfn "$ROOT/tests/node/node_modules" "$SAN/tests/node/node_modules"
 
+step "build (ThreadSanitizer)"
+TSAN=$ROOT/.build/tsan
+mkdir -p "$TSAN"
+git ls-files --cached --others --exclude-standard -z | tar --null -cf - -T - | (cd "$TSAN" && tar -xf -)
+(cd "$TSAN" && rm -f .configure-args && scripts/build.sh --enable-tsan --enable-werror &&
+  make -s -j"$(nproc)" check TESTS= >/dev/null) || { echo "tsan build failed"; FAILED=$((FAILED + 1)); }
+ln -sfn "$ROOT/tests/node/node_modules" "$TSAN/tests/node/node_modules"
+
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
@@ -91,6 +107,16 @@ integration "$ROOT/parleyd" "${present[@]}"
 
 suite "unit (sanitizers)" units "$SAN"
 MANY_CONNECTIONS=1000 integration "$SAN/parleyd" "${present[@]}"
+
+# ThreadSanitizer: the suites where the writer, the hub, the HTTP threads
+# and the checkpoint thread meet, and the load generator's smoke run.
+export TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1
+suite "unit (tsan)" units "$TSAN"
+integration "$TSAN/parleyd" tests/integration/push.test.mjs tests/integration/presence.test.mjs
+tsan_smoke() {
+  if PARLEYD="$TSAN/parleyd" bench/run.sh --smoke; then echo "bench: 1 passed, 0 failed"; else echo "bench: 0 passed, 1 failed"; fi
+}
+[ -x bench/run.sh ] && suite "bench smoke (tsan)" tsan_smoke
 
 # The push and presence suites once more with Redis as the bus and the
 # presence store (REDIS_URL reaches parleyd through the environment).

@@ -432,7 +432,7 @@ fi
 
 # A sanitizer build reports to stderr: workers', CGI programs' (Apache's
 # error log) and parleyd's.
-SAN_RE='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:'
+SAN_RE='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|WARNING: ThreadSanitizer'
 if grep -qE "$SAN_RE" "$LOGS"/*.log "$TMP"/run/*/*.log 2>/dev/null; then
 	bad "sanitizer reports: $(grep -hE "$SAN_RE" "$LOGS"/*.log "$TMP"/run/*/*.log 2>/dev/null | head -n 3)"
 else

@@ -133,7 +133,7 @@ export async function startServer({ args = [], env = {}, dataDir, dev = false } 
   return srv;
 }
 
-const SANITIZER = /(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:)[^\n]*/;
+const SANITIZER = /(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|WARNING: ThreadSanitizer)[^\n]*/;
 const stopped = [];
 
 export async function stopAll() {
