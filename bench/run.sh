@@ -327,7 +327,14 @@ main() {
 		[ "$FAILED" = 0 ] && echo "bench smoke: ok" || echo "bench smoke: FAILED"
 		exit "$FAILED"
 	fi
-	have_nchan || log "nginx with nchan not installed: no peer figures (apt-get install nginx libnginx-mod-nchan)"
+	# The peer and the chart come from Debian's packages, like every
+	# dependency (scripts/install-deps.sh --bench).
+	if [ "${NO_NCHAN:-0}" != 1 ] && { [ ! -f /usr/lib/nginx/modules/ngx_nchan_module.so ] ||
+		! command -v gnuplot >/dev/null 2>&1; }; then
+		"$TOP/scripts/install-deps.sh" --bench ||
+			log "could not install nginx, nchan and gnuplot: no peer figures or chart"
+	fi
+	have_nchan || log "nginx with nchan not installed: no peer figures"
 	run_full
 	write_report
 	exit 0

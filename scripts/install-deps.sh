@@ -4,15 +4,19 @@
 #   scripts/install-deps.sh --test   also the test tools: servers the tests
 #                                    drive (redis, lighttpd, apache2), chromium,
 #                                    and the npm test clients in tests/node
+#   scripts/install-deps.sh --bench  also the benchmark's peer and chart:
+#                                    nginx with nchan, gnuplot (make bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD_PKGS=(build-essential autoconf automake pkg-config
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libhiredis-dev libfcgi-dev libssl-dev)
 TEST_PKGS=(curl jq redis-server lighttpd apache2 nginx spawn-fcgi chromium nodejs npm)
+BENCH_PKGS=(curl nginx libnginx-mod-nchan gnuplot-nox)
 
 want=("${BUILD_PKGS[@]}")
 [ "${1:-}" = "--test" ] && want+=("${TEST_PKGS[@]}")
+[ "${1:-}" = "--bench" ] && want+=("${BENCH_PKGS[@]}")
 
 missing=()
 for p in "${want[@]}"; do
