@@ -76,23 +76,23 @@ step "build (plain, -Werror)"
 scripts/build.sh --enable-werror && make -s -j"$(nproc)" check TESTS= >/dev/null ||
   { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 
-# The sanitizer build lives in its own copy of the tree, so the plain
+# The sanitizer builds live in their own copies of the tree, so the plain
 # in-tree build (what the README's ./configure && make gives) stays as is.
+# copy_build DIR CONFIGURE-FLAG: the tree copied to DIR and built there.
+copy_build() {
+  local dir=$1 flag=$2
+  mkdir -p "$dir"
+  git ls-files --cached --others --exclude-standard -z | tar --null -cf - -T - | (cd "$dir" && tar -xf -)
+  (cd "$dir" && rm -f .configure-args && scripts/build.sh "$flag" --enable-werror &&
+    make -s -j"$(nproc)" check TESTS= >/dev/null) || { echo "build in $dir failed"; FAILED=$((FAILED + 1)); }
+  ln -sfn "$ROOT/tests/node/node_modules" "$dir/tests/node/node_modules"
+}
 step "build (AddressSanitizer + UBSan)"
 SAN=$ROOT/.build/san
-mkdir -p "$SAN"
-git ls-files --cached --others --exclude-standard -z | tar --null -cf - -T - | (cd "$SAN" && tar -xf -)
-(cd "$SAN" && rm -f .configure-args && scripts/build.sh --enable-sanitizers --enable-werror &&
-  make -s -j"$(nproc)" check TESTS= >/dev/null) || { echo "sanitizer build failed"; FAILED=$((FAILED + 1)); }
-ln -sfn "$ROOT/tests/node/node_modules" "$SAN/tests/node/node_modules"
-
+copy_build "$SAN" --enable-sanitizers
 step "build (ThreadSanitizer)"
 TSAN=$ROOT/.build/tsan
-mkdir -p "$TSAN"
-git ls-files --cached --others --exclude-standard -z | tar --null -cf - -T - | (cd "$TSAN" && tar -xf -)
-(cd "$TSAN" && rm -f .configure-args && scripts/build.sh --enable-tsan --enable-werror &&
-  make -s -j"$(nproc)" check TESTS= >/dev/null) || { echo "tsan build failed"; FAILED=$((FAILED + 1)); }
-ln -sfn "$ROOT/tests/node/node_modules" "$TSAN/tests/node/node_modules"
+copy_build "$TSAN" --enable-tsan
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
