@@ -11,16 +11,17 @@
 #define WAL_DUE 1000
 /* The WAL starts again from its beginning only when a write transaction
  * begins with every page copied back, which a checkpoint running beside a
- * busy writer never sees.  So at twice the threshold the writer copies
- * what the thread has not yet copied (little: the thread started 1,000
- * pages ago) itself, and the next transaction rewinds the WAL. */
+ * busy writer never sees.  So at twice the threshold the writer waits for
+ * the thread's checkpoint to end, copies what is left (little: the thread
+ * started 1,000 pages ago) itself, and the next transaction rewinds the
+ * WAL: it stays near 8 MB whatever the load. */
 #define WAL_REWIND (2 * WAL_DUE)
 
 struct pl_checkpointer {
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	bool due, stopping;
+	pthread_cond_t wake, idle;
+	bool due, running, stopping;
 	pl_store *own;    /* this thread's connection */
 	pl_store *writer; /* the hooked one */
 };
@@ -31,11 +32,17 @@ static void on_wal(void *ud, int pages)
 	pl_checkpointer *c = ud;
 	if (pages < WAL_DUE)
 		return;
+	pthread_mutex_lock(&c->lock);
 	if (pages >= WAL_REWIND) {
+		/* Two checkpoints cannot run at once: wait for the thread's (a
+		 * few milliseconds at most) rather than let the WAL grow on. */
+		while (c->running)
+			pthread_cond_wait(&c->idle, &c->lock);
+		c->due = false; /* this one does it */
+		pthread_mutex_unlock(&c->lock);
 		pl_store_checkpoint(c->writer);
 		return;
 	}
-	pthread_mutex_lock(&c->lock);
 	c->due = true;
 	pthread_cond_signal(&c->wake);
 	pthread_mutex_unlock(&c->lock);
@@ -51,9 +58,12 @@ static void *checkpoint_main(void *arg)
 		if (c->stopping)
 			break;
 		c->due = false;
+		c->running = true;
 		pthread_mutex_unlock(&c->lock);
 		pl_store_checkpoint(c->own);
 		pthread_mutex_lock(&c->lock);
+		c->running = false;
+		pthread_cond_broadcast(&c->idle);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
@@ -72,6 +82,7 @@ enum pl_code pl_checkpointer_start(const char *db_path, pl_store *w, pl_checkpoi
 	c->writer = w;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->wake, NULL);
+	pthread_cond_init(&c->idle, NULL);
 	if (pthread_create(&c->thread, NULL, checkpoint_main, c) != 0) {
 		pl_store_close(c->own);
 		free(c);
@@ -95,5 +106,6 @@ void pl_checkpointer_stop(pl_checkpointer *c)
 	pl_store_close(c->own);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->wake);
+	pthread_cond_destroy(&c->idle);
 	free(c);
 }

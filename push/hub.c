@@ -916,6 +916,17 @@ static void tick(struct pl_hub *h, int64_t now)
 	pl_hub_route_tick(h, now);
 	/* Delivered receipts are written in rounds, one a tick at most. */
 	pl_hub_flush_delivered(h);
+	/* Pings, keep-alives and timeouts every tick, not every second: the
+	 * connections due come in four smaller groups. */
+	for (size_t i = 0; i < h->nall; i++) {
+		struct pl_conn *c = h->all[i];
+		if (c->kind == PL_CONN_WS || c->kind == PL_CONN_ONLINE_WS)
+			pl_ws_tick(h, c, now); /* also ends closes the peer never answers */
+		else if (!c->closing)
+			tick_http(h, c, now);
+		if (c->replaying && !c->done)
+			replay(h, c);
+	}
 	if (now < h->next_flush_ms)
 		return;
 	h->next_flush_ms = now + 1000;
@@ -928,15 +939,6 @@ static void tick(struct pl_hub *h, int64_t now)
 		h->trimmed_ms = now;
 	}
 	pl_bus_tick(h->ctx->bus);
-	for (size_t i = 0; i < h->nall; i++) {
-		struct pl_conn *c = h->all[i];
-		if (c->kind == PL_CONN_WS || c->kind == PL_CONN_ONLINE_WS)
-			pl_ws_tick(h, c, now); /* also ends closes the peer never answers */
-		else if (!c->closing)
-			tick_http(h, c, now);
-		if (c->replaying && !c->done)
-			replay(h, c);
-	}
 }
 
 static void close_everything(struct pl_hub *h)
@@ -1047,6 +1049,8 @@ void pl_hub_free(struct pl_hub *h)
 	pl_map_free_all(h->receipts);
 	pl_map_free_all(h->delivered);
 	pl_map_free_all(h->delivered_round);
+	if (h->ping)
+		pl_buf_unref(h->ping);
 	pl_ctx_reader_put(h->ctx, h->store);
 	pl_loop_free(h->loop);
 	close(h->wake.fd);

@@ -69,6 +69,7 @@ struct pl_hub {
 	atomic_bool delivered_busy;   /* a chunk is at the writer */
 	int64_t next_tick_ms, next_flush_ms;
 	int churn;                    /* connections attached since the last trim */
+	struct pl_buf *ping;          /* the ping frame every WebSocket gets */
 	int64_t trimmed_ms;
 };
 

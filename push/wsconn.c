@@ -490,9 +490,10 @@ void pl_ws_tick(struct pl_hub *h, struct pl_conn *c, int64_t now)
 		ws->ping_due_ms = now + (int64_t)h->ctx->cfg->ping_interval * 1000;
 		if (!ws->pong_wait_ms)
 			ws->pong_wait_ms = now;
-		struct pl_buf *b = control_buf(WS_PING, (const uint8_t *)"parley", 6);
-		pl_hub_deliver_buf(h, c, b);
-		pl_buf_unref(b);
+		if (!h->ping) /* one frame shared by every queue */
+			h->ping = control_buf(WS_PING, (const uint8_t *)"parley", 6);
+		if (h->ping)
+			pl_hub_deliver_buf(h, c, h->ping);
 	}
 }
 
@@ -513,7 +514,13 @@ bool pl_ws_adopt(struct pl_hub *h, struct pl_conn *c, int fd, const char *extra,
 	if (!ws)
 		return false;
 	ws->h = h;
-	ws->ping_due_ms = pl_mono_ms() + (int64_t)h->ctx->cfg->ping_interval * 1000;
+	/* The first ping comes somewhere in the second half of the interval,
+	 * spread by the connection's serial: connections that arrived together
+	 * (a reconnect storm, a benchmark) would otherwise all be pinged in the
+	 * same tick, thousands of writes that hold up the events behind them. */
+	int64_t interval = (int64_t)h->ctx->cfg->ping_interval * 1000;
+	int64_t spread = interval / 2 > 0 ? (int64_t)(c->serial * 2654435761u % (uint64_t)(interval / 2)) : 0;
+	ws->ping_due_ms = pl_mono_ms() + interval - spread;
 	c->ws = ws;
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
