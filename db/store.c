@@ -270,6 +270,11 @@ int64_t pl_store_changes(pl_store *s)
 	return sqlite3_total_changes64(s->db);
 }
 
+bool pl_store_in_transaction(pl_store *s)
+{
+	return !sqlite3_get_autocommit(s->db);
+}
+
 /* ---- JSON of rows ---- */
 
 static json_t *col_text_or_null(sqlite3_stmt *st, int i)

@@ -41,6 +41,8 @@ void pl_store_on_wal(pl_store *s, pl_wal_fn fn, void *ud);
 void pl_store_checkpoint(pl_store *s);
 /* Rows changed on this connection so far: a job wrote iff it moved. */
 int64_t pl_store_changes(pl_store *s);
+/* False when no transaction is open (SQLite may end one on an error). */
+bool pl_store_in_transaction(pl_store *s);
 
 /* Users. */
 enum pl_code pl_store_user_ensure(pl_store *s, const char *user, const char *name,

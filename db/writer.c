@@ -78,14 +78,18 @@ static enum pl_code begin_retrying(pl_store *s, pl_error *err)
 
 /* Runs the jobs in the open transaction; false when one failed after
  * writing, which spoils the transaction.  Careful runs put each job in a
- * savepoint instead, so a failing job undoes only itself. */
+ * savepoint instead, so a failing job undoes only itself.  Some errors (a
+ * full disk, I/O) make SQLite roll the whole transaction back: no job may
+ * run after that, outside any transaction, so both runs stop there (and
+ * the commit that follows fails every job of the batch). */
 static bool run_jobs(pl_store *s, struct job *batch, bool careful)
 {
 	for (struct job *j = batch; j; j = j->next) {
 		j->err.code = PL_OK;
 		if (!careful) {
 			int64_t before = pl_store_changes(s);
-			if (j->fn(s, j->arg, &j->err) != PL_OK && pl_store_changes(s) != before)
+			if (j->fn(s, j->arg, &j->err) != PL_OK &&
+			    (pl_store_changes(s) != before || !pl_store_in_transaction(s)))
 				return false;
 			continue;
 		}
@@ -94,6 +98,8 @@ static bool run_jobs(pl_store *s, struct job *batch, bool careful)
 			continue;
 		}
 		bool failed = j->fn(s, j->arg, &j->err) != PL_OK;
+		if (failed && !pl_store_in_transaction(s))
+			break;
 		pl_store_savepoint(s, true, failed);
 	}
 	return true;

@@ -5,7 +5,8 @@
  * job runs once, the rest commit), and a job that fails after writing makes
  * the writer roll back and run the batch again in savepoints: the good jobs
  * commit once, the bad one's write is gone, and each job is reported once,
- * after the commit.  Checkpoints run off the writer's thread yet keep the
+ * after the commit.  When SQLite ends the transaction itself, the batch
+ * stops and fails as a whole.  Checkpoints run off the writer's thread yet keep the
  * WAL small. */
 #include <pthread.h>
 #include <stdio.h>
@@ -38,7 +39,7 @@ static enum pl_code gate_fn(pl_store *s, void *arg, pl_error *err)
 	return PL_OK;
 }
 
-enum how { WRITE, REFUSE, WRITE_THEN_FAIL };
+enum how { WRITE, REFUSE, WRITE_THEN_FAIL, LOSE_TRANSACTION };
 
 struct probe {
 	const char *user;
@@ -54,6 +55,10 @@ static enum pl_code probe_fn(pl_store *s, void *arg, pl_error *err)
 	p->runs++;
 	if (p->how == REFUSE)
 		return pl_fail(err, PL_PERMISSION_DENIED, "refused");
+	if (p->how == LOSE_TRANSACTION) { /* as SQLite does on a full disk */
+		pl_store_rollback(s);
+		return pl_fail(err, PL_UNAVAILABLE, "disk full");
+	}
 	bool created;
 	if (pl_store_user_ensure(s, p->user, NULL, 1, &created, err) != PL_OK)
 		return err->code;
@@ -82,10 +87,11 @@ static void run_batch(pl_writer *w, struct probe *probes, int n)
 	g.open = true;
 	pthread_cond_signal(&g.cond);
 	pthread_mutex_unlock(&g.lock);
-	/* A job queued last runs after every probe's done. */
+	/* A job queued last returns after every probe's done (it may share
+	 * the probes' batch, and its fate). */
 	struct gate after = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, true};
 	pl_error err;
-	CHECK(pl_writer_run(w, gate_fn, &after, &err) == PL_OK);
+	pl_writer_run(w, gate_fn, &after, &err);
 }
 
 static void test_refusal(pl_writer *w)
@@ -152,6 +158,26 @@ static void test_checkpoints(pl_writer *w)
 	CHECK(most > 0 && most < 24 * 1024 * 1024);
 }
 
+/* SQLite may end the transaction itself on an error: no job may run after
+ * that (it would write outside any transaction, and its write would stay
+ * though the batch fails), and nobody is acknowledged. */
+static void test_lost_transaction(pl_writer *w)
+{
+	struct probe p[3] = {{.user = "l-a", .how = WRITE},
+			      {.user = "l-b", .how = LOSE_TRANSACTION},
+			      {.user = "l-c", .how = WRITE}};
+	run_batch(w, p, 3);
+	CHECK(p[2].runs == 0);
+	for (int i = 0; i < 3; i++) {
+		CHECK(p[i].dones == 1 && p[i].err.code != PL_OK);
+		CHECK(!pl_store_user_exists(observer, p[i].user));
+	}
+	/* The writer goes on. */
+	struct probe q = {.user = "l-d", .how = WRITE};
+	run_batch(w, &q, 1);
+	CHECK(q.err.code == PL_OK && q.visible_at_done);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof dir, "/tmp/parley-writer-XXXXXX");
@@ -170,6 +196,7 @@ int main(void)
 	}
 	test_refusal(w);
 	test_failure_after_writing(w);
+	test_lost_transaction(w);
 	test_checkpoints(w);
 	pl_writer_stop(w);
 	pl_store_close(observer);
