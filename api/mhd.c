@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <fcntl.h>
 #include <microhttpd.h>
+#include <openssl/rand.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +209,29 @@ static enum MHD_Result start_sse(struct pl_http *s, struct MHD_Connection *mc,
 	return MHD_NO;
 }
 
+/* A long-poll session's id: the one the client passed back (as a poll
+ * answered it), or a new random one.  False for a malformed one. */
+static bool poll_session(const char *given, char out[33])
+{
+	static const char hex[] = "0123456789abcdef";
+	if (given) {
+		size_t n = strspn(given, hex);
+		if (n != 32 || given[n])
+			return false;
+		memcpy(out, given, 33);
+		return true;
+	}
+	unsigned char rnd[16];
+	if (RAND_bytes(rnd, sizeof rnd) != 1)
+		return false;
+	for (size_t i = 0; i < sizeof rnd; i++) {
+		out[2 * i] = hex[rnd[i] >> 4];
+		out[2 * i + 1] = hex[rnd[i] & 15];
+	}
+	out[32] = 0;
+	return true;
+}
+
 /* Long-poll: suspend until the hub has events or the timeout passes; MHD
  * then calls the access handler again and answer_poll replies. */
 static enum MHD_Result start_poll(struct pl_http *s, struct MHD_Connection *mc,
@@ -225,6 +249,11 @@ static enum MHD_Result start_poll(struct pl_http *s, struct MHD_Connection *mc,
 			return send_error(mc, &err);
 		}
 	}
+	char session[33];
+	if (!poll_session(pl_req_query(call->req, "session"), session)) {
+		pl_fail(&err, PL_INVALID_ARGUMENT, "session must be the id an earlier poll answered");
+		return send_error(mc, &err);
+	}
 	if (push_options(s, call, pl_req_query(call->req, "cursor"), &a, &err) != PL_OK) {
 		if (strncmp(err.message, "last_event_id", 13) == 0)
 			pl_fail(&err, PL_INVALID_ARGUMENT, "cursor must be an event id");
@@ -237,6 +266,7 @@ static enum MHD_Result start_poll(struct pl_http *s, struct MHD_Connection *mc,
 		return send_error(mc, &err);
 	}
 	c->poll_deadline_ms = pl_mono_ms() + timeout * 1000;
+	memcpy(c->session, session, sizeof session);
 	/* Suspended before the hub knows of it, so the hub's resume always
 	 * finds a suspended connection. */
 	MHD_suspend_connection(mc);

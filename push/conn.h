@@ -87,6 +87,9 @@ struct pl_conn {
 	struct pl_hub *hub;             /* sockets the hub owns: their hub */
 	int64_t poll_deadline_ms;       /* long-poll: monotonic timeout */
 	int64_t poll_start;             /* long-poll: cursor the client gave */
+	char session[33];               /* long-poll: its session, "" for none */
+	bool parked;                    /* long-poll: answered, keeping the session */
+	int64_t park_until_ms;          /* long-poll: when a parked session ends */
 
 	/* WebSocket state (hub thread only) */
 	struct pl_ws_state *ws;

@@ -386,14 +386,30 @@ void pl_hub_deliver_buf(struct pl_hub *h, struct pl_conn *c, struct pl_buf *b)
 	pl_hub_mark_dirty(h, c);
 }
 
+/* An ephemeral event for a session's long-poll whose answer is sealed (or
+ * sent): it waits in the queue for the session's next poll. */
+static void keep(struct pl_conn *c, struct pl_buf *b)
+{
+	if (!b)
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (c->session[0] && c->qitems < PL_POLL_KEEP)
+		pl_conn_push(c, b);
+	pthread_mutex_unlock(&c->lock);
+}
+
 void pl_hub_deliver(struct pl_hub *h, struct pl_conn *c, struct pl_event_out *e)
 {
 	if (c->closing || (e->id > 0 && (c->replaying || e->id <= c->cursor)))
 		return;
-	/* A long-poll answer is sealed once it has events; later ones wait
-	 * for the next poll, which resumes from its cursor. */
-	if (c->kind == PL_CONN_POLL && c->done)
+	/* A long-poll answer is sealed once it has events; later stored ones
+	 * wait for the next poll, which resumes from its cursor.  Ephemeral
+	 * ones are kept for a session's next poll (pl_poll_park). */
+	if (c->kind == PL_CONN_POLL && c->done) {
+		if (e->id == 0)
+			keep(c, buf_for(e, c->kind));
 		return;
+	}
 	pl_hub_deliver_buf(h, c, buf_for(e, c->kind));
 	if (e->id > 0 && !c->closing)
 		c->cursor = e->id;
@@ -652,6 +668,8 @@ static void subscribe_initial(struct pl_hub *h, struct pl_conn *c, json_t *rooms
 	json_decref(mine);
 }
 
+static void take_session(struct pl_hub *h, struct pl_conn *c);
+
 static void do_attach(struct pl_hub *h, struct pl_conn *c, struct pl_attach *a)
 {
 	if (c->closing)
@@ -671,6 +689,10 @@ static void do_attach(struct pl_hub *h, struct pl_conn *c, struct pl_attach *a)
 	h->churn++;
 	atomic_fetch_add(&h->ctx->counters.push_total, 1);
 	count_connection(h, c->user, true);
+	/* After the count: the session's previous connection leaves without
+	 * the user's count passing through zero. */
+	if (c->kind == PL_CONN_POLL && c->session[0])
+		take_session(h, c);
 	/* Catch up first, so the resume point is current before any event. */
 	fan_out(h);
 	if (c->kind != PL_CONN_POLL)
@@ -686,11 +708,20 @@ static void do_attach(struct pl_hub *h, struct pl_conn *c, struct pl_attach *a)
 		c->poll_start = c->cursor;
 }
 
-static void do_detach(struct pl_hub *h, struct pl_conn *c)
+/* The session c holds (its id names c), or false. */
+static bool holds_session(struct pl_hub *h, const struct pl_conn *c)
+{
+	return c->kind == PL_CONN_POLL && c->session[0] &&
+	       pl_map_get(h->poll_sessions, c->session) == c;
+}
+
+static void detach_now(struct pl_hub *h, struct pl_conn *c)
 {
 	if (!c->attached)
 		return;
 	c->attached = false;
+	if (holds_session(h, c))
+		pl_map_del(h->poll_sessions, c->session);
 	all_remove(h, c);
 	unsubscribe_all(h, c);
 	watchers_remove(h, c);
@@ -717,6 +748,80 @@ static void do_detach(struct pl_hub *h, struct pl_conn *c)
 	c->dirty_next = NULL;
 	c->user_next = h->graveyard;
 	h->graveyard = c;
+}
+
+/* Ends the user's oldest parked sessions while PL_POLL_PARKED_MAX or more
+ * are parked. */
+static void make_room_to_park(struct pl_hub *h, const char *user)
+{
+	for (;;) {
+		struct pl_user *u = user_entry(h, user, false);
+		struct pl_conn *oldest = NULL;
+		int n = 0;
+		for (struct pl_conn *p = u ? u->conns : NULL; p; p = p->user_next) {
+			if (p->kind != PL_CONN_POLL || !p->parked)
+				continue;
+			n++;
+			if (!oldest || p->park_until_ms < oldest->park_until_ms)
+				oldest = p;
+		}
+		if (n < PL_POLL_PARKED_MAX || !oldest)
+			return;
+		detach_now(h, oldest);
+	}
+}
+
+/* The front end is done with c.  A long-poll that holds a session stays,
+ * parked, until the session's next poll or PL_POLL_PARK_MS. */
+static void do_detach(struct pl_hub *h, struct pl_conn *c)
+{
+	if (c->attached && holds_session(h, c) && !c->closing && !atomic_load(&h->stopping)) {
+		make_room_to_park(h, c->user);
+		pthread_mutex_lock(&c->lock);
+		c->parked = true;
+		c->done = true; /* stored events wait for the next poll's cursor */
+		pthread_mutex_unlock(&c->lock);
+		c->park_until_ms = pl_mono_ms() + PL_POLL_PARK_MS;
+		return;
+	}
+	detach_now(h, c);
+}
+
+/* A poll of session c->session: c takes over what the session's previous
+ * connection kept, and that one ends (answering now if it still waits).
+ * Only the session's own user can take it over. */
+static void take_session(struct pl_hub *h, struct pl_conn *c)
+{
+	struct pl_conn *old = pl_map_get(h->poll_sessions, c->session);
+	if (old && strcmp(old->user, c->user) != 0) {
+		pthread_mutex_lock(&c->lock);
+		c->session[0] = 0; /* not theirs: this poll goes without */
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	if (!pl_map_put(h->poll_sessions, c->session, c)) {
+		pthread_mutex_lock(&c->lock);
+		c->session[0] = 0;
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	if (!old)
+		return;
+	/* The hub is the only thread that holds two queues' locks: old's first. */
+	pthread_mutex_lock(&old->lock);
+	pthread_mutex_lock(&c->lock);
+	if (old->parked) {
+		for (struct pl_qitem *it = old->head; it; it = it->next)
+			pl_conn_push(c, it->buf);
+		pl_conn_clear(old);
+	}
+	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&old->lock);
+	if (old->parked)
+		detach_now(h, old);
+	else
+		pl_hub_close(h, old, 0, "a newer poll of the session"); /* answers it */
+	pl_hub_mark_dirty(h, c); /* what it kept answers this poll at once */
 }
 
 /* A WebSocket the hub tore down itself. */
@@ -883,6 +988,11 @@ static void bury(struct pl_hub *h)
 
 static void tick_http(struct pl_hub *h, struct pl_conn *c, int64_t now)
 {
+	if (c->kind == PL_CONN_POLL && c->parked) {
+		if (now >= c->park_until_ms)
+			detach_now(h, c); /* nobody polled again: the session ends */
+		return;
+	}
 	if (c->kind == PL_CONN_POLL) {
 		if (now >= c->poll_deadline_ms && !c->done) {
 			pthread_mutex_lock(&c->lock);
@@ -1000,11 +1110,12 @@ struct pl_hub *pl_hub_start(struct pl_ctx *ctx, pl_error *err)
 	h->typing = pl_map_new();
 	h->receipts = pl_map_new();
 	h->delivered = pl_map_new();
+	h->poll_sessions = pl_map_new();
 	h->delivered_round = pl_map_new();
 	h->store = pl_ctx_reader(ctx);
 	ctx->presence = pl_presence_new(ctx->cfg->presence_grace, on_presence, h);
 	if (h->wake.fd < 0 || !h->loop || !h->rooms || !h->users || !h->typing || !h->receipts ||
-	    !h->delivered || !h->delivered_round || !h->store || !ctx->presence ||
+	    !h->delivered || !h->delivered_round || !h->poll_sessions || !h->store || !ctx->presence ||
 	    !pl_loop_add(h->loop, &h->wake, EPOLLIN) ||
 	    !pl_bus_attach(ctx->bus, h->loop, on_bus_message, h)) {
 		pl_fail(err, PL_INTERNAL, "cannot start the hub");
@@ -1049,6 +1160,7 @@ void pl_hub_free(struct pl_hub *h)
 	pl_map_free_all(h->receipts);
 	pl_map_free_all(h->delivered);
 	pl_map_free_all(h->delivered_round);
+	pl_map_free(h->poll_sessions); /* its conns are gone by now */
 	if (h->ping)
 		pl_buf_unref(h->ping);
 	pl_ctx_reader_put(h->ctx, h->store);
@@ -1128,7 +1240,7 @@ enum pl_code pl_hub_parse_rooms(struct pl_ctx *ctx, const char *user, const char
 char *pl_poll_answer(struct pl_conn *c, size_t *len)
 {
 	pthread_mutex_lock(&c->lock);
-	size_t cap = c->qbytes + c->qitems + 64;
+	size_t cap = c->qbytes + c->qitems + 128;
 	char *out = malloc(cap);
 	size_t n = 0;
 	if (out) {
@@ -1141,8 +1253,11 @@ char *pl_poll_answer(struct pl_conn *c, size_t *len)
 			memcpy(out + n, it->buf->data, it->buf->len);
 			n += it->buf->len;
 		}
-		n += (size_t)snprintf(out + n, cap - n, "],\"cursor\":%lld}",
-				      (long long)c->poll_start);
+		n += (size_t)snprintf(out + n, cap - n, "],\"cursor\":%lld", (long long)c->poll_start);
+		if (c->session[0])
+			n += (size_t)snprintf(out + n, cap - n, ",\"session\":\"%s\"", c->session);
+		out[n++] = '}';
+		out[n] = 0;
 	}
 	pl_conn_clear(c);
 	pthread_mutex_unlock(&c->lock);

@@ -64,6 +64,7 @@ struct pl_hub {
 	/* ephemeral state */
 	pl_map *typing;               /* "room\x1fuser" -> lapse time (ms) */
 	pl_map *receipts;             /* "room\x1fuser" -> struct receipt_state */
+	pl_map *poll_sessions;        /* long-poll session id -> its pl_conn */
 	pl_map *delivered;            /* "room\x1fuser" -> pending delivered id */
 	pl_map *delivered_round;      /* the part being written, chunk by chunk */
 	atomic_bool delivered_busy;   /* a chunk is at the writer */
@@ -72,6 +73,18 @@ struct pl_hub {
 	struct pl_buf *ping;          /* the ping frame every WebSocket gets */
 	int64_t trimmed_ms;
 };
+
+/* Long-poll sessions: between two polls of a session its connection stays
+ * in the hub ("parked": answered, still subscribed) and keeps up to
+ * PL_POLL_KEEP ephemeral events (typing, presence, receipts) for the next
+ * poll, which takes the session over.  Stored events need no keeping: the
+ * next poll's cursor replays them.  A session nobody polls again within
+ * PL_POLL_PARK_MS ends, and with it the connection's presence count. */
+#define PL_POLL_KEEP 200
+#define PL_POLL_PARK_MS 10000
+/* Parked sessions one user may have (tabs); a client that never passes
+ * its session back starts one a poll, and the oldest make way. */
+#define PL_POLL_PARKED_MAX 4
 
 /* A prepared event: the JSON once, each transport's bytes made on first
  * need and shared by every queue. */

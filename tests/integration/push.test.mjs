@@ -107,6 +107,54 @@ test("long-poll cursors are gap-free", async () => {
   eq((await poll(srv, alice, "timeout=61")).status, 400);
 });
 
+test("long-poll sessions keep typing between polls for the session's own user only", async () => {
+  await room(alice, "lps");
+  eq((await api(srv, "POST", "/v1/rooms/lps/join", { tok: bob })).status, 200);
+  const typing = (tok, on) => api(srv, "POST", "/v1/rooms/lps/typing", { tok, body: { typing: on } });
+  const first = await poll(srv, bob, "rooms=lps&timeout=0");
+  eq(first.status, 200);
+  const session = first.body.session;
+  assert(/^[0-9a-f]{32}$/.test(session), `a session id: ${session}`);
+  // No poll of bob's is open now: the session keeps what comes.
+  eq((await typing(alice, true)).status, 204);
+  const next = await poll(srv, bob, `rooms=lps&cursor=${first.body.cursor}&session=${session}&timeout=2`);
+  eq(next.status, 200);
+  eq(next.body.session, session);
+  assert(next.body.events.some((e) => e.type === "typing" && e.data.user === "alice" && e.data.typing),
+    `the kept typing event: ${JSON.stringify(next.body.events)}`);
+  // A poll without the session starts another and misses what came between.
+  eq((await typing(alice, false)).status, 204);
+  eq((await typing(alice, true)).status, 204);
+  const fresh = await poll(srv, bob, `rooms=lps&cursor=${next.body.cursor}&timeout=1`);
+  assert(fresh.body.session && fresh.body.session !== session, "a new session");
+  // Someone else's session id is not theirs to take.
+  const other = await poll(srv, carol, `session=${session}&timeout=0`);
+  eq(other.status, 200);
+  assert(other.body.session !== session, "carol does not get bob's session");
+  assert(!other.body.events.some((e) => e.type === "typing"), "nor what it kept");
+  // bob's session still holds the typing carol could not take.
+  const mine = await poll(srv, bob, `rooms=lps&cursor=${next.body.cursor}&session=${session}&timeout=0`);
+  // (The second start is within typing's 3 s throttle: the stop is what came.)
+  assert(mine.body.events.some((e) => e.type === "typing" && e.data.user === "alice"),
+    `still kept for bob: ${JSON.stringify(mine.body.events)}`);
+  eq((await poll(srv, bob, "session=nope")).status, 400);
+});
+
+test("a client that never passes its session back parks a few polls, not one a poll", async () => {
+  const open = async () => {
+    const r = await fetch(`${srv.url}/metrics`);
+    return Number(/^parley_push_connections (\d+)$/m.exec(await r.text())[1]);
+  };
+  const dave = token("dave");
+  await api(srv, "GET", "/v1/rooms", { tok: dave });
+  await until(async () => (await open()) === (await open()), "a steady count");
+  const before = await open();
+  for (let i = 0; i < 8; i++) eq((await poll(srv, dave, "timeout=0")).status, 200);
+  // Each poll parks its session for the next; dave's oldest make way.
+  // (Sooner than the 10 s after which parked sessions end anyway.)
+  await until(async () => (await open()) <= before + 4, "at most 4 of dave's sessions parked", 5000);
+});
+
 test("a non-member never receives a private room's or a DM's events", async () => {
   await room(alice, "secret", true);
   const dm = (await api(srv, "POST", "/v1/dms", { tok: alice, body: { user: "bob" } })).body.id;
