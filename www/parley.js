@@ -518,11 +518,15 @@ export class Parley {
     let stopped = false;
     let cursor = this.lastEventId;
     let first = true;
+    // The server's long-poll session keeps typing, presence and receipts
+    // that come between one answer and the next poll (parley.fcgi has none).
+    let session = null;
     const loop = async () => {
       while (!stopped && cb.isCurrent()) {
         const q = this._query();
         q.delete("last_event_id");
         if (cursor != null) q.set("cursor", String(cursor));
+        if (session) q.set("session", session);
         const timeout = first ? 1 : this.pollTimeout;
         q.set("timeout", String(timeout));
         ctrl = new AbortController();
@@ -555,6 +559,7 @@ export class Parley {
           cb.open(null);
         }
         for (const ev of body.events || []) cb.event(ev);
+        session = typeof body.session === "string" ? body.session : null;
         if (body.cursor != null) {
           cursor = body.cursor;
           if (typeof cursor === "number" && (this.lastEventId == null || cursor > this.lastEventId)) {
