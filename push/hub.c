@@ -404,7 +404,7 @@ void pl_hub_deliver(struct pl_hub *h, struct pl_conn *c, struct pl_event_out *e)
 		return;
 	/* A long-poll answer is sealed once it has events; later stored ones
 	 * wait for the next poll, which resumes from its cursor.  Ephemeral
-	 * ones are kept for a session's next poll (pl_poll_park). */
+	 * ones are kept for a session's next poll (PL_POLL_KEEP, hubint.h). */
 	if (c->kind == PL_CONN_POLL && c->done) {
 		if (e->id == 0)
 			keep(c, buf_for(e, c->kind));
@@ -793,13 +793,9 @@ static void do_detach(struct pl_hub *h, struct pl_conn *c)
 static void take_session(struct pl_hub *h, struct pl_conn *c)
 {
 	struct pl_conn *old = pl_map_get(h->poll_sessions, c->session);
-	if (old && strcmp(old->user, c->user) != 0) {
-		pthread_mutex_lock(&c->lock);
-		c->session[0] = 0; /* not theirs: this poll goes without */
-		pthread_mutex_unlock(&c->lock);
-		return;
-	}
-	if (!pl_map_put(h->poll_sessions, c->session, c)) {
+	/* Not theirs (or no memory to note it): this poll goes without. */
+	if ((old && strcmp(old->user, c->user) != 0) ||
+	    !pl_map_put(h->poll_sessions, c->session, c)) {
 		pthread_mutex_lock(&c->lock);
 		c->session[0] = 0;
 		pthread_mutex_unlock(&c->lock);
@@ -1032,7 +1028,7 @@ static void tick(struct pl_hub *h, int64_t now)
 		struct pl_conn *c = h->all[i];
 		if (c->kind == PL_CONN_WS || c->kind == PL_CONN_ONLINE_WS)
 			pl_ws_tick(h, c, now); /* also ends closes the peer never answers */
-		else if (!c->closing)
+		else if (!c->closing || c->parked) /* a parked one must still end */
 			tick_http(h, c, now);
 		if (c->replaying && !c->done)
 			replay(h, c);
