@@ -29,14 +29,15 @@ static bool is_caller(struct pl_call *c, const char *key, pl_error *err)
 void pl_compat_send(struct pl_call *c)
 {
 	pl_error err;
-	json_t *msg = NULL;
+	char *msg = NULL;
+	size_t len = 0;
 	bool created = false;
 	enum pl_code rc = PL_INVALID_ARGUMENT;
 	if (is_caller(c, "senderId", &err) && pl_sender_is_caller(c, "sender", &err))
 		rc = pl_chat_post(c->ctx, c->who.sub, str(c, "roomId", "general"),
-				  str(c, "message", NULL), str(c, "clientId", NULL), &msg,
+				  str(c, "message", NULL), str(c, "clientId", NULL), &msg, &len,
 				  &created, &err);
-	pl_reply(c, rc, created ? 201 : 200, msg, &err);
+	pl_reply_text(c, rc, created ? 201 : 200, msg, len, &err);
 }
 
 void pl_compat_get_messages(struct pl_call *c)

@@ -26,6 +26,25 @@ void pl_reply(struct pl_call *c, enum pl_code rc, int status, json_t *out, const
 	}
 }
 
+static void reply_text(struct pl_resp *r, enum pl_code rc, int status, char *text, size_t len,
+		       const pl_error *err)
+{
+	if (rc != PL_OK) {
+		free(text);
+		pl_resp_error(r, err);
+	} else if (text) {
+		pl_resp_text(r, status, "application/json", text, len);
+	} else {
+		pl_resp_json(r, status, NULL); /* out of memory: the 500 */
+	}
+}
+
+void pl_reply_text(struct pl_call *c, enum pl_code rc, int status, char *text, size_t len,
+		   const pl_error *err)
+{
+	reply_text(c->resp, rc, status, text, len, err);
+}
+
 static const char *param(struct pl_call *c, int i) { return c->m.params[i]; }
 
 static const char *body_str(struct pl_call *c, const char *key)
@@ -185,15 +204,16 @@ bool pl_sender_is_caller(struct pl_call *c, const char *field, pl_error *err)
 static void h_post(struct pl_call *c)
 {
 	pl_error err;
-	json_t *msg = NULL;
+	char *msg = NULL;
+	size_t len = 0;
 	bool created = false;
 	const char *text, *client_id;
 	enum pl_code rc = PL_INVALID_ARGUMENT;
 	if (pl_sender_is_caller(c, "sender", &err) && body_opt_str(c, "text", &text, &err) &&
 	    body_opt_str(c, "client_id", &client_id, &err))
-		rc = pl_chat_post(c->ctx, c->who.sub, param(c, 0), text, client_id, &msg,
+		rc = pl_chat_post(c->ctx, c->who.sub, param(c, 0), text, client_id, &msg, &len,
 				  &created, &err);
-	pl_reply(c, rc, created ? 201 : 200, msg, &err);
+	pl_reply_text(c, rc, created ? 201 : 200, msg, len, &err);
 }
 
 struct async_post {
@@ -206,17 +226,10 @@ static void async_post_done(void *ud, const char *msg, size_t len, bool created,
 {
 	struct async_post *a = ud;
 	struct pl_resp resp = {0};
-	pl_error oom;
-	char *body = msg ? malloc(len + 1) : NULL;
-	if (body) {
+	char *body = msg ? malloc(len + 1) : NULL; /* msg is the writer's */
+	if (body)
 		memcpy(body, msg, len + 1);
-		pl_resp_text(&resp, created ? 201 : 200, "application/json", body, len);
-	} else if (msg) {
-		pl_fail(&oom, PL_UNAVAILABLE, "out of memory");
-		pl_resp_error(&resp, &oom);
-	} else {
-		pl_resp_error(&resp, err);
-	}
+	reply_text(&resp, msg ? PL_OK : err->code, created ? 201 : 200, body, len, err);
 	a->done(a->ud, &resp);
 	free(a);
 }
@@ -289,12 +302,7 @@ static void h_messages(struct pl_call *c)
 	if (rc == PL_OK)
 		rc = pl_chat_messages_text(c->ctx, c->who.sub, param(c, 0), &page, &text, &len,
 					   &err);
-	if (rc != PL_OK)
-		pl_resp_error(c->resp, &err);
-	else if (text)
-		pl_resp_text(c->resp, 200, "application/json", text, len);
-	else
-		pl_resp_json(c->resp, 200, NULL); /* out of memory: the 500 */
+	pl_reply_text(c, rc, 200, text, len, &err);
 }
 
 static bool message_id(struct pl_call *c, int64_t *id, pl_error *err)

@@ -49,6 +49,10 @@ void pl_compat_join_room(struct pl_call *c);
  * sender is always the token's user. */
 bool pl_sender_is_caller(struct pl_call *c, const char *field, pl_error *err);
 /* Shared by handlers and compat: answer a result or an error. */
+/* The same with the answer as JSON text, which the response takes over
+ * (NULL text: out of memory, the 500). */
+void pl_reply_text(struct pl_call *c, enum pl_code rc, int status, char *text, size_t len,
+		   const pl_error *err);
 void pl_reply(struct pl_call *c, enum pl_code rc, int status, json_t *out,
 	      const pl_error *err);
 

@@ -505,20 +505,31 @@ static struct post_args *post_args_new(struct pl_ctx *ctx, const char *user, con
 	return a;
 }
 
-enum pl_code pl_chat_post(struct pl_ctx *ctx, const char *user, const char *room,
-			  const char *text, const char *client_id, json_t **msg, bool *created,
-			  pl_error *err)
+/* Counted once committed (a job may run twice). */
+static void post_count(struct pl_ctx *ctx, enum pl_code rc, bool created)
 {
+	if (rc == PL_OK && created)
+		atomic_fetch_add(&ctx->counters.messages_stored, 1);
+}
+
+enum pl_code pl_chat_post(struct pl_ctx *ctx, const char *user, const char *room,
+			  const char *text, const char *client_id, char **msg, size_t *len,
+			  bool *created, pl_error *err)
+{
+	*msg = NULL;
+	*len = 0;
+	*created = false;
 	if (post_check(ctx, user, room, text, client_id, err) != PL_OK)
 		return err->code;
 	struct post_args a = {.ctx = ctx, .user = (char *)user, .room = (char *)room,
 			      .text = (char *)text, .client_id = (char *)client_id};
 	enum pl_code rc = pl_writer_run(ctx->writer, post_job, &a, err);
-	if (rc == PL_OK && !(*msg = json_loadb(a.msg, a.len, 0, NULL)))
-		rc = pl_fail(err, PL_INTERNAL, "out of memory");
-	if (rc == PL_OK && (*created = a.created))
-		atomic_fetch_add(&ctx->counters.messages_stored, 1);
-	free(a.msg);
+	post_count(ctx, rc, a.created);
+	*msg = rc == PL_OK ? a.msg : NULL;
+	*len = rc == PL_OK ? a.len : 0;
+	*created = rc == PL_OK && a.created;
+	if (rc != PL_OK)
+		free(a.msg);
 	return rc;
 }
 
@@ -526,8 +537,7 @@ static void post_async_done(void *arg, const pl_error *err)
 {
 	struct post_args *a = arg;
 	bool ok = err->code == PL_OK;
-	if (ok && a->created)
-		atomic_fetch_add(&a->ctx->counters.messages_stored, 1);
+	post_count(a->ctx, err->code, a->created);
 	a->done(a->ud, ok ? a->msg : NULL, ok ? a->len : 0, a->created, err);
 	post_args_free(a);
 }

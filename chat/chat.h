@@ -44,11 +44,12 @@ enum pl_code pl_chat_member_add(struct pl_ctx *ctx, const char *user, const char
 enum pl_code pl_chat_dm(struct pl_ctx *ctx, const char *user, const char *other, json_t **out,
 			pl_error *err);
 
-/* *created is false when client_id repeated an earlier message (answer 200
- * with that message, store nothing). */
+/* *msg is the message's JSON text (malloc'd, *len bytes; NULL when out of
+ * memory).  *created is false when client_id repeated an earlier message
+ * (answer 200 with that message, store nothing). */
 enum pl_code pl_chat_post(struct pl_ctx *ctx, const char *user, const char *room,
-			  const char *text, const char *client_id, json_t **msg, bool *created,
-			  pl_error *err);
+			  const char *text, const char *client_id, char **msg, size_t *len,
+			  bool *created, pl_error *err);
 /* The same without waiting: done(ud, msg, len, created, err) runs on the
  * writer thread after the commit (or at once, on the caller's thread, when
  * the arguments are refused); msg is the message's JSON text, borrowed

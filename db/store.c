@@ -602,12 +602,11 @@ enum pl_code pl_store_message_insert(pl_store *s, const char *room, const char *
 
 json_t *pl_store_message_by_client(pl_store *s, const char *sender, const char *client_id)
 {
-	sqlite3_stmt *st = stmt(s, S_MSG_BY_CLIENT);
-	if (st) {
-		bind_text(st, 1, sender);
-		bind_text(st, 2, client_id);
-	}
-	return one_row(st, message_row);
+	size_t len;
+	char *text = pl_store_message_by_client_text(s, sender, client_id, &len);
+	json_t *msg = text ? json_loadb(text, len, 0, NULL) : NULL;
+	free(text);
+	return msg;
 }
 
 json_t *pl_store_message_get(pl_store *s, const char *room, int64_t id)
