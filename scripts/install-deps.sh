@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs what Parley needs on Debian 12, idempotently.
 #   scripts/install-deps.sh          build and run: compiler, autotools, libraries
-#   scripts/install-deps.sh --test   also the test tools: servers the tests
-#                                    drive (redis, lighttpd, apache2), chromium,
-#                                    and the npm test clients in tests/node
+#   scripts/install-deps.sh --test   also every tool the test command uses:
+#                                    servers the tests drive (redis, lighttpd,
+#                                    apache2, nginx), chromium, cppcheck, and
+#                                    the npm test clients in
+#                                    tests/node (pinned to run on Debian 12's
+#                                    nodejs 18 and on newer nodes)
 #   scripts/install-deps.sh --bench  also the benchmark's peer and chart:
 #                                    nginx with nchan, gnuplot (make bench)
 set -euo pipefail
@@ -11,7 +14,8 @@ cd "$(dirname "$0")/.."
 
 BUILD_PKGS=(build-essential autoconf automake pkg-config
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libhiredis-dev libfcgi-dev libssl-dev)
-TEST_PKGS=(curl jq redis-server lighttpd apache2 nginx spawn-fcgi chromium nodejs npm)
+TEST_PKGS=(ca-certificates curl jq procps redis-server redis-tools lighttpd apache2 nginx spawn-fcgi
+  chromium cppcheck nodejs npm)
 BENCH_PKGS=(curl nginx libnginx-mod-nchan gnuplot-nox)
 
 want=("${BUILD_PKGS[@]}")
@@ -38,6 +42,9 @@ fi
 
 if [ "${1:-}" = "--test" ]; then
   major=$(node -p 'process.versions.node.split(".")[0]')
-  [ "$major" -ge 20 ] || echo "install-deps: warning: node $major found; the npm test clients want node >= 20" >&2
+  if [ "$major" -lt 18 ]; then
+    echo "install-deps: node $major found; the tests need node >= 18 (Debian 12's nodejs is 18)" >&2
+    exit 1
+  fi
   (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -11,16 +11,35 @@ LOGS=$ROOT/.build/logs
 mkdir -p "$LOGS"
 PASSED=0
 FAILED=0
+TIMEDOUT=()
 
 step() { printf '\n== %s\n' "$*"; }
 
-# Runs one suite, echoing its output, and adds its closing counts.
+# Runs one suite under a time limit, echoing its output, and adds its
+# closing counts.  A suite past its limit (SUITE_TIMEOUT seconds, 900 by
+# default; a suite may name its own with TIMEOUT=N before "suite") is
+# killed with everything it started and counted as failed, by name, so
+# one hang never stalls the run.  A shell function runs in a child bash.
+SUITE_TIMEOUT=${SUITE_TIMEOUT:-900}
 suite() {
   local name=$1; shift
+  local limit=${TIMEOUT:-$SUITE_TIMEOUT}
   step "$name"
-  local log=$LOGS/$(echo "$name" | tr ' /' '__').log
-  "$@" 2>&1 | tee "$log"
+  local log=$LOGS/$(echo "$name" | tr ' /(),' '_____').log
+  local cmd=("$@")
+  if declare -F "$1" >/dev/null; then
+    cmd=(bash -c "$(declare -f "$1"); \"\$@\"" "$1" "$@")
+  fi
+  local t0=$SECONDS
+  timeout --kill-after=20 "$limit" "${cmd[@]}" </dev/null 2>&1 | tee "$log"
   local status=${PIPESTATUS[0]}
+  echo "($name: $((SECONDS - t0)) s)"
+  if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+    echo "$name: still running after $limit s, stopped: counted as 1 failed"
+    TIMEDOUT+=("$name")
+    FAILED=$((FAILED + 1))
+    return
+  fi
   local line
   line=$(grep -oE '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
   if [ -z "$line" ]; then
@@ -72,19 +91,48 @@ integration() {
 step "install"
 scripts/install-deps.sh --test || { echo "install failed"; echo "0 passed, 1 failed"; exit 1; }
 
+# Every tool the suites start, checked once, each missing one named with
+# the Debian package that brings it (install-deps.sh --test installs them
+# all; this catches a tree whose install step fell behind its tests).
+preflight() {
+  local missing=() pair tool pkg
+  for pair in cc:build-essential make:make autoreconf:autoconf automake:automake pkg-config:pkg-config \
+    tar:tar timeout:coreutils curl:curl jq:jq node:nodejs npm:npm redis-server:redis-server \
+    redis-cli:redis-tools lighttpd:lighttpd apache2:apache2 nginx:nginx spawn-fcgi:spawn-fcgi \
+    chromium:chromium cppcheck:cppcheck; do
+    tool=${pair%%:*} pkg=${pair#*:}
+    PATH="$PATH:/usr/sbin:/sbin" command -v "$tool" >/dev/null 2>&1 || missing+=("$tool (apt package $pkg)")
+  done
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  [ "$major" -ge 18 ] || missing+=("node >= 18 (apt package nodejs; found ${major})")
+  [ -d tests/node/node_modules/ws ] || missing+=("the npm test clients (scripts/install-deps.sh --test runs npm ci in tests/node)")
+  if [ ${#missing[@]} -gt 0 ]; then
+    local m
+    for m in "${missing[@]}"; do echo "test.sh: missing: $m"; done
+    return 1
+  fi
+}
+preflight || { echo "0 passed, 1 failed"; exit 1; }
+
 step "build (plain, -Werror)"
 scripts/build.sh --enable-werror && make -s -j"$(nproc)" check TESTS= >/dev/null ||
   { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 
 # The sanitizer builds live in their own copies of the tree, so the plain
 # in-tree build (what the README's ./configure && make gives) stays as is.
+# The copy needs no git (a release tarball has none): the tree as it is,
+# less build output and local state, cleaned of the in-tree build.
 # copy_build DIR CONFIGURE-FLAG: the tree copied to DIR and built there.
 copy_build() {
   local dir=$1 flag=$2
+  rm -rf "$dir"
   mkdir -p "$dir"
-  git ls-files --cached --others --exclude-standard -z | tar --null -cf - -T - | (cd "$dir" && tar -xf -)
-  (cd "$dir" && rm -f .configure-args && scripts/build.sh "$flag" --enable-werror &&
-    make -s -j"$(nproc)" check TESTS= >/dev/null) || { echo "build in $dir failed"; FAILED=$((FAILED + 1)); }
+  tar -C "$ROOT" --exclude=./.build --exclude=./var --exclude=./run --exclude=node_modules \
+    --exclude=.git --exclude=autom4te.cache -cf - . | (cd "$dir" && tar -xf -)
+  (cd "$dir" && { [ ! -f Makefile ] || make -s distclean >/dev/null 2>&1; } && rm -f .configure-args &&
+    scripts/build.sh "$flag" --enable-werror && make -s -j"$(nproc)" check TESTS= >/dev/null) ||
+    { echo "build in $dir failed"; FAILED=$((FAILED + 1)); }
   ln -sfn "$ROOT/tests/node/node_modules" "$dir/tests/node/node_modules"
 }
 step "build (AddressSanitizer + UBSan)"
@@ -94,6 +142,7 @@ step "build (ThreadSanitizer)"
 TSAN=$ROOT/.build/tsan
 copy_build "$TSAN" --enable-tsan
 
+export ROOT SAN TSAN
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
@@ -122,7 +171,7 @@ tsan_smoke() {
 # presence store (REDIS_URL reaches parleyd through the environment).
 redis_mode() {
   local port dir pid
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  port=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
   dir=$(mktemp -d)
   redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" >"$dir/log" 2>&1 &
   pid=$!
@@ -161,5 +210,6 @@ cpp() {
 suite "cppcheck" cpp
 
 echo
+[ ${#TIMEDOUT[@]} -eq 0 ] || echo "suites stopped at their time limit: ${TIMEDOUT[*]}"
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

@@ -5,7 +5,7 @@
 //   waits for /v1/health.
 // - api(): fetch wrapper returning {status, body, headers}.
 // - test()/run(): a minimal harness. Each check prints "ok" or "FAIL";
-//   run() prints "<suite>: N passed, N failed" and sets the exit code.
+//   run() prints "<suite>: N passed, N failed" and exits with its status.
 // - until(): waits for a condition (never a fixed sleep for correctness).
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -48,7 +48,20 @@ export async function run(suite) {
     console.log(`FAIL parleyd stayed sanitizer-clean: ${r}`);
   }
   console.log(`${suite}: ${passed} passed, ${failed} failed`);
-  process.exitCode = failed ? 1 : 0;
+  // The result line is the end: a handle some test left open (a keep-alive
+  // socket, a timer) must not keep the runner alive after it.
+  if (process.env.SHOW_HANDLES) showHandles();
+  process.exit(failed ? 1 : 0);
+}
+
+// What a suite left open when it ended (SHOW_HANDLES=1): the way to find
+// which test forgot to close a client, a server or a child process.
+function showHandles() {
+  const what = (h) =>
+    h.constructor.name +
+    (h.spawnfile ? ` ${h.pid} ${h.spawnargs.join(" ")}` : "") +
+    (h.remoteAddress ? ` ${h.localPort} -> ${h.remoteAddress}:${h.remotePort}` : "");
+  console.log(`open handles: ${process._getActiveHandles().map(what).join("; ")}`);
 }
 
 export function assert(cond, msg) {
