@@ -15,7 +15,9 @@
 # Needs root and the network to Debian's and npm's registries (debootstrap
 # is installed from Debian if missing).  The root gets what a container
 # image has: /usr/sbin/policy-rc.d refusing service starts, so installed
-# servers (redis, apache2, ...) never start outside the tests.  Everything
+# servers (redis, apache2, ...) never start outside the tests; and the
+# host's extra CA certificates and CA variables, for a network whose proxy
+# inspects TLS (npm's registry is reached over HTTPS).  Everything
 # runs in its own mount and PID namespaces: whatever the commands leave
 # running ends with them.  Exit status: 0 when every test run ends
 # "N passed, 0 failed".  The root is removed unless --keep (DIR holds it).
@@ -58,6 +60,14 @@ debootstrap --variant=minbase bookworm "$ROOTFS" "$MIRROR" >"$DIR/debootstrap.lo
 printf '#!/bin/sh\nexit 101\n' >"$ROOTFS/usr/sbin/policy-rc.d"
 chmod 755 "$ROOTFS/usr/sbin/policy-rc.d"
 cp /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
+# The network's own trust, not an install step: a host behind a
+# TLS-inspecting proxy has its CA in /usr/local/share/ca-certificates (the
+# ca-certificates package, when the tree installs it, adds them to the
+# system store) and points tools at that store through the environment.
+mkdir -p "$ROOTFS/usr/local/share/ca-certificates"
+cp /usr/local/share/ca-certificates/*.crt "$ROOTFS/usr/local/share/ca-certificates/" 2>/dev/null || true
+CA_ENV=$(env | grep -E '^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|CURL_CA_BUNDLE|GIT_SSL_CAINFO)=' |
+  sed 's/^/export /' || true)
 
 echo "fresh-check: copying the tree to /src"
 mkdir -p "$ROOTFS/src"
@@ -72,6 +82,7 @@ cat >"$ROOTFS/fresh-steps.sh" <<EOF
 #!/bin/bash
 set -u
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
+$CA_ENV
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t tmpfs -o mode=1777 tmpfs /tmp
