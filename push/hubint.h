@@ -81,6 +81,10 @@ struct pl_hub {
  * next poll's cursor replays them.  A session nobody polls again within
  * PL_POLL_PARK_MS ends, and with it the connection's presence count. */
 #define PL_POLL_KEEP 200
+/* Stored events in one long-poll answer.  An answer that stops at this
+ * many (a client far behind, or a burst) has the cursor of its last event,
+ * and the next poll goes on from there. */
+#define PL_POLL_ANSWER_MAX 100
 #define PL_POLL_PARK_MS 10000
 /* Parked sessions one user may have (tabs); a client that never passes
  * its session back starts one a poll, and the oldest make way. */
