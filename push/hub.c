@@ -20,6 +20,7 @@
 
 #define TICK_MS 250
 #define REPLAY_BATCH 256
+#define STOP_WAIT_MS 5000 /* at the stop, for clients to take their close */
 
 enum mail_kind { MAIL_ATTACH, MAIL_DETACH, MAIL_ADOPT_WS, MAIL_EPHEMERAL, MAIL_ACK };
 
@@ -773,7 +774,7 @@ static void detach_now(struct pl_hub *h, struct pl_conn *c)
 	}
 	if (c->watch.fd >= 0) { /* a WebSocket: the hub owns its socket */
 		pl_loop_del(h->loop, &c->watch);
-		close(c->watch.fd);
+		pl_stream_close(c->watch.fd);
 		c->watch.fd = -1;
 	}
 	pl_ws_release(c);
@@ -871,7 +872,11 @@ static void refuse(struct mail *m)
 {
 	struct pl_conn *c = m->conn;
 	if (m->kind == MAIL_ADOPT_WS) {
-		close(m->fd);
+		/* The client saw its handshake succeed: it hears why it ends. */
+		if (c->kind == PL_CONN_SSE)
+			pl_stream_close(m->fd);
+		else
+			pl_ws_refuse(m->fd);
 		c->watch.fd = -1;
 	}
 	if (!c || (m->kind != MAIL_ATTACH && m->kind != MAIL_ADOPT_WS))
@@ -1083,11 +1088,37 @@ static void tick(struct pl_hub *h, int64_t now)
 	pl_bus_tick(h->ctx->bus);
 }
 
+/* At the stop: closes every connection (WebSocket 1001, streams ended,
+ * long-polls answered), and goes on running the loop until every socket
+ * the hub owns has finished, or STOP_WAIT_MS has passed.  A WebSocket has
+ * finished when its close frame is written out and the client answered it
+ * (its close frame, or EOF); an SSE stream when its last bytes are written.
+ * Closing sooner would lose the close frame: it may still sit in the queue
+ * behind a backlog (the write would block), or in the kernel's send
+ * buffer, which close() throws away when the client's sends in flight are
+ * unread.  Connections that arrive meanwhile are closed the same way. */
 static void close_everything(struct pl_hub *h)
 {
-	for (size_t i = 0; i < h->nall; i++)
-		pl_hub_close(h, h->all[i], WS_CLOSE_GOING_AWAY, "server shutting down");
-	flush(h);
+	int64_t until = pl_mono_ms() + STOP_WAIT_MS;
+	for (;;) {
+		bool open = false;
+		/* Backwards: a connection closed at once leaves h->all, and the
+		 * last one, already seen, takes its place. */
+		for (size_t i = h->nall; i-- > 0;) {
+			struct pl_conn *c = h->all[i];
+			if (!c->closing)
+				pl_hub_close(h, c, WS_CLOSE_GOING_AWAY, "server shutting down");
+			if (i < h->nall && h->all[i] == c && c->watch.fd >= 0)
+				open = true;
+		}
+		flush(h);
+		bury(h);
+		int64_t now = pl_mono_ms();
+		if (!open || now >= until)
+			return;
+		if (!pl_loop_once(h->loop, until - now < 50 ? (int)(until - now) : 50))
+			return;
+	}
 }
 
 static void *hub_main(void *arg)

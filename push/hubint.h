@@ -131,6 +131,8 @@ void pl_hub_delivered_drain(struct pl_hub *h);
 
 /* Sockets the hub owns (push/stream.c). */
 void pl_stream_drop(struct pl_hub *h, struct pl_conn *c);
+/* Closes a socket without resetting it (unread input is read first). */
+void pl_stream_close(int fd);
 /* Writes the queue; true when it is empty (else EPOLLOUT is armed or the
  * connection was dropped). */
 bool pl_stream_write(struct pl_hub *h, struct pl_conn *c);
@@ -142,6 +144,9 @@ bool pl_ws_adopt(struct pl_hub *h, struct pl_conn *c, int fd, const char *extra,
 void pl_ws_flush(struct pl_hub *h, struct pl_conn *c);
 void pl_ws_tick(struct pl_hub *h, struct pl_conn *c, int64_t now);
 void pl_ws_close(struct pl_hub *h, struct pl_conn *c, uint16_t code, const char *why);
+/* A WebSocket that arrives after the hub stopped: close frame 1001, then
+ * the socket closes (any thread). */
+void pl_ws_refuse(int fd);
 /* Frees a WebSocket's buffers (when it leaves the hub). */
 void pl_ws_release(struct pl_conn *c);
 /* Handles frames that arrived with the handshake (after attach). */
