@@ -1220,7 +1220,7 @@ void pl_hub_free(struct pl_hub *h)
 	pl_map_free_all(h->rooms);
 	pl_map_free_all(h->users);
 	pl_map_free_all(h->typing);
-	pl_map_free_all(h->receipts);
+	pl_hub_receipts_free(h);
 	pl_map_free_all(h->delivered);
 	pl_map_free_all(h->delivered_round);
 	pl_map_free(h->poll_sessions); /* its conns are gone by now */

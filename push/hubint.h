@@ -117,6 +117,8 @@ void pl_hub_set_presence(struct pl_hub *h, struct pl_conn *c, json_t *users);
 /* Routes an ephemeral event (typing, receipt, presence) by its type. */
 void pl_hub_route_ephemeral(struct pl_hub *h, json_t *ev);
 void pl_hub_route_tick(struct pl_hub *h, int64_t now);
+/* Frees the receipt coalescing state (pl_hub_free). */
+void pl_hub_receipts_free(struct pl_hub *h);
 /* Records that a message reached user in room (delivered receipts). */
 void pl_hub_note_delivered(struct pl_hub *h, const char *room, const char *user, int64_t id,
 			   const char *sender);
