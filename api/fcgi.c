@@ -313,12 +313,17 @@ struct scan {
 	size_t len, cap;
 	int count;
 	int64_t visited;    /* last row seen */
+	bool full;          /* POLL_EVENTS_MAX taken: the rest is the next poll's */
 	bool oom;
 };
 
 static bool scan_row(void *ud, const struct pl_event_row *row)
 {
 	struct scan *s = ud;
+	if (s->count >= POLL_EVENTS_MAX) {
+		s->full = true; /* this row is the next poll's first */
+		return false;
+	}
 	s->visited = row->id;
 	/* As parleyd: events aimed at the user always, others by room. */
 	bool wanted = !s->rooms || row->target[0];
@@ -339,22 +344,23 @@ static bool scan_row(void *ud, const struct pl_event_row *row)
 	return true;
 }
 
-/* Reads what is new for user after *pos.  *pos advances over everything
- * looked at: to the newest event id once every event up to it was seen, as
- * parleyd's cursor does after a replay. */
+/* Reads what is new for user after *pos, up to POLL_EVENTS_MAX events.
+ * *pos advances over every row looked at: to the last event taken when the
+ * answer is full (the next poll goes on right after it), to the newest
+ * event id once every event up to it was seen, as parleyd's cursor does. */
 static void poll_scan(struct pl_ctx *ctx, const char *user, int64_t *pos, struct scan *s)
 {
 	pl_store *st = pl_ctx_reader(ctx);
 	if (!st)
 		return;
 	int64_t newest = pl_store_last_event(st);
-	while (newest > *pos && s->count == 0 && !s->oom) {
+	while (newest > *pos && !s->full && !s->oom) {
 		s->visited = *pos;
 		int n = pl_store_events_for_user(st, user, *pos, POLL_EVENTS_MAX, scan_row, s);
 		if (s->oom)
 			break;
 		*pos = s->visited > *pos ? s->visited : *pos;
-		if (n < POLL_EVENTS_MAX) {
+		if (!s->full && n < POLL_EVENTS_MAX) {
 			*pos = newest > *pos ? newest : *pos;
 			break;
 		}

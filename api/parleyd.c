@@ -5,8 +5,8 @@
  *
  * Start-up order: settings, store and writer (chat/ctx), hub, HTTP.  Stop
  * order on SIGINT/SIGTERM: stop accepting, close push connections
- * (WebSocket 1001), stop HTTP, let the writer finish every queued write,
- * exit 0.  Signals are taken by sigwait in the main thread, so no code runs
+ * (WebSocket 1001, each socket closed once the client has its close frame,
+ * up to 5 s), stop HTTP, let the writer finish every queued write, exit 0.  Signals are taken by sigwait in the main thread, so no code runs
  * in a signal handler. */
 #include "config.h"
 

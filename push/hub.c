@@ -20,6 +20,7 @@
 
 #define TICK_MS 250
 #define REPLAY_BATCH 256
+#define STOP_WAIT_MS 5000 /* at the stop, for clients to take their close */
 
 enum mail_kind { MAIL_ATTACH, MAIL_DETACH, MAIL_ADOPT_WS, MAIL_EPHEMERAL, MAIL_ACK };
 
@@ -368,8 +369,8 @@ static bool queue(struct pl_conn *c, struct pl_buf *b)
 	pthread_mutex_lock(&c->lock);
 	bool ok = !c->done && pl_conn_push(c, b);
 	pthread_mutex_unlock(&c->lock);
-	/* A long-poll answer that is full is answered as it is; the rest
-	 * follows on the next poll from its cursor. */
+	/* Stored events reach a long-poll through deliver_poll; anything else
+	 * a full or sealed answer cannot take is not worth cutting it off. */
 	return ok || c->kind == PL_CONN_POLL;
 }
 
@@ -386,28 +387,39 @@ void pl_hub_deliver_buf(struct pl_hub *h, struct pl_conn *c, struct pl_buf *b)
 	pl_hub_mark_dirty(h, c);
 }
 
-/* An ephemeral event for a session's long-poll whose answer is sealed (or
- * sent): it waits in the queue for the session's next poll. */
-static void keep(struct pl_conn *c, struct pl_buf *b)
+/* A long-poll answer takes up to PL_POLL_ANSWER_MAX stored events, and
+ * c->cursor (the answer's cursor once sealed) moves only over those it
+ * took: a stored event it cannot take is the next poll's, which resumes
+ * from that cursor.  Once the answer is sealed (or sent), ephemeral events
+ * are kept for the session's next poll (PL_POLL_KEEP, hubint.h). */
+static void deliver_poll(struct pl_hub *h, struct pl_conn *c, struct pl_event_out *e)
 {
+	struct pl_buf *b = buf_for(e, c->kind);
 	if (!b)
 		return;
+	bool taken = false;
 	pthread_mutex_lock(&c->lock);
-	if (c->session[0] && c->qitems < PL_POLL_KEEP)
+	if (!c->done && (e->id == 0 || c->qitems < PL_POLL_ANSWER_MAX))
+		taken = pl_conn_push(c, b);
+	else if (c->done && e->id == 0 && c->session[0] && c->qitems < PL_POLL_KEEP)
 		pl_conn_push(c, b);
 	pthread_mutex_unlock(&c->lock);
+	if (!taken)
+		return;
+	atomic_fetch_add(&h->ctx->counters.deliveries, 1);
+	pl_hub_mark_dirty(h, c);
+	if (e->id > 0)
+		c->cursor = e->id;
+	if (e->sender && e->message_id > 0 && strcmp(e->sender, c->user) != 0)
+		pl_hub_note_delivered(h, e->room, c->user, e->message_id, e->sender);
 }
 
 void pl_hub_deliver(struct pl_hub *h, struct pl_conn *c, struct pl_event_out *e)
 {
 	if (c->closing || (e->id > 0 && (c->replaying || e->id <= c->cursor)))
 		return;
-	/* A long-poll answer is sealed once it has events; later stored ones
-	 * wait for the next poll, which resumes from its cursor.  Ephemeral
-	 * ones are kept for a session's next poll (PL_POLL_KEEP, hubint.h). */
-	if (c->kind == PL_CONN_POLL && c->done) {
-		if (e->id == 0)
-			keep(c, buf_for(e, c->kind));
+	if (c->kind == PL_CONN_POLL) {
+		deliver_poll(h, c, e);
 		return;
 	}
 	pl_hub_deliver_buf(h, c, buf_for(e, c->kind));
@@ -545,15 +557,34 @@ static void fan_out(struct pl_hub *h)
 struct replay_ctx {
 	struct pl_hub *h;
 	struct pl_conn *c;
-	bool stop;
+	bool live;                    /* reached the hub's cursor */
+	bool paused;                  /* stopped early: c->cursor is the last row queued */
 };
 
+/* Whether c's queue takes no more replayed events for now: a long-poll
+ * answer is full (PL_POLL_ANSWER_MAX), a stream's queue is half way to its
+ * bounds (the rest follows once it has drained). */
+static bool replay_full(const struct pl_conn *c)
+{
+	if (c->kind == PL_CONN_POLL)
+		return c->qitems >= PL_POLL_ANSWER_MAX;
+	return c->qitems >= PL_QUEUE_MAX_ITEMS / 2 || c->qbytes >= PL_QUEUE_MAX_BYTES / 2;
+}
+
+/* One stored row for a replaying connection.  c->cursor moves over every
+ * row looked at and only over those: when the replay stops early, the next
+ * replay (or, for a long-poll, the next poll from the answer's cursor)
+ * starts right after the last event queued. */
 static bool replay_row(void *ud, const struct pl_event_row *row)
 {
 	struct replay_ctx *rc = ud;
 	struct pl_conn *c = rc->c;
 	if (row->id > rc->h->cursor) {
-		rc->stop = true; /* live from here on */
+		rc->live = true; /* live from here on */
+		return false;
+	}
+	if (c->closing || replay_full(c)) {
+		rc->paused = true; /* this row is the next one's to replay */
 		return false;
 	}
 	bool wanted = c->all_rooms || row->target[0];
@@ -569,29 +600,35 @@ static bool replay_row(void *ud, const struct pl_event_row *row)
 		c->replaying = true;
 		pl_event_out_release(&e);
 		free(text);
+		if (!text || c->cursor != row->id) {
+			rc->paused = true; /* not queued (no memory, or cut off): try it again */
+			return false;
+		}
 	}
 	c->cursor = row->id;
-	return !c->closing && !(c->kind == PL_CONN_POLL && c->qitems >= 100);
+	return true;
 }
 
 /* Feeds a resuming connection from the store, a batch at a time while its
- * queue has room, until it reaches the live stream. */
+ * queue has room, until it reaches the live stream.  A long-poll's answer
+ * takes PL_POLL_ANSWER_MAX events; the poll then answers with the cursor of
+ * the last one, and the rest is the next poll's. */
 static void replay(struct pl_hub *h, struct pl_conn *c)
 {
-	struct replay_ctx rc = {h, c, false};
 	while (c->replaying && !c->closing) {
 		if (c->cursor >= h->cursor) {
 			c->replaying = false;
 			break;
 		}
-		if (c->qitems > PL_QUEUE_MAX_ITEMS / 2)
-			return; /* continue when it has drained */
+		struct replay_ctx rc = {h, c, false, false};
 		int n = pl_store_events_for_user(h->store, c->user, c->cursor, REPLAY_BATCH,
 						 replay_row, &rc);
-		if (rc.stop || n < REPLAY_BATCH)
+		if (rc.paused)
+			return; /* go on at a tick, once the queue has drained */
+		/* Every row of the user's up to the hub's cursor was looked at:
+		 * those after it are the live stream's. */
+		if (rc.live || n < REPLAY_BATCH)
 			c->cursor = c->cursor > h->cursor ? c->cursor : h->cursor;
-		if (c->kind == PL_CONN_POLL && c->qitems >= 100)
-			return;
 	}
 }
 
@@ -737,7 +774,7 @@ static void detach_now(struct pl_hub *h, struct pl_conn *c)
 	}
 	if (c->watch.fd >= 0) { /* a WebSocket: the hub owns its socket */
 		pl_loop_del(h->loop, &c->watch);
-		close(c->watch.fd);
+		pl_stream_close(c->watch.fd);
 		c->watch.fd = -1;
 	}
 	pl_ws_release(c);
@@ -835,7 +872,11 @@ static void refuse(struct mail *m)
 {
 	struct pl_conn *c = m->conn;
 	if (m->kind == MAIL_ADOPT_WS) {
-		close(m->fd);
+		/* The client saw its handshake succeed: it hears why it ends. */
+		if (c->kind == PL_CONN_SSE)
+			pl_stream_close(m->fd);
+		else
+			pl_ws_refuse(m->fd);
 		c->watch.fd = -1;
 	}
 	if (!c || (m->kind != MAIL_ATTACH && m->kind != MAIL_ADOPT_WS))
@@ -1047,11 +1088,37 @@ static void tick(struct pl_hub *h, int64_t now)
 	pl_bus_tick(h->ctx->bus);
 }
 
+/* At the stop: closes every connection (WebSocket 1001, streams ended,
+ * long-polls answered), and goes on running the loop until every socket
+ * the hub owns has finished, or STOP_WAIT_MS has passed.  A WebSocket has
+ * finished when its close frame is written out and the client answered it
+ * (its close frame, or EOF); an SSE stream when its last bytes are written.
+ * Closing sooner would lose the close frame: it may still sit in the queue
+ * behind a backlog (the write would block), or in the kernel's send
+ * buffer, which close() throws away when the client's sends in flight are
+ * unread.  Connections that arrive meanwhile are closed the same way. */
 static void close_everything(struct pl_hub *h)
 {
-	for (size_t i = 0; i < h->nall; i++)
-		pl_hub_close(h, h->all[i], WS_CLOSE_GOING_AWAY, "server shutting down");
-	flush(h);
+	int64_t until = pl_mono_ms() + STOP_WAIT_MS;
+	for (;;) {
+		bool open = false;
+		/* Backwards: a connection closed at once leaves h->all, and the
+		 * last one, already seen, takes its place. */
+		for (size_t i = h->nall; i-- > 0;) {
+			struct pl_conn *c = h->all[i];
+			if (!c->closing)
+				pl_hub_close(h, c, WS_CLOSE_GOING_AWAY, "server shutting down");
+			if (i < h->nall && h->all[i] == c && c->watch.fd >= 0)
+				open = true;
+		}
+		flush(h);
+		bury(h);
+		int64_t now = pl_mono_ms();
+		if (!open || now >= until)
+			return;
+		if (!pl_loop_once(h->loop, until - now < 50 ? (int)(until - now) : 50))
+			return;
+	}
 }
 
 static void *hub_main(void *arg)
@@ -1153,7 +1220,7 @@ void pl_hub_free(struct pl_hub *h)
 	pl_map_free_all(h->rooms);
 	pl_map_free_all(h->users);
 	pl_map_free_all(h->typing);
-	pl_map_free_all(h->receipts);
+	pl_hub_receipts_free(h);
 	pl_map_free_all(h->delivered);
 	pl_map_free_all(h->delivered_round);
 	pl_map_free(h->poll_sessions); /* its conns are gone by now */

@@ -81,6 +81,10 @@ struct pl_hub {
  * next poll's cursor replays them.  A session nobody polls again within
  * PL_POLL_PARK_MS ends, and with it the connection's presence count. */
 #define PL_POLL_KEEP 200
+/* Stored events in one long-poll answer.  An answer that stops at this
+ * many (a client far behind, or a burst) has the cursor of its last event,
+ * and the next poll goes on from there. */
+#define PL_POLL_ANSWER_MAX 100
 #define PL_POLL_PARK_MS 10000
 /* Parked sessions one user may have (tabs); a client that never passes
  * its session back starts one a poll, and the oldest make way. */
@@ -113,6 +117,8 @@ void pl_hub_set_presence(struct pl_hub *h, struct pl_conn *c, json_t *users);
 /* Routes an ephemeral event (typing, receipt, presence) by its type. */
 void pl_hub_route_ephemeral(struct pl_hub *h, json_t *ev);
 void pl_hub_route_tick(struct pl_hub *h, int64_t now);
+/* Frees the receipt coalescing state (pl_hub_free). */
+void pl_hub_receipts_free(struct pl_hub *h);
 /* Records that a message reached user in room (delivered receipts). */
 void pl_hub_note_delivered(struct pl_hub *h, const char *room, const char *user, int64_t id,
 			   const char *sender);
@@ -127,6 +133,8 @@ void pl_hub_delivered_drain(struct pl_hub *h);
 
 /* Sockets the hub owns (push/stream.c). */
 void pl_stream_drop(struct pl_hub *h, struct pl_conn *c);
+/* Closes a socket without resetting it (unread input is read first). */
+void pl_stream_close(int fd);
 /* Writes the queue; true when it is empty (else EPOLLOUT is armed or the
  * connection was dropped). */
 bool pl_stream_write(struct pl_hub *h, struct pl_conn *c);
@@ -138,6 +146,9 @@ bool pl_ws_adopt(struct pl_hub *h, struct pl_conn *c, int fd, const char *extra,
 void pl_ws_flush(struct pl_hub *h, struct pl_conn *c);
 void pl_ws_tick(struct pl_hub *h, struct pl_conn *c, int64_t now);
 void pl_ws_close(struct pl_hub *h, struct pl_conn *c, uint16_t code, const char *why);
+/* A WebSocket that arrives after the hub stopped: close frame 1001, then
+ * the socket closes (any thread). */
+void pl_ws_refuse(int fd);
 /* Frees a WebSocket's buffers (when it leaves the hub). */
 void pl_ws_release(struct pl_conn *c);
 /* Handles frames that arrived with the handshake (after attach). */

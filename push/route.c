@@ -162,6 +162,18 @@ static void route_receipt(struct pl_hub *h, json_t *ev)
 	}
 }
 
+/* At the end: receipts still held back (coalesced) go with the map. */
+void pl_hub_receipts_free(struct pl_hub *h)
+{
+	size_t pos = 0;
+	const char *k;
+	void *v;
+	while (pl_map_next(h->receipts, &pos, &k, &v))
+		json_decref(((struct receipt_state *)v)->pending);
+	pl_map_free_all(h->receipts);
+	h->receipts = NULL;
+}
+
 static void receipt_ticks(struct pl_hub *h, int64_t now)
 {
 	size_t pos = 0;

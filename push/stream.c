@@ -21,11 +21,25 @@
 
 #define IOV_MAX_BATCH 64
 
+/* Input still unread when a TCP socket is closed makes the kernel reset
+ * the connection instead of ending it (RFC 1122 4.2.2.13; Linux does), and
+ * a reset throws away what it had not sent yet: a WebSocket's close frame
+ * behind a client's sends in flight, the end of an SSE stream.  So what is
+ * readable is read and dropped first (a bounded amount: a peer that goes
+ * on sending gets its reset). */
+void pl_stream_close(int fd)
+{
+	char sink[16384];
+	for (int i = 0; i < 64 && read(fd, sink, sizeof sink) > 0; i++)
+		;
+	close(fd);
+}
+
 void pl_stream_drop(struct pl_hub *h, struct pl_conn *c)
 {
 	if (c->watch.fd >= 0) {
 		pl_loop_del(h->loop, &c->watch);
-		close(c->watch.fd);
+		pl_stream_close(c->watch.fd);
 		c->watch.fd = -1;
 	}
 	c->closing = true;

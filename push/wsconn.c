@@ -497,6 +497,18 @@ void pl_ws_tick(struct pl_hub *h, struct pl_conn *c, int64_t now)
 	}
 }
 
+void pl_ws_refuse(int fd)
+{
+	uint8_t payload[125], frame[2 + 125];
+	size_t n = ws_close_payload(payload, WS_CLOSE_GOING_AWAY, "server shutting down");
+	size_t head = ws_frame_header(frame, WS_CLOSE, true, n);
+	memcpy(frame + head, payload, n);
+	/* A socket just upgraded has room for a few bytes: no need to wait. */
+	(void)!write(fd, frame, head + n);
+	shutdown(fd, SHUT_WR);
+	pl_stream_close(fd);
+}
+
 void pl_ws_release(struct pl_conn *c)
 {
 	if (!c->ws)

@@ -17,6 +17,9 @@
 #     WebSocket, parleyd writes read through Apache, 8 parallel FastCGI
 #     writers plus parleyd, long-poll limits, CGI = FastCGI, --socket and
 #     SIGTERM;
+#   - tests/fcgi/resume.test.mjs: long-poll resume through parley.fcgi
+#     (alone on --socket, beside a parleyd of its own) after 1 to 5,000
+#     missed messages, every one once and in order;
 #   - tests/integration/rest.test.mjs through lighttpd and through Apache,
 #     when it supports PARLEY_TARGET_URL: each pass on a stack of its own
 #     (parleyd, the web server, its parley.fcgi) on a fresh data folder,
@@ -285,6 +288,8 @@ suite cross "$FT/cross.test.mjs" "${common[@]}" DIRECT_URL="$DIRECT" LIGHTTPD_UR
 	APACHE_URL="http://127.0.0.1:$AP" APACHE_CGI_URL="http://127.0.0.1:$CP" \
 	${NP:+NGINX_URL="http://127.0.0.1:$NP"} FCGI_ADDR="127.0.0.1:$FP" FCGI_MAX_POLLS=1 FCGI_PROCS=2 \
 	PARLEY_FCGI="$PARLEY_FCGI" PARLEY_DATA="$DATA"
+# Long-poll resume through parley.fcgi, on a stack of its own (--socket).
+suite resume "$FT/resume.test.mjs" "${common[@]}" PARLEY_FCGI="$PARLEY_FCGI"
 
 # The REST integration suite itself, a second time through lighttpd and
 # once through Apache, once it can be pointed at a running server.  Its
