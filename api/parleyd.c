@@ -98,6 +98,12 @@ static bool load_settings(struct pl_config *cfg, int argc, char **argv, int *sta
 	struct stat st;
 	if (stat(cfg->www_dir, &st) != 0 && stat("www/index.html", &st) == 0)
 		snprintf(cfg->www_dir, sizeof cfg->www_dir, "www");
+	char index[sizeof cfg->www_dir + 16];
+	snprintf(index, sizeof index, "%s/index.html", cfg->www_dir);
+	if (stat(index, &st) != 0)
+		log_warn("no web client in %s (%s): / answers 404; install it (make install) "
+			 "or point --www at a copy of www/",
+			 cfg->www_dir, strerror(errno));
 	if (cfg->dev)
 		log_warn("DEV MODE: anyone can sign in as anyone (POST /v1/dev/login); "
 			 "never expose this server");

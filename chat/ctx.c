@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "core/clock.h"
@@ -24,6 +25,10 @@ static enum pl_code make_data_dir(const char *dir, pl_error *err)
 {
 	if (mkdir(dir, 0750) != 0 && errno != EEXIST)
 		return pl_fail(err, PL_INTERNAL, "cannot create data folder %s: %s", dir,
+			       strerror(errno));
+	/* SQLite's own words for this are "unable to open database file". */
+	if (access(dir, W_OK | X_OK) != 0)
+		return pl_fail(err, PL_INTERNAL, "cannot write in data folder %s: %s", dir,
 			       strerror(errno));
 	return PL_OK;
 }
