@@ -330,6 +330,9 @@ static const struct opt opts[] = {
 	 "50", FOR_BOTH, set_int, F(post_rate), 0, 1000000},
 	{"--keepalive", "PARLEY_KEEPALIVE", "SECONDS", "interval of SSE keep-alive comments", "15",
 	 FOR_BOTH, set_int, F(keepalive), 1, 3600},
+	{"--stats-interval", "PARLEY_STATS_INTERVAL", "SECONDS",
+	 "log a stats line (users, connections by transport, messages, deliveries) this often; 0 = off",
+	 "30", FOR_D, set_int, F(stats_interval), 0, 86400},
 	{"--max-connections", "PARLEY_MAX_CONNECTIONS", "N", "most client connections at once",
 	 "19500", FOR_BOTH, set_int, F(max_connections), 16, 1000000},
 	{"--threads", "PARLEY_THREADS", "N", "HTTP worker threads", "4", FOR_D, set_int,
@@ -361,6 +364,7 @@ static void set_defaults(struct pl_config *cfg)
 	cfg->small_room = 100;
 	cfg->post_rate = 50;
 	cfg->keepalive = 15;
+	cfg->stats_interval = 30;
 	cfg->max_connections = 19500;
 	cfg->http_threads = 4;
 	cfg->fcgi_threads = 8;

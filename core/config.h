@@ -23,6 +23,7 @@ struct pl_config {
 	int small_room;            /* members, --small-room / PARLEY_SMALL_ROOM, 100 */
 	int post_rate;             /* messages per user per second, --post-rate / PARLEY_POST_RATE, 50 */
 	int keepalive;             /* SSE comment interval, --keepalive / PARLEY_KEEPALIVE, 15 */
+	int stats_interval;        /* seconds between stats lines, 0 = none (parleyd) */
 	int max_connections;       /* --max-connections / PARLEY_MAX_CONNECTIONS, 19500 */
 	int http_threads;          /* --threads / PARLEY_THREADS, 4 */
 	int fcgi_threads;          /* parley.fcgi --threads, 8 */

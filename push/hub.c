@@ -682,6 +682,7 @@ static void do_attach(struct pl_hub *h, struct pl_conn *c, struct pl_attach *a)
 		c->user_next = u->conns;
 		u->conns = c;
 	}
+	pl_stats_conn(&h->ctx->counters, c->kind, true, u && !c->user_next);
 	if (c->kind != PL_CONN_ONLINE_WS)
 		subscribe_initial(h, c, a->rooms);
 	pl_hub_set_presence(h, c, a->presence);
@@ -726,15 +727,18 @@ static void detach_now(struct pl_hub *h, struct pl_conn *c)
 	unsubscribe_all(h, c);
 	watchers_remove(h, c);
 	struct pl_user *u = user_entry(h, c->user, false);
+	bool last = false;
 	if (u) {
 		for (struct pl_conn **p = &u->conns; *p; p = &(*p)->user_next) {
 			if (*p == c) {
 				*p = c->user_next;
+				last = !u->conns;
 				break;
 			}
 		}
 		user_maybe_free(h, c->user, u);
 	}
+	pl_stats_conn(&h->ctx->counters, c->kind, false, last);
 	if (c->watch.fd >= 0) { /* a WebSocket: the hub owns its socket */
 		pl_loop_del(h->loop, &c->watch);
 		close(c->watch.fd);
@@ -1020,6 +1024,7 @@ static void tick(struct pl_hub *h, int64_t now)
 	if (h->ctx->presence)
 		pl_presence_tick(h->ctx->presence);
 	pl_hub_route_tick(h, now);
+	pl_stats_tick(&h->stats, &h->ctx->counters, h->ctx->cfg->stats_interval, now);
 	/* Delivered receipts are written in rounds, one a tick at most. */
 	pl_hub_flush_delivered(h);
 	/* Pings, keep-alives and timeouts every tick, not every second: the
