@@ -1,0 +1,95 @@
+// tests/integration/ops.test.mjs: what an operator reads off a running
+// parleyd: the stats line (--stats-interval) and the connection gauges of
+// /metrics, against real WebSocket, SSE and long-poll clients.
+//
+//   node tests/integration/ops.test.mjs        (PARLEYD=... to pick a binary)
+import { api, assert, eq, run, sleep, startServer, test, token, until } from "./lib.mjs";
+import { sseClient, wsClient } from "./clients.mjs";
+
+const STATS_RE = /stats: users=(\d+) connections=(\d+) ws=(\d+) sse=(\d+) poll=(\d+) messages=(\d+) deliveries=(\d+)$/;
+
+/** Every stats line the server logged so far, parsed. */
+function statsLines(srv) {
+  return srv
+    .log()
+    .split("\n")
+    .map((l) => STATS_RE.exec(l))
+    .filter(Boolean)
+    .map((m) => {
+      const [users, connections, ws, sse, poll, messages, deliveries] = m.slice(1).map(Number);
+      return { users, connections, ws, sse, poll, messages, deliveries };
+    });
+}
+
+function metric(text, name) {
+  const line = text.split("\n").find((l) => l.startsWith(name + " "));
+  return line ? Number(line.slice(name.length + 1)) : undefined;
+}
+
+test("stats line: users and connections by transport now, messages and deliveries per interval", async () => {
+  const srv = await startServer({ args: ["--stats-interval", "1"] });
+  const [a, b, c] = ["st_alice", "st_bob", "st_carol"].map((u) => token(u));
+  const w1 = wsClient(srv, a);
+  const w2 = wsClient(srv, a);
+  const s1 = sseClient(srv, b);
+  await Promise.all([w1.ready(), w2.ready(), s1.ready()]);
+  const polling = fetch(`${srv.url}/v1/poll?token=${c}&timeout=8`).then((r) => r.json());
+  const want = { users: 3, connections: 4, ws: 2, sse: 1, poll: 1 };
+  await until(() => statsLines(srv).some((l) => Object.keys(want).every((k) => l[k] === want[k])),
+    "a stats line with 3 users, 2 ws, 1 sse, 1 poll", 15000);
+
+  const m = (await api(srv, "GET", "/metrics")).text;
+  eq(metric(m, 'parley_connections{transport="ws"}'), 2, "ws gauge");
+  eq(metric(m, 'parley_connections{transport="sse"}'), 1, "sse gauge");
+  eq(metric(m, 'parley_connections{transport="poll"}'), 1, "poll gauge");
+  eq(metric(m, "parley_users_connected"), 3, "users gauge");
+
+  const before = statsLines(srv).length;
+  for (let i = 0; i < 3; i++) {
+    const r = await api(srv, "POST", "/v1/rooms/general/messages", { tok: a, body: { text: `stat ${i}` } });
+    eq(r.status, 201, r.text);
+  }
+  // The three messages and their deliveries show in the lines that follow,
+  // each counted once across them.
+  await until(() => statsLines(srv).slice(before).reduce((n, l) => n + l.messages, 0) >= 3, "messages counted", 15000);
+  const n = statsLines(srv).length;
+  await until(() => statsLines(srv).length > n, "one more line", 15000);
+  const after = statsLines(srv).slice(before);
+  eq(after.reduce((s, l) => s + l.messages, 0), 3, "messages summed over the lines");
+  // Each of the 3 messages reaches 2 WebSockets, 1 SSE stream and the poll.
+  assert(after.reduce((s, l) => s + l.deliveries, 0) >= 9, `deliveries ${JSON.stringify(after)}`);
+  await polling;
+  await w1.close();
+  await w2.close();
+  s1.close();
+  await until(() => {
+    const l = statsLines(srv).at(-1);
+    return l && l.ws === 0 && l.sse === 0;
+  }, "the streams gone from the line", 15000);
+  await srv.stop();
+});
+
+test("--stats-interval 0 logs no stats line", async () => {
+  const srv = await startServer({ args: ["--stats-interval", "0"] });
+  const w = wsClient(srv, token("st_dave"));
+  await w.ready();
+  await sleep(2500);
+  eq(statsLines(srv).length, 0, "no line");
+  await w.close();
+  await srv.stop();
+});
+
+test("--stats-interval: bad values are refused at start", async () => {
+  for (const v of ["-1", "x", "86401"]) {
+    const srv = startServer({ args: ["--stats-interval", v] });
+    let failed = false;
+    try {
+      await srv;
+    } catch (e) {
+      failed = /stats-interval/.test(String(e.message));
+    }
+    assert(failed, `--stats-interval ${v} refused, naming the flag`);
+  }
+});
+
+await run("ops");
