@@ -683,6 +683,8 @@ static void do_attach(struct pl_hub *h, struct pl_conn *c, struct pl_attach *a)
 		u->conns = c;
 	}
 	pl_stats_conn(&h->ctx->counters, c->kind, true, u && !c->user_next);
+	if (c->kind == PL_CONN_ONLINE_WS)
+		pl_feed_add(h, c);
 	if (c->kind != PL_CONN_ONLINE_WS)
 		subscribe_initial(h, c, a->rooms);
 	pl_hub_set_presence(h, c, a->presence);
@@ -739,6 +741,8 @@ static void detach_now(struct pl_hub *h, struct pl_conn *c)
 		user_maybe_free(h, c->user, u);
 	}
 	pl_stats_conn(&h->ctx->counters, c->kind, false, last);
+	if (c->kind == PL_CONN_ONLINE_WS)
+		pl_feed_remove(h, c);
 	if (c->watch.fd >= 0) { /* a WebSocket: the hub owns its socket */
 		pl_loop_del(h->loop, &c->watch);
 		close(c->watch.fd);
@@ -1157,6 +1161,7 @@ void pl_hub_free(struct pl_hub *h)
 	on_wake(&h->wake, 0);
 	pl_map_free_all(h->rooms);
 	pl_map_free_all(h->users);
+	pl_feed_free(&h->feeds);
 	pl_map_free_all(h->typing);
 	pl_map_free_all(h->receipts);
 	pl_map_free_all(h->delivered);

@@ -10,6 +10,7 @@
 
 #include "core/map.h"
 #include "push/hub.h"
+#include "push/feed.h"
 #include "push/stats.h"
 #include "core/loop.h"
 
@@ -74,6 +75,7 @@ struct pl_hub {
 	struct pl_buf *ping;          /* the ping frame every WebSocket gets */
 	int64_t trimmed_ms;
 	struct pl_stats stats;        /* the stats line's state (push/stats.h) */
+	struct pl_feeds feeds;        /* /ws-online-status feeds (push/feed.h) */
 };
 
 /* Long-poll sessions: between two polls of a session its connection stays

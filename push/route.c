@@ -8,7 +8,8 @@
  *   of the message that advanced it (the one waiting for the ✓✓), so a
  *   message costs one receipt per member, not one per member squared.
  * presence: to the connections that asked about the user and to the
- *   members of the user's small rooms, once per connection per change.
+ *   members of the user's small rooms, once per connection per change;
+ *   online/offline edges also to every /ws-online-status feed (push/feed).
  * None of these costs more than the connections it reaches. */
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,7 @@ static void route_presence(struct pl_hub *h, json_t *ev)
 		}
 	}
 	json_decref(rooms);
+	pl_feed_presence(h, user, data_str(ev, "status"), &e, mark);
 	pl_event_out_release(&e);
 	free(text);
 }

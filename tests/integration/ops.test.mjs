@@ -3,7 +3,7 @@
 // /metrics, against real WebSocket, SSE and long-poll clients.
 //
 //   node tests/integration/ops.test.mjs        (PARLEYD=... to pick a binary)
-import { api, assert, eq, run, sleep, startServer, test, token, until } from "./lib.mjs";
+import { api, assert, eq, requireNode, run, sleep, startServer, test, token, until } from "./lib.mjs";
 import { sseClient, wsClient } from "./clients.mjs";
 
 const STATS_RE = /stats: users=(\d+) connections=(\d+) ws=(\d+) sse=(\d+) poll=(\d+) messages=(\d+) deliveries=(\d+)$/;
@@ -90,6 +90,63 @@ test("--stats-interval: bad values are refused at start", async () => {
     }
     assert(failed, `--stats-interval ${v} refused, naming the flag`);
   }
+});
+
+/** A /ws-online-status feed collecting its frames. */
+function feed(srv, user) {
+  const WebSocket = requireNode("ws");
+  const f = { frames: [], closed: false };
+  f.ws = new WebSocket(`${srv.ws}/ws-online-status?userId=${user}&token=${token(user)}`);
+  f.ws.on("message", (d) => f.frames.push(JSON.parse(d.toString())));
+  f.ws.on("close", () => (f.closed = true));
+  f.ws.on("error", () => {});
+  f.ready = () => until(() => f.frames.some((x) => x.type === "CONNECTION_ESTABLISHED"), "feed established");
+  f.of = (user) => f.frames.filter((x) => x.userId === user && x.type !== "CONNECTION_ESTABLISHED").map((x) => x.type);
+  f.close = () => {
+    f.ws.close();
+    return until(() => f.closed, "feed closed");
+  };
+  return f;
+}
+
+test("/ws-online-status: every user's online and offline edges reach every feed, rooms shared or not", async () => {
+  // A fresh server: "general" holds every user, so strangers are users in
+  // no room with the watchers (they never sign in through general here).
+  const srv = await startServer({ args: ["--small-room", "1"] });
+  const feeds = [feed(srv, "fd_w1"), feed(srv, "fd_w2"), feed(srv, "fd_w3")];
+  await Promise.all(feeds.map((f) => f.ready()));
+  const stranger = token("fd_stranger");
+  const w = wsClient(srv, stranger);
+  await w.ready();
+  await until(() => feeds.every((f) => f.of("fd_stranger").includes("USER_ONLINE")), "USER_ONLINE on every feed");
+  // A second tab, then a status change that stays online: no edge, nothing sent.
+  const w2 = wsClient(srv, stranger);
+  await w2.ready();
+  eq((await api(srv, "POST", "/v1/me/status", { tok: stranger, body: { status: "away" } })).status, 200);
+  eq((await api(srv, "POST", "/v1/me/status", { tok: stranger, body: { status: "online" } })).status, 200);
+  await w2.close();
+  await w.close();
+  // Offline after the grace period (1 s in the tests), once.
+  await until(() => feeds.every((f) => f.of("fd_stranger").includes("USER_OFFLINE")), "USER_OFFLINE on every feed");
+  await sleep(500);
+  for (const f of feeds) eq(f.of("fd_stranger"), ["USER_ONLINE", "USER_OFFLINE"], "one edge each way, per feed");
+  for (const x of feeds[0].frames) {
+    if (x.type === "CONNECTION_ESTABLISHED") continue;
+    assert(Number.isInteger(x.timestamp) && x.timestamp > 1.7e12, `timestamp ${JSON.stringify(x)}`);
+  }
+  // An invisible user stays offline to the feeds.
+  const ghost = token("fd_ghost");
+  eq((await api(srv, "POST", "/v1/me/status", { tok: ghost, body: { status: "invisible" } })).status, 200);
+  const g = wsClient(srv, ghost);
+  await g.ready();
+  const probe = wsClient(srv, token("fd_probe")); // a later edge, to know the ghost's would have come
+  await probe.ready();
+  await until(() => feeds[0].of("fd_probe").includes("USER_ONLINE"), "the probe's edge");
+  eq(feeds[0].of("fd_ghost").filter((t) => t === "USER_ONLINE"), [], "no USER_ONLINE for an invisible user");
+  await g.close();
+  await probe.close();
+  for (const f of feeds) await f.close();
+  await srv.stop();
 });
 
 await run("ops");
