@@ -48,7 +48,8 @@ enum pl_code pl_ctx_init(struct pl_ctx *ctx, const struct pl_config *cfg, bool r
 	/* Generous for people, a wall for a runaway bot; bursts of 4 s. */
 	ctx->posts = pl_ratelimit_new(cfg->dev ? 0 : cfg->post_rate, 4.0 * cfg->post_rate);
 	ctx->typing = pl_ratelimit_new(1.0 / 3.0, 1.0);
-	if (!ctx->known_users || !ctx->tokens || !ctx->posts || !ctx->typing)
+	ctx->typing_renew = pl_ratelimit_new(1.0, 1.0);
+	if (!ctx->known_users || !ctx->tokens || !ctx->posts || !ctx->typing || !ctx->typing_renew)
 		return pl_fail(err, PL_INTERNAL, "out of memory");
 	/* Opening a reader first creates and migrates the schema once. */
 	pl_store *first = pl_ctx_reader(ctx);
@@ -81,6 +82,7 @@ void pl_ctx_close(struct pl_ctx *ctx)
 	pl_presence_free(ctx->presence);
 	pl_ratelimit_free(ctx->posts);
 	pl_ratelimit_free(ctx->typing);
+	pl_ratelimit_free(ctx->typing_renew);
 	pl_map_free(ctx->known_users);
 	pl_chat_auth_cache_free(ctx);
 	pthread_mutex_destroy(&ctx->lock);

@@ -149,4 +149,29 @@ test("/ws-online-status: every user's online and offline edges reach every feed,
   await srv.stop();
 });
 
+test("typing: the stop comes 5 s after the last start, also one the 3 s throttle held back", async () => {
+  const srv = await startServer();
+  const a = token("ty_alice");
+  const b = token("ty_bob");
+  eq((await api(srv, "POST", "/v1/rooms", { tok: a, body: { id: "ty-room", name: "typing" } })).status, 201);
+  eq((await api(srv, "POST", "/v1/rooms/ty-room/join", { tok: b })).status, 200);
+  const bob = wsClient(srv, b, "rooms=ty-room");
+  await bob.ready();
+  const typing = () => bob.events("typing").filter((e) => e.data.user === "ty_alice");
+  eq((await api(srv, "POST", "/v1/rooms/ty-room/typing", { tok: a, body: { typing: true } })).status, 204);
+  await until(() => typing().length === 1, "the start");
+  await sleep(2000);
+  // Within 3 s of the first: held back (bob sees no second start), but alice types on.
+  const last = Date.now();
+  eq((await api(srv, "POST", "/v1/rooms/ty-room/typing", { tok: a, body: { typing: true } })).status, 204);
+  await until(() => typing().some((e) => e.data.typing === false), "the stop", 20000);
+  const stopAt = Date.now();
+  eq(typing().map((e) => e.data.typing), [true, false], "one start, one stop");
+  // Counted from the first start the stop would come ~3 s after the last;
+  // from the last one it comes 5 s after it (a slow machine only adds).
+  assert(stopAt - last >= 4000, `the stop came ${stopAt - last} ms after the last start (want >= 4000)`);
+  await bob.close();
+  await srv.stop();
+});
+
 await run("ops");
