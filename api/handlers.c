@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "chat/chat.h"
+#include "chat/webhook.h"
 #include "core/clock.h"
 #include "db/presence.h"
 
@@ -562,6 +563,7 @@ void pl_metrics(struct pl_call *c)
 		return;
 	}
 	const struct pl_counters *k = &c->ctx->counters;
+	const struct pl_webhook_stats *hook = pl_webhook_stats(c->ctx->webhook);
 	char *out = NULL;
 	int n = asprintf(&out,
 			 "# TYPE parley_http_requests_total counter\n"
@@ -587,6 +589,18 @@ void pl_metrics(struct pl_call *c)
 			 "parley_push_connections_total %lld\n"
 			 "# TYPE parley_slow_consumers_dropped_total counter\n"
 			 "parley_slow_consumers_dropped_total %lld\n"
+			 "# HELP parley_webhook_deliveries_total webhook deliveries answered 2xx\n"
+			 "# TYPE parley_webhook_deliveries_total counter\n"
+			 "parley_webhook_deliveries_total %lld\n"
+			 "# HELP parley_webhook_failures_total webhook attempts that failed\n"
+			 "# TYPE parley_webhook_failures_total counter\n"
+			 "parley_webhook_failures_total %lld\n"
+			 "# HELP parley_webhook_dropped_total webhook deliveries given up\n"
+			 "# TYPE parley_webhook_dropped_total counter\n"
+			 "parley_webhook_dropped_total %lld\n"
+			 "# HELP parley_webhook_queue webhook deliveries waiting in the store\n"
+			 "# TYPE parley_webhook_queue gauge\n"
+			 "parley_webhook_queue %lld\n"
 			 "# TYPE parley_uptime_seconds gauge\n"
 			 "parley_uptime_seconds %lld\n",
 			 (long long)k->http_requests, (long long)k->messages_stored,
@@ -594,7 +608,9 @@ void pl_metrics(struct pl_call *c)
 			 (long long)k->push_open, (long long)k->open_ws, (long long)k->open_sse,
 			 (long long)k->open_poll, (long long)k->open_feed,
 			 (long long)k->users_connected, (long long)k->push_total,
-			 (long long)k->slow_dropped,
+			 (long long)k->slow_dropped, hook ? (long long)hook->delivered : 0LL,
+			 hook ? (long long)hook->failed : 0LL, hook ? (long long)hook->dropped : 0LL,
+			 hook ? (long long)hook->queued : 0LL,
 			 (long long)((pl_now_ms() - c->ctx->started_ms) / 1000));
 	if (n < 0) {
 		pl_fail(&err, PL_INTERNAL, "out of memory");

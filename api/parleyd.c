@@ -21,6 +21,7 @@
 
 #include "api/mhd.h"
 #include "chat/ctx.h"
+#include "chat/webhook.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/jwt.h"
@@ -120,7 +121,7 @@ static int run(struct pl_config *cfg)
 	}
 	struct pl_hub *hub = pl_hub_start(&ctx, &err);
 	struct pl_http *http = hub ? pl_http_start(&ctx, hub, &err) : NULL;
-	if (!http) {
+	if (!http || (cfg->webhook_url[0] && !(ctx.webhook = pl_webhook_start(&ctx, &err)))) {
 		log_error("%s", err.message);
 		return 1;
 	}
@@ -138,6 +139,8 @@ static int run(struct pl_config *cfg)
 	pl_hub_stop(hub);
 	pl_http_stop(http); /* MHD's last callbacks still reach the hub */
 	pl_hub_free(hub);
+	pl_webhook_stop(ctx.webhook); /* after the hub: its last presence changes are queued */
+	ctx.webhook = NULL;
 	pl_ctx_close(&ctx);
 	log_info("stopped");
 	return 0;

@@ -9,6 +9,7 @@
 #include "core/ids.h"
 #include "core/ratelimit.h"
 #include "core/utf8.h"
+#include "chat/webhook.h"
 #include "db/presence.h"
 
 /* ---- argument checks ---- */
@@ -948,5 +949,6 @@ void pl_chat_presence_changed(struct pl_ctx *ctx, const char *user, bool online)
 		pl_time_format(now, t);
 		json_object_set_new(st, "last_seen", json_string(t));
 	}
+	pl_webhook_presence(ctx, user, st);
 	publish(ctx, "presence", NULL, st);
 }

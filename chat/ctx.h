@@ -66,6 +66,7 @@ struct pl_ctx {
 	struct pl_bus *bus;
 	struct pl_ratelimit *posts;      /* per-user message rate */
 	struct pl_ratelimit *typing;     /* one typing start per user and room per 3 s */
+	struct pl_webhook *webhook;      /* parleyd with --webhook (chat/webhook.h) */
 	struct pl_ratelimit *typing_renew; /* a held-back start renews the lapse, 1/s */
 	int64_t started_ms;
 	struct pl_counters counters;

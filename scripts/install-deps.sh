@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD_PKGS=(build-essential autoconf automake pkg-config
-  libmicrohttpd-dev libjansson-dev libsqlite3-dev libhiredis-dev libfcgi-dev libssl-dev)
+  libmicrohttpd-dev libjansson-dev libsqlite3-dev libhiredis-dev libfcgi-dev libssl-dev
+  libcurl4-openssl-dev)
 # The README's walk-through: curl and jq for the API, openssl for a secret.
 RUN_PKGS=(curl jq openssl)
 TEST_PKGS=(curl jq redis-server lighttpd apache2 nginx spawn-fcgi chromium nodejs npm)
