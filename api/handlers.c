@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "chat/chat.h"
+#include "chat/webhook.h"
 #include "core/clock.h"
 #include "db/presence.h"
 
@@ -457,7 +458,7 @@ static const struct pl_route routes[] = {
 	R("GET", "/getMessages", pl_compat_get_messages, 0),
 	R("POST", "/updateStatus", pl_compat_update_status, BODY),
 	R("GET", "/getStatus", pl_compat_get_status, 0),
-	R("POST", "/create-room", pl_compat_create_room, BODY),
+	R("POST", "/create-room", pl_compat_create_room, PL_ROUTE_BODY_OPT),
 	R("POST", "/join-room/:", pl_compat_join_room, 0),
 	{NULL, NULL, PL_ROUTE_REST, NULL, 0},
 };
@@ -486,7 +487,15 @@ static bool is_json_type(const char *ct)
  * is broken or not an object. */
 static enum pl_code parse_body(struct pl_call *c, pl_error *err)
 {
-	if (!is_json_type(c->req->content_type))
+	/* Optional bodies (the old servers' bare POSTs): none is {}, and JSON
+	 * sent without a Content-Type is still read. */
+	if ((c->m.route->flags & PL_ROUTE_BODY_OPT) && c->req->body_len == 0) {
+		c->body = json_object();
+		return c->body ? PL_OK : pl_fail(err, PL_INTERNAL, "out of memory");
+	}
+	bool untyped_ok = (c->m.route->flags & PL_ROUTE_BODY_OPT) &&
+			  (!c->req->content_type || !*c->req->content_type);
+	if (!untyped_ok && !is_json_type(c->req->content_type))
 		return pl_fail(err, PL_UNSUPPORTED_MEDIA,
 			       "Content-Type must be application/json");
 	json_error_t jerr;
@@ -523,7 +532,7 @@ enum pl_route_kind pl_api_handle(struct pl_ctx *ctx, const struct pl_req *req,
 		rc = pl_fail(&err, PL_PAYLOAD_TOO_LARGE, "body: at most %d bytes", PL_BODY_MAX);
 	else if (!(c->m.route->flags & PL_ROUTE_PUBLIC))
 		rc = authenticate(c, &err);
-	if (rc == PL_OK && (c->m.route->flags & PL_ROUTE_BODY))
+	if (rc == PL_OK && (c->m.route->flags & (PL_ROUTE_BODY | PL_ROUTE_BODY_OPT)))
 		rc = parse_body(c, &err);
 	if (rc != PL_OK) {
 		pl_resp_error(resp, &err);
@@ -554,6 +563,7 @@ void pl_metrics(struct pl_call *c)
 		return;
 	}
 	const struct pl_counters *k = &c->ctx->counters;
+	const struct pl_webhook_stats *hook = pl_webhook_stats(c->ctx->webhook);
 	char *out = NULL;
 	int n = asprintf(&out,
 			 "# TYPE parley_http_requests_total counter\n"
@@ -566,16 +576,41 @@ void pl_metrics(struct pl_call *c)
 			 "parley_deliveries_total %lld\n"
 			 "# TYPE parley_push_connections gauge\n"
 			 "parley_push_connections %lld\n"
+			 "# HELP parley_connections push connections open now, by transport\n"
+			 "# TYPE parley_connections gauge\n"
+			 "parley_connections{transport=\"ws\"} %lld\n"
+			 "parley_connections{transport=\"sse\"} %lld\n"
+			 "parley_connections{transport=\"poll\"} %lld\n"
+			 "parley_connections{transport=\"online_ws\"} %lld\n"
+			 "# HELP parley_users_connected users with at least one push connection open\n"
+			 "# TYPE parley_users_connected gauge\n"
+			 "parley_users_connected %lld\n"
 			 "# TYPE parley_push_connections_total counter\n"
 			 "parley_push_connections_total %lld\n"
 			 "# TYPE parley_slow_consumers_dropped_total counter\n"
 			 "parley_slow_consumers_dropped_total %lld\n"
+			 "# HELP parley_webhook_deliveries_total webhook deliveries answered 2xx\n"
+			 "# TYPE parley_webhook_deliveries_total counter\n"
+			 "parley_webhook_deliveries_total %lld\n"
+			 "# HELP parley_webhook_failures_total webhook attempts that failed\n"
+			 "# TYPE parley_webhook_failures_total counter\n"
+			 "parley_webhook_failures_total %lld\n"
+			 "# HELP parley_webhook_dropped_total webhook deliveries given up\n"
+			 "# TYPE parley_webhook_dropped_total counter\n"
+			 "parley_webhook_dropped_total %lld\n"
+			 "# HELP parley_webhook_queue webhook deliveries waiting in the store\n"
+			 "# TYPE parley_webhook_queue gauge\n"
+			 "parley_webhook_queue %lld\n"
 			 "# TYPE parley_uptime_seconds gauge\n"
 			 "parley_uptime_seconds %lld\n",
 			 (long long)k->http_requests, (long long)k->messages_stored,
 			 (long long)k->events_fanned_out, (long long)k->deliveries,
-			 (long long)k->push_open, (long long)k->push_total,
-			 (long long)k->slow_dropped,
+			 (long long)k->push_open, (long long)k->open_ws, (long long)k->open_sse,
+			 (long long)k->open_poll, (long long)k->open_feed,
+			 (long long)k->users_connected, (long long)k->push_total,
+			 (long long)k->slow_dropped, hook ? (long long)hook->delivered : 0LL,
+			 hook ? (long long)hook->failed : 0LL, hook ? (long long)hook->dropped : 0LL,
+			 hook ? (long long)hook->queued : 0LL,
 			 (long long)((pl_now_ms() - c->ctx->started_ms) / 1000));
 	if (n < 0) {
 		pl_fail(&err, PL_INTERNAL, "out of memory");

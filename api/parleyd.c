@@ -21,6 +21,7 @@
 
 #include "api/mhd.h"
 #include "chat/ctx.h"
+#include "chat/webhook.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/jwt.h"
@@ -98,6 +99,12 @@ static bool load_settings(struct pl_config *cfg, int argc, char **argv, int *sta
 	struct stat st;
 	if (stat(cfg->www_dir, &st) != 0 && stat("www/index.html", &st) == 0)
 		snprintf(cfg->www_dir, sizeof cfg->www_dir, "www");
+	char index[sizeof cfg->www_dir + 16];
+	snprintf(index, sizeof index, "%s/index.html", cfg->www_dir);
+	if (stat(index, &st) != 0)
+		log_warn("no web client in %s (%s): / answers 404; install it (make install) "
+			 "or point --www at a copy of www/",
+			 cfg->www_dir, strerror(errno));
 	if (cfg->dev)
 		log_warn("DEV MODE: anyone can sign in as anyone (POST /v1/dev/login); "
 			 "never expose this server");
@@ -114,7 +121,7 @@ static int run(struct pl_config *cfg)
 	}
 	struct pl_hub *hub = pl_hub_start(&ctx, &err);
 	struct pl_http *http = hub ? pl_http_start(&ctx, hub, &err) : NULL;
-	if (!http) {
+	if (!http || (cfg->webhook_url[0] && !(ctx.webhook = pl_webhook_start(&ctx, &err)))) {
 		log_error("%s", err.message);
 		return 1;
 	}
@@ -132,6 +139,8 @@ static int run(struct pl_config *cfg)
 	pl_hub_stop(hub);
 	pl_http_stop(http); /* MHD's last callbacks still reach the hub */
 	pl_hub_free(hub);
+	pl_webhook_stop(ctx.webhook); /* after the hub: its last presence changes are queued */
+	ctx.webhook = NULL;
 	pl_ctx_close(&ctx);
 	log_info("stopped");
 	return 0;

@@ -23,14 +23,15 @@ enum pl_route_kind {
 	PL_ROUTE_POST,       /* posting a message, finished by pl_api_post_async */
 };
 
-enum { PL_ROUTE_PUBLIC = 1, PL_ROUTE_BODY = 2 };
+enum { PL_ROUTE_PUBLIC = 1, PL_ROUTE_BODY = 2, PL_ROUTE_BODY_OPT = 4 };
 
 struct pl_route {
 	const char *method;
 	const char *pattern;
 	enum pl_route_kind kind;
 	pl_handler fn;
-	unsigned flags;      /* PL_ROUTE_PUBLIC: no token; PL_ROUTE_BODY: JSON body */
+	unsigned flags;      /* PL_ROUTE_PUBLIC: no token; PL_ROUTE_BODY: JSON body;
+			      * PL_ROUTE_BODY_OPT: a JSON body if any (none: {}) */
 };
 
 #define PL_MAX_PARAMS 3

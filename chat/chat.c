@@ -9,6 +9,7 @@
 #include "core/ids.h"
 #include "core/ratelimit.h"
 #include "core/utf8.h"
+#include "chat/webhook.h"
 #include "db/presence.h"
 
 /* ---- argument checks ---- */
@@ -686,12 +687,18 @@ enum pl_code pl_chat_typing(struct pl_ctx *ctx, const char *user, const char *ro
 	if (rc != PL_OK)
 		return rc;
 	/* At most one "typing" per user and room every 3 s reaches the room;
-	 * the hub sends the stop itself when a start lapses after 5 s. */
+	 * the hub sends the stop itself when a start lapses after 5 s.  A
+	 * start held back still counts for the lapse: the hubs hear of it as
+	 * "typing.renew" (delivered to no one), at most once a second, so the
+	 * stop comes 5 s after the last start, never while the user types. */
 	char key[2 * PL_ID_MAX + 2];
 	snprintf(key, sizeof key, "%s\x1f%s", room, user);
 	int retry;
-	if (typing && !pl_ratelimit_take(ctx->typing, key, &retry))
+	if (typing && !pl_ratelimit_take(ctx->typing, key, &retry)) {
+		if (pl_ratelimit_take(ctx->typing_renew, key, &retry))
+			publish(ctx, "typing.renew", room, json_pack("{s:s}", "user", user));
 		return PL_OK;
+	}
 	publish(ctx, "typing", room, json_pack("{s:s, s:b}", "user", user, "typing", typing));
 	return PL_OK;
 }
@@ -942,5 +949,6 @@ void pl_chat_presence_changed(struct pl_ctx *ctx, const char *user, bool online)
 		pl_time_format(now, t);
 		json_object_set_new(st, "last_seen", json_string(t));
 	}
+	pl_webhook_presence(ctx, user, st);
 	publish(ctx, "presence", NULL, st);
 }

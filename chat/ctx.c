@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "core/clock.h"
@@ -25,6 +26,10 @@ static enum pl_code make_data_dir(const char *dir, pl_error *err)
 	if (mkdir(dir, 0750) != 0 && errno != EEXIST)
 		return pl_fail(err, PL_INTERNAL, "cannot create data folder %s: %s", dir,
 			       strerror(errno));
+	/* SQLite's own words for this are "unable to open database file". */
+	if (access(dir, W_OK | X_OK) != 0)
+		return pl_fail(err, PL_INTERNAL, "cannot write in data folder %s: %s", dir,
+			       strerror(errno));
 	return PL_OK;
 }
 
@@ -43,7 +48,8 @@ enum pl_code pl_ctx_init(struct pl_ctx *ctx, const struct pl_config *cfg, bool r
 	/* Generous for people, a wall for a runaway bot; bursts of 4 s. */
 	ctx->posts = pl_ratelimit_new(cfg->dev ? 0 : cfg->post_rate, 4.0 * cfg->post_rate);
 	ctx->typing = pl_ratelimit_new(1.0 / 3.0, 1.0);
-	if (!ctx->known_users || !ctx->tokens || !ctx->posts || !ctx->typing)
+	ctx->typing_renew = pl_ratelimit_new(1.0, 1.0);
+	if (!ctx->known_users || !ctx->tokens || !ctx->posts || !ctx->typing || !ctx->typing_renew)
 		return pl_fail(err, PL_INTERNAL, "out of memory");
 	/* Opening a reader first creates and migrates the schema once. */
 	pl_store *first = pl_ctx_reader(ctx);
@@ -76,6 +82,7 @@ void pl_ctx_close(struct pl_ctx *ctx)
 	pl_presence_free(ctx->presence);
 	pl_ratelimit_free(ctx->posts);
 	pl_ratelimit_free(ctx->typing);
+	pl_ratelimit_free(ctx->typing_renew);
 	pl_map_free(ctx->known_users);
 	pl_chat_auth_cache_free(ctx);
 	pthread_mutex_destroy(&ctx->lock);

@@ -44,6 +44,12 @@ struct pl_counters {
 	_Atomic long long push_open;           /* push connections open now */
 	_Atomic long long push_total;          /* push connections ever opened */
 	_Atomic long long slow_dropped;        /* consumers cut for falling behind */
+	/* push connections open now, by transport, and the users they belong to */
+	_Atomic long long open_ws;
+	_Atomic long long open_sse;
+	_Atomic long long open_poll;
+	_Atomic long long open_feed;           /* /ws-online-status feeds */
+	_Atomic long long users_connected;
 };
 
 struct pl_ctx {
@@ -60,6 +66,8 @@ struct pl_ctx {
 	struct pl_bus *bus;
 	struct pl_ratelimit *posts;      /* per-user message rate */
 	struct pl_ratelimit *typing;     /* one typing start per user and room per 3 s */
+	struct pl_webhook *webhook;      /* parleyd with --webhook (chat/webhook.h) */
+	struct pl_ratelimit *typing_renew; /* a held-back start renews the lapse, 1/s */
 	int64_t started_ms;
 	struct pl_counters counters;
 };

@@ -237,6 +237,68 @@ static bool set_verbose(struct pl_config *cfg, const struct opt *o, const char *
 	return fail(why, whylen, "expected debug, info, warn or error, got '%.40s'", val);
 }
 
+/* ---- webhooks ---- */
+
+static const struct {
+	const char *type;
+	unsigned bit;
+} hook_types[] = {
+	{"presence", PL_HOOK_PRESENCE},
+	{"message.created", PL_HOOK_MESSAGE_CREATED},
+	{"message.updated", PL_HOOK_MESSAGE_UPDATED},
+	{"message.deleted", PL_HOOK_MESSAGE_DELETED},
+	{"member.joined", PL_HOOK_MEMBER_JOINED},
+	{"member.left", PL_HOOK_MEMBER_LEFT},
+};
+
+unsigned pl_config_hook_bit(const char *type)
+{
+	for (size_t i = 0; type && i < sizeof hook_types / sizeof *hook_types; i++)
+		if (strcmp(type, hook_types[i].type) == 0)
+			return hook_types[i].bit;
+	return 0;
+}
+
+static bool set_hook_events(struct pl_config *cfg, const struct opt *o, const char *val,
+			    char *why, size_t whylen)
+{
+	unsigned mask = 0;
+	char type[64];
+	for (const char *p = val; *p;) {
+		size_t n = strcspn(p, ",");
+		while (n > 0 && (p[n - 1] == ' '))
+			n--;
+		if (n == 0 || n >= sizeof type)
+			return fail(why, whylen, "expected a comma list of event types, got '%.60s'",
+				    val);
+		memcpy(type, p, n);
+		type[n] = 0;
+		unsigned bit = pl_config_hook_bit(type);
+		if (!bit)
+			return fail(why, whylen,
+				    "'%.40s' is no event type a webhook carries (presence, "
+				    "message.created, message.updated, message.deleted, "
+				    "member.joined, member.left)",
+				    type);
+		mask |= bit;
+		p += strcspn(p, ",");
+		while (*p == ',' || *p == ' ')
+			p++;
+	}
+	if (!mask)
+		return fail(why, whylen, "must name at least one event type");
+	cfg->webhook_mask = mask;
+	return set_str(cfg, o, val, why, whylen);
+}
+
+static bool set_hook_url(struct pl_config *cfg, const struct opt *o, const char *val, char *why,
+			 size_t whylen)
+{
+	if (*val && strncmp(val, "http://", 7) != 0 && strncmp(val, "https://", 8) != 0)
+		return fail(why, whylen, "expected an http:// or https:// URL, got '%.60s'", val);
+	return set_str(cfg, o, val, why, whylen);
+}
+
 static bool set_no_metrics(struct pl_config *cfg, const struct opt *o, const char *val,
 			   char *why, size_t whylen)
 {
@@ -330,6 +392,9 @@ static const struct opt opts[] = {
 	 "50", FOR_BOTH, set_int, F(post_rate), 0, 1000000},
 	{"--keepalive", "PARLEY_KEEPALIVE", "SECONDS", "interval of SSE keep-alive comments", "15",
 	 FOR_BOTH, set_int, F(keepalive), 1, 3600},
+	{"--stats-interval", "PARLEY_STATS_INTERVAL", "SECONDS",
+	 "log a stats line (users, connections by transport, messages, deliveries) this often; 0 = off",
+	 "30", FOR_D, set_int, F(stats_interval), 0, 86400},
 	{"--max-connections", "PARLEY_MAX_CONNECTIONS", "N", "most client connections at once",
 	 "19500", FOR_BOTH, set_int, F(max_connections), 16, 1000000},
 	{"--threads", "PARLEY_THREADS", "N", "HTTP worker threads", "4", FOR_D, set_int,
@@ -343,6 +408,19 @@ static const struct opt opts[] = {
 	 "4", FOR_F, set_int, F(fcgi_max_polls), 1, 64},
 	{"--no-metrics", NULL, NULL, "turn GET /metrics off", "metrics on", FOR_BOTH, set_no_metrics,
 	 0, 0, 0, 0},
+	{"--webhook", "PARLEY_WEBHOOK_URL", "URL",
+	 "POST each event of --webhook-events to this URL, signed (Parley-Signature)",
+	 "unset: no webhooks", FOR_D, set_hook_url, F(webhook_url), 0, 0},
+	{"--webhook-secret", "PARLEY_WEBHOOK_SECRET", "SECRET",
+	 "the key of the webhooks' HMAC-SHA256 signature (required with --webhook)", "none",
+	 FOR_D, set_str, F(webhook_secret), 0, 0},
+	{"--webhook-events", "PARLEY_WEBHOOK_EVENTS", "LIST",
+	 "comma list: presence, message.created, message.updated, message.deleted, member.joined,\n"
+	 "                            member.left",
+	 "presence", FOR_D, set_hook_events, F(webhook_events), 1, 0},
+	{"--webhook-retry-for", "PARLEY_WEBHOOK_RETRY_FOR", "SECONDS",
+	 "how long a failing delivery is retried before it is dropped", "3600", FOR_D, set_int,
+	 F(webhook_retry_for), 1, 7 * 86400},
 	{"--verbose", "PARLEY_LOG", NULL, "debug logging (PARLEY_LOG=debug too)", "off",
 	 FOR_BOTH, set_verbose, 0, 0, 0, 0},
 };
@@ -361,11 +439,15 @@ static void set_defaults(struct pl_config *cfg)
 	cfg->small_room = 100;
 	cfg->post_rate = 50;
 	cfg->keepalive = 15;
+	cfg->stats_interval = 30;
 	cfg->max_connections = 19500;
 	cfg->http_threads = 4;
 	cfg->fcgi_threads = 8;
 	cfg->fcgi_max_polls = 4;
 	cfg->metrics = true;
+	snprintf(cfg->webhook_events, sizeof cfg->webhook_events, "presence");
+	cfg->webhook_mask = PL_HOOK_PRESENCE;
+	cfg->webhook_retry_for = 3600;
 }
 
 /* ---- .env ---- */
@@ -619,6 +701,12 @@ enum pl_config_result pl_config_load(struct pl_config *cfg, const char *prog, in
 		pl_config_free(cfg); /* so a caller that just exits leaks nothing */
 		return PL_CONFIG_ERROR;
 	}
+	if (cfg->webhook_url[0] && !cfg->webhook_secret[0]) {
+		fail(err, errlen, "--webhook needs --webhook-secret (or PARLEY_WEBHOOK_SECRET): "
+				  "receivers check the signature");
+		pl_config_free(cfg);
+		return PL_CONFIG_ERROR;
+	}
 	return PL_CONFIG_OK;
 }
 
@@ -638,7 +726,10 @@ static void usage_opt(const struct opt *o)
 	/* -v is the one short alias; it is spelled out here, not in the table */
 	snprintf(head, sizeof head, "%s%s%s%s", o->set == set_verbose ? "-v, " : "", o->flag,
 		 o->arg ? " " : "", o->arg ? o->arg : "");
-	printf("  %-25s %s\n", head, o->help);
+	if (strlen(head) > 25) /* a long flag: its text starts on the next line */
+		printf("  %s\n  %-25s %s\n", head, "", o->help);
+	else
+		printf("  %-25s %s\n", head, o->help);
 	printf("  %-25s %s%s%sdefault %s\n", "", o->env ? "env " : "", o->env ? o->env : "",
 	       o->env ? ", " : "", o->def);
 }

@@ -23,13 +23,31 @@ struct pl_config {
 	int small_room;            /* members, --small-room / PARLEY_SMALL_ROOM, 100 */
 	int post_rate;             /* messages per user per second, --post-rate / PARLEY_POST_RATE, 50 */
 	int keepalive;             /* SSE comment interval, --keepalive / PARLEY_KEEPALIVE, 15 */
+	int stats_interval;        /* seconds between stats lines, 0 = none (parleyd) */
 	int max_connections;       /* --max-connections / PARLEY_MAX_CONNECTIONS, 19500 */
 	int http_threads;          /* --threads / PARLEY_THREADS, 4 */
 	int fcgi_threads;          /* parley.fcgi --threads, 8 */
 	int fcgi_max_polls;        /* parley.fcgi --max-polls / PARLEY_FCGI_MAX_POLLS, 4 */
 	bool metrics;              /* --no-metrics turns /metrics off */
+	char webhook_url[1024];    /* --webhook / PARLEY_WEBHOOK_URL, "" = no webhooks */
+	char webhook_secret[256];  /* --webhook-secret / PARLEY_WEBHOOK_SECRET (required with a URL) */
+	char webhook_events[512];  /* --webhook-events, comma list, default "presence" */
+	unsigned webhook_mask;     /* webhook_events as PL_HOOK_* bits */
+	int webhook_retry_for;     /* seconds a delivery is retried before it is dropped, 3600 */
 	bool verbose;              /* -v / PARLEY_LOG=debug */
 };
+
+/* The event types a webhook can carry (--webhook-events). */
+enum {
+	PL_HOOK_PRESENCE = 1 << 0,
+	PL_HOOK_MESSAGE_CREATED = 1 << 1,
+	PL_HOOK_MESSAGE_UPDATED = 1 << 2,
+	PL_HOOK_MESSAGE_DELETED = 1 << 3,
+	PL_HOOK_MEMBER_JOINED = 1 << 4,
+	PL_HOOK_MEMBER_LEFT = 1 << 5,
+};
+/* The bit of an event type, 0 for a type webhooks do not carry. */
+unsigned pl_config_hook_bit(const char *type);
 
 enum pl_config_result {
 	PL_CONFIG_OK,

@@ -101,8 +101,8 @@ static bool b64url_decode(const char *in, size_t n, unsigned char *out, size_t *
 
 /* ---- signing ---- */
 
-static bool hmac256(const unsigned char *key, size_t keylen, const char *data, size_t n,
-		    unsigned char mac[SIG_LEN])
+bool pl_hmac_sha256(const unsigned char *key, size_t keylen, const char *data, size_t n,
+		    unsigned char mac[32])
 {
 	unsigned int maclen = 0;
 	if (keylen == 0 || keylen > INT_MAX)
@@ -158,7 +158,7 @@ char *pl_jwt_sign(const unsigned char *secret, size_t secret_len, const char *su
 	free(claims);
 	if (!tok)
 		return NULL;
-	if (!hmac256(secret, secret_len, tok, n, mac)) {
+	if (!pl_hmac_sha256(secret, secret_len, tok, n, mac)) {
 		free(tok);
 		return NULL;
 	}
@@ -227,7 +227,7 @@ static const char *check_signature(const unsigned char *secret, size_t secret_le
 	size_t gotlen = 0;
 	if (!b64url_decode(sig, siglen, got, &gotlen))
 		return "malformed token";
-	if (!hmac256(secret, secret_len, tok, signed_len, want))
+	if (!pl_hmac_sha256(secret, secret_len, tok, signed_len, want))
 		return "bad signature";
 	if (gotlen != SIG_LEN || CRYPTO_memcmp(want, got, SIG_LEN) != 0)
 		return "bad signature";

@@ -26,4 +26,8 @@ char *pl_jwt_sign(const unsigned char *secret, size_t secret_len, const char *su
 bool pl_jwt_verify(const unsigned char *secret, size_t secret_len, const char *token,
 		   int64_t now, struct pl_claims *out, const char **why);
 
+/* HMAC-SHA256 of data with key into mac (32 bytes); false on failure. */
+bool pl_hmac_sha256(const unsigned char *key, size_t keylen, const char *data, size_t n,
+		    unsigned char mac[32]);
+
 #endif

@@ -53,6 +53,17 @@ static const char *const migrations[] = {
 	"CREATE TABLE presence("
 	"  user TEXT PRIMARY KEY, connections INTEGER NOT NULL"
 	") WITHOUT ROWID;",
+	/* 3: webhook deliveries waiting (db/outbox.c), and how far the event
+	 * log has been turned into them */
+	"CREATE TABLE webhook_outbox("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  user TEXT NOT NULL, type TEXT NOT NULL, ts INTEGER NOT NULL, data TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_at INTEGER NOT NULL, lease_owner TEXT, lease_until INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX webhook_outbox_by_user ON webhook_outbox(user, id);"
+	"CREATE INDEX webhook_outbox_by_due ON webhook_outbox(next_at);"
+	"CREATE TABLE webhook_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == PL_SCHEMA_VERSION,

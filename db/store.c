@@ -222,6 +222,8 @@ void pl_store_close(pl_store *s)
 	free(s);
 }
 
+struct sqlite3 *pl_store_sqlite(pl_store *s) { return s->db; }
+
 enum pl_code pl_store_begin(pl_store *s, pl_error *err) { return simple(s, S_BEGIN, err); }
 enum pl_code pl_store_commit(pl_store *s, pl_error *err) { return simple(s, S_COMMIT, err); }
 

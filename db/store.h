@@ -21,7 +21,7 @@
 
 typedef struct pl_store pl_store;
 
-#define PL_SCHEMA_VERSION 2
+#define PL_SCHEMA_VERSION 3
 
 /* Opens (creating and migrating if needed) the database at path. */
 enum pl_code pl_store_open(const char *path, pl_store **out, pl_error *err);
@@ -43,6 +43,8 @@ void pl_store_checkpoint(pl_store *s);
 int64_t pl_store_changes(pl_store *s);
 /* False when no transaction is open (SQLite may end one on an error). */
 bool pl_store_in_transaction(pl_store *s);
+/* The connection itself, for the store's own modules in db/ (db/outbox.c). */
+struct sqlite3 *pl_store_sqlite(pl_store *s);
 
 /* Users. */
 enum pl_code pl_store_user_ensure(pl_store *s, const char *user, const char *name,

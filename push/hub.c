@@ -719,6 +719,9 @@ static void do_attach(struct pl_hub *h, struct pl_conn *c, struct pl_attach *a)
 		c->user_next = u->conns;
 		u->conns = c;
 	}
+	pl_stats_conn(&h->ctx->counters, c->kind, true, u && !c->user_next);
+	if (c->kind == PL_CONN_ONLINE_WS)
+		pl_feed_add(h, c);
 	if (c->kind != PL_CONN_ONLINE_WS)
 		subscribe_initial(h, c, a->rooms);
 	pl_hub_set_presence(h, c, a->presence);
@@ -763,15 +766,20 @@ static void detach_now(struct pl_hub *h, struct pl_conn *c)
 	unsubscribe_all(h, c);
 	watchers_remove(h, c);
 	struct pl_user *u = user_entry(h, c->user, false);
+	bool last = false;
 	if (u) {
 		for (struct pl_conn **p = &u->conns; *p; p = &(*p)->user_next) {
 			if (*p == c) {
 				*p = c->user_next;
+				last = !u->conns;
 				break;
 			}
 		}
 		user_maybe_free(h, c->user, u);
 	}
+	pl_stats_conn(&h->ctx->counters, c->kind, false, last);
+	if (c->kind == PL_CONN_ONLINE_WS)
+		pl_feed_remove(h, c);
 	if (c->watch.fd >= 0) { /* a WebSocket: the hub owns its socket */
 		pl_loop_del(h->loop, &c->watch);
 		pl_stream_close(c->watch.fd);
@@ -1061,6 +1069,7 @@ static void tick(struct pl_hub *h, int64_t now)
 	if (h->ctx->presence)
 		pl_presence_tick(h->ctx->presence);
 	pl_hub_route_tick(h, now);
+	pl_stats_tick(&h->stats, &h->ctx->counters, h->ctx->cfg->stats_interval, now);
 	/* Delivered receipts are written in rounds, one a tick at most. */
 	pl_hub_flush_delivered(h);
 	/* Pings, keep-alives and timeouts every tick, not every second: the
@@ -1219,6 +1228,7 @@ void pl_hub_free(struct pl_hub *h)
 	on_wake(&h->wake, 0);
 	pl_map_free_all(h->rooms);
 	pl_map_free_all(h->users);
+	pl_feed_free(&h->feeds);
 	pl_map_free_all(h->typing);
 	pl_hub_receipts_free(h);
 	pl_map_free_all(h->delivered);

@@ -10,6 +10,8 @@
 
 #include "core/map.h"
 #include "push/hub.h"
+#include "push/feed.h"
+#include "push/stats.h"
 #include "core/loop.h"
 
 /* One subscription: a connection listening to a room.  It sits in two
@@ -72,6 +74,8 @@ struct pl_hub {
 	int churn;                    /* connections attached since the last trim */
 	struct pl_buf *ping;          /* the ping frame every WebSocket gets */
 	int64_t trimmed_ms;
+	struct pl_stats stats;        /* the stats line's state (push/stats.h) */
+	struct pl_feeds feeds;        /* /ws-online-status feeds (push/feed.h) */
 };
 
 /* Long-poll sessions: between two polls of a session its connection stays

@@ -1,14 +1,16 @@
 /* push/route: where ephemeral events go, by the contract's rules.
  *
  * typing: to the room's members in rooms of any size, never back to the
- *   typist; a start lapses 5 s after the last one (the hub sends the stop).
+ *   typist; a start lapses 5 s after the last one, shown or held back by
+ *   the throttle (typing.renew; the hub sends the stop).
  * receipt: to small rooms only, at most one per user and room a second
  *   (the latest wins); delivered_up_to is recorded in batches, never with a
  *   store write per delivery, and an advance of it only goes to the sender
  *   of the message that advanced it (the one waiting for the ✓✓), so a
  *   message costs one receipt per member, not one per member squared.
  * presence: to the connections that asked about the user and to the
- *   members of the user's small rooms, once per connection per change.
+ *   members of the user's small rooms, once per connection per change;
+ *   online/offline edges also to every /ws-online-status feed (push/feed).
  * None of these costs more than the connections it reaches. */
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +107,21 @@ static void route_typing(struct pl_hub *h, json_t *ev)
 		free(pl_map_del(h->typing, key));
 	}
 	to_room(h, ev, user);
+}
+
+/* A start the throttle held back: the typist is still at it, so the
+ * lapse counts from now.  Reaches no connection. */
+static void typing_renew(struct pl_hub *h, json_t *ev)
+{
+	const char *room = json_string_value(json_object_get(ev, "room"));
+	const char *user = data_str(ev, "user");
+	if (!room || !user)
+		return;
+	char key[2 * PL_ID_MAX + 16];
+	key_of(room, user, key, sizeof key);
+	int64_t *until = pl_map_get(h->typing, key);
+	if (until)
+		*until = pl_mono_ms() + TYPING_LAPSE_MS;
 }
 
 static void typing_lapses(struct pl_hub *h, int64_t now)
@@ -224,6 +241,7 @@ static void route_presence(struct pl_hub *h, json_t *ev)
 		}
 	}
 	json_decref(rooms);
+	pl_feed_presence(h, user, data_str(ev, "status"), &e, mark);
 	pl_event_out_release(&e);
 	free(text);
 }
@@ -235,6 +253,8 @@ void pl_hub_route_ephemeral(struct pl_hub *h, json_t *ev)
 		return;
 	if (strcmp(type, "typing") == 0)
 		route_typing(h, ev);
+	else if (strcmp(type, "typing.renew") == 0)
+		typing_renew(h, ev);
 	else if (strcmp(type, "receipt") == 0)
 		route_receipt(h, ev);
 	else if (strcmp(type, "presence") == 0)

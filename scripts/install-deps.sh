@@ -13,12 +13,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD_PKGS=(build-essential autoconf automake pkg-config
-  libmicrohttpd-dev libjansson-dev libsqlite3-dev libhiredis-dev libfcgi-dev libssl-dev)
+  libmicrohttpd-dev libjansson-dev libsqlite3-dev libhiredis-dev libfcgi-dev libssl-dev
+  libcurl4-openssl-dev)
+# The README's walk-through: curl and jq for the API, openssl for a secret.
+RUN_PKGS=(curl jq openssl)
 TEST_PKGS=(ca-certificates curl jq procps redis-server redis-tools lighttpd apache2 nginx spawn-fcgi
   chromium cppcheck nodejs npm)
 BENCH_PKGS=(curl nginx libnginx-mod-nchan gnuplot-nox)
 
-want=("${BUILD_PKGS[@]}")
+want=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}")
 [ "${1:-}" = "--test" ] && want+=("${TEST_PKGS[@]}")
 [ "${1:-}" = "--bench" ] && want+=("${BENCH_PKGS[@]}")
 

@@ -148,7 +148,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 IT=(tests/integration/rest.test.mjs tests/integration/compat.test.mjs tests/integration/push.test.mjs
   tests/integration/presence.test.mjs tests/integration/many.test.mjs tests/integration/resume.test.mjs
-  tests/integration/shutdown.test.mjs)
+  tests/integration/shutdown.test.mjs tests/integration/ops.test.mjs tests/integration/webhook.test.mjs)
 present=()
 for t in "${IT[@]}"; do [ -f "$t" ] && present+=("$t"); done
 
@@ -195,6 +195,7 @@ command -v redis-server >/dev/null && redis_mode
 # Redis with the other threads: both once more under ThreadSanitizer.
 [ -x tests/fcgi/run.sh ] && suite "fcgi (tsan)" env PARLEYD="$TSAN/parleyd" PARLEY_FCGI="$TSAN/parley.fcgi" ROOT="$ROOT" tests/fcgi/run.sh
 [ -x tests/redis/run.sh ] && suite "redis (tsan)" env PARLEYD="$TSAN/parleyd" ROOT="$ROOT" tests/redis/run.sh
+[ -x tests/install/run.sh ] && suite "install" env ROOT="$ROOT" tests/install/run.sh
 [ -f tests/e2e/chat.test.mjs ] && suite "e2e" env PARLEYD="$ROOT/parleyd" node tests/e2e/chat.test.mjs
 bench_smoke() {
   if make -s bench-smoke; then echo "bench: 1 passed, 0 failed"; else echo "bench: 0 passed, 1 failed"; fi

@@ -305,6 +305,21 @@ test("/create-room: a new room with a generated id; the caller is a member", asy
   isError(await as("cr_alice", "POST", "/create-room", undefined, { raw: "{}", headers: { "Content-Type": "text/plain" } }), 415, "unsupported_media_type");
 });
 
+test("/create-room: a bare POST (no body, no Content-Type) makes a room, as the old server did", async () => {
+  const bare = await as("cr_bare", "POST", "/create-room");
+  eq(bare.status, 201, `bare POST: ${bare.text}`);
+  assert(ID_RE.test(bare.body.roomId), `roomId ${bare.text}`);
+  eq((await as("cr_bare", "GET", `/v1/rooms/${bare.body.roomId}`)).body.created_by, "cr_bare");
+  // JSON without a Content-Type is still read (a Uint8Array body gets none from fetch)
+  const untyped = await as("cr_bare", "POST", "/create-room", undefined, { raw: new TextEncoder().encode('{"name":"Untyped"}') });
+  eq(untyped.status, 201, `untyped JSON: ${untyped.text}`);
+  eq(untyped.body.room.name, "Untyped");
+  isError(await as("cr_bare", "POST", "/create-room", undefined, { raw: new TextEncoder().encode("{nope") }), 400, "invalid_argument", "body");
+  isError(await as("cr_bare", "POST", "/create-room", undefined, { raw: new TextEncoder().encode("[1]") }), 400, "invalid_argument", "body");
+  // other endpoints keep wanting JSON
+  isError(await as("cr_bare", "POST", "/v1/rooms", undefined, { raw: new TextEncoder().encode('{"name":"x"}') }), 415, "unsupported_media_type");
+});
+
 test("/join-room/{id}: join public rooms; private 403; unknown 404; idempotent", async () => {
   const pub = (await as("cj_alice", "POST", "/create-room", { name: "Join me" })).body.roomId;
   isError(await as("cj_bob", "GET", `/getMessages?roomId=${pub}`), 403, "permission_denied");
