@@ -163,7 +163,7 @@ MANY_CONNECTIONS=1000 integration "$SAN/parleyd" "${present[@]}"
 export TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1
 suite "unit (tsan)" units "$TSAN"
 integration "$TSAN/parleyd" tests/integration/push.test.mjs tests/integration/presence.test.mjs \
-  tests/integration/resume.test.mjs
+  tests/integration/resume.test.mjs tests/integration/webhook.test.mjs
 SHUTDOWN_ROUNDS=8 integration "$TSAN/parleyd" tests/integration/shutdown.test.mjs
 tsan_smoke() {
   if PARLEYD="$TSAN/parleyd" bench/run.sh --smoke; then echo "bench: 1 passed, 0 failed"; else echo "bench: 0 passed, 1 failed"; fi
