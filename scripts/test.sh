@@ -99,6 +99,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 IT=(tests/integration/rest.test.mjs tests/integration/compat.test.mjs tests/integration/push.test.mjs
   tests/integration/presence.test.mjs tests/integration/many.test.mjs)
+IT+=(tests/integration/pushlimits.test.mjs)
 present=()
 for t in "${IT[@]}"; do [ -f "$t" ] && present+=("$t"); done
 
@@ -113,6 +114,7 @@ MANY_CONNECTIONS=1000 integration "$SAN/parleyd" "${present[@]}"
 export TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1
 suite "unit (tsan)" units "$TSAN"
 integration "$TSAN/parleyd" tests/integration/push.test.mjs tests/integration/presence.test.mjs
+integration "$TSAN/parleyd" tests/integration/pushlimits.test.mjs
 tsan_smoke() {
   if PARLEYD="$TSAN/parleyd" bench/run.sh --smoke; then echo "bench: 1 passed, 0 failed"; else echo "bench: 0 passed, 1 failed"; fi
 }
