@@ -457,6 +457,10 @@ static void serve_poll(struct pl_fcgi *f, struct pl_call *call, struct pl_resp *
 		pl_ctx_reader_put(f->ctx, st);
 	}
 	int64_t deadline = pl_mono_ms() + timeout * 1000;
+	/* A poll holds no longer than its token (API.md "Limits and abuse"). */
+	int64_t left = call->who.exp > 0 ? call->who.exp * 1000 - pl_now_ms() : INT64_MAX;
+	if (left < timeout * 1000)
+		deadline = pl_mono_ms() + (left > 0 ? left : 0);
 	for (;;) {
 		uint64_t seen = commits_seen(f);
 		poll_scan(f->ctx, user, &pos, &s);

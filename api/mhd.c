@@ -146,6 +146,7 @@ static enum pl_code push_options(struct pl_http *s, const struct pl_call *call,
 				 const char *resume, struct pl_attach *a, pl_error *err)
 {
 	memset(a, 0, sizeof *a);
+	a->exp = call->who.exp; /* the stream ends with the token */
 	if (!pl_parse_event_id(resume, &a->last_event_id))
 		return pl_fail(err, PL_INVALID_ARGUMENT, "last_event_id must be an event id");
 	if (pl_hub_parse_rooms(s->ctx, call->who.sub, pl_req_query(call->req, "rooms"), &a->rooms,

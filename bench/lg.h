@@ -25,7 +25,7 @@ void buf_consume(struct buf *b, size_t n);
 void buf_free(struct buf *b);
 char *buf_reserve(struct buf *b, size_t n);
 
-enum role { R_SSE, R_WSSUB, R_REST, R_WSPUB };
+enum role { R_SSE, R_WSSUB, R_REST, R_WSPUB, R_FLOOD };
 enum cstate { C_IDLE, C_CONNECTING, C_HEAD, C_BODY, C_STREAM };
 
 /* Outstanding requests per connection (HTTP pipelining / WS send window). */

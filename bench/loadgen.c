@@ -5,6 +5,9 @@
  * fixed rates whose text carries the CLOCK_MONOTONIC send time
  * ("b:<ns>:<seq>"), and measures every delivery's latency; it also drives
  * closed-loop ingest (REST or pipelined WebSocket sends) and history reads.
+ * With --flood N, N more WebSocket clients send read and typing frames as
+ * fast as the server takes them during a fan-out: the latency then is what
+ * everyone else sees while a few clients flood.
  * It prints one "RESULT key=value ..." line per measured phase and a
  * human summary line starting with '#'.  Exit status 2 means something was
  * lost or failed (used by the smoke test), 1 a usage or setup error.
@@ -36,6 +39,7 @@ static struct opts {
 	int no_rooms; /* idle subscribers name no rooms (default subscription) */
 	int trace;    /* print what subscriber trace_sub receives, this many times */
 	int trace_sub;
+	int flood;    /* WebSocket clients flooding read/typing frames */
 } O = {
 	.target = T_PARLEY, .mode = M_FANOUT, .host = "127.0.0.1", .port = 8080,
 	.subs = 100, .rooms = 1, .pubs = 1, .conns = 64, .window = 1, .ramp = 200,
@@ -51,7 +55,7 @@ static struct stats {
 	struct hist lat;
 } S;
 
-static struct conn *subs, *cli, *setup_pool;
+static struct conn *subs, *cli, *setup_pool, *flood;
 static int ncli, nsetup = 48;
 static int *startq, nstartq, pending, ready_subs, failed_subs, drops;
 static int *room_ready;
@@ -196,7 +200,7 @@ static void sub_closed(struct conn *c, int err)
 static void cli_open(struct conn *c)
 {
 	c->tries = 0;
-	if (c->role == R_WSPUB) {
+	if (c->role == R_WSPUB || c->role == R_FLOOD) {
 		char path[1024];
 		snprintf(path, sizeof path, "/v1/ws?rooms=general&token=%s", c->tok);
 		ws_upgrade(c, path);
@@ -299,7 +303,7 @@ static void pub_frame(struct conn *c, const char *p, size_t n)
 void lg_on_head(struct conn *c)
 {
 	/* nchan sends nothing until the first message; parley says hello */
-	if (c->role == R_WSPUB)
+	if (c->role == R_WSPUB || c->role == R_FLOOD)
 		c->ready = 1;
 	else if (O.target == T_NCHAN)
 		sub_ready(c);
@@ -324,6 +328,8 @@ void lg_on_line(struct conn *c, const char *p, size_t n)
 
 void lg_on_frame(struct conn *c, const char *p, size_t n)
 {
+	if (c->role == R_FLOOD)
+		return; /* its refusals (rate_limited) are expected */
 	if (c->role == R_WSPUB) {
 		pub_frame(c, p, n);
 		return;
@@ -361,6 +367,8 @@ void lg_on_response(struct conn *c, int status, const char *body, size_t n,
 
 void lg_on_close(struct conn *c, int err)
 {
+	if (c->role == R_FLOOD)
+		return; /* a flooder the server cut off is no lost work */
 	if (c->role == R_SSE || c->role == R_WSSUB) {
 		sub_closed(c, err);
 		return;
@@ -504,12 +512,31 @@ static void publish_tick(void)
 	}
 }
 
+/* Keeps every flooder's output topped up with read and typing frames
+ * while the phase runs (bounded, so the generator's memory is too). */
+static void flood_tick(void)
+{
+	static const char rd[] = "{\"type\":\"read\",\"room\":\"general\",\"up_to\":1}";
+	static const char ty[] = "{\"type\":\"typing\",\"room\":\"general\",\"typing\":true}";
+	for (int i = 0; i < O.flood; i++) {
+		struct conn *c = &flood[i];
+		for (int k = 0; c->fd >= 0 && c->ready && c->out.len < 64 * 1024 && k < 256; k++) {
+			if (k & 1)
+				ws_send_text(c, ty, sizeof ty - 1);
+			else
+				ws_send_text(c, rd, sizeof rd - 1);
+		}
+	}
+}
+
 static void pump(void)
 {
 	start_subs();
 	reopen_clients();
 	if (O.mode == M_FANOUT && g_phase == PH_RUN)
 		publish_tick();
+	if (g_phase == PH_RUN)
+		flood_tick();
 	net_poll(g_phase == PH_RUN ? 1 : 10);
 }
 
@@ -717,7 +744,7 @@ static void usage(void)
 	      "  [--ramp K] [--src N] [--secret-file F] [--pid PID[,PID]]\n"
 	      "  [--setup] [--prefix ROOMPREFIX] [--users USERPREFIX] [--label L]\n"
 	      "  [--no-rooms] [--connect-timeout S] [--settle S] [--trace N]\n"
-	      "  [--trace-sub I]\n",
+	      "  [--trace-sub I] [--flood N]\n",
 	      stderr);
 	exit(1);
 }
@@ -765,7 +792,7 @@ static const struct numopt {
 	{ "--pubs", &O.pubs, NULL },        { "--conns", &O.conns, NULL },
 	{ "--window", &O.window, NULL },    { "--ramp", &O.ramp, NULL },
 	{ "--src", &O.nsrc, NULL },         { "--trace", &O.trace, NULL },
-	{ "--trace-sub", &O.trace_sub, NULL },
+	{ "--trace-sub", &O.trace_sub, NULL }, { "--flood", &O.flood, NULL },
 	{ "--duration", NULL, &O.duration }, { "--drain", NULL, &O.drain },
 	{ "--hold", NULL, &O.hold },        { "--settle", NULL, &O.settle },
 	{ "--connect-timeout", NULL, &O.connect_timeout },
@@ -826,6 +853,8 @@ static void parse_args(int argc, char **argv)
 		else
 			i++;
 	}
+	if (O.flood < 0 || (O.flood && O.target != T_PARLEY))
+		usage();
 	if (O.subs < 0 || O.rooms < 1 || O.pubs < 1 || O.conns < 1 || O.window < 1 ||
 	    O.window >= LG_WIN || O.ramp < 1 || O.nsrc < 1 || O.nsrc > 250)
 		usage();
@@ -877,6 +906,13 @@ static void init_pools(void)
 		subs[i] = (struct conn){ .fd = -1, .id = i, .room = i % O.rooms };
 		subs[i].tok = mint('s', i);
 	}
+	flood = calloc((size_t)O.flood + 1, sizeof *flood);
+	if (!flood)
+		exit(1);
+	for (int k = 0; k < O.flood; k++) {
+		flood[k] = (struct conn){ .fd = -1, .id = k, .role = R_FLOOD };
+		flood[k].tok = mint('x', k);
+	}
 	for (int k = 0; k < ncli; k++) {
 		cli[k] = (struct conn){ .fd = -1, .id = k, .room = 0 };
 		cli[k].role = O.pub_ws && O.mode != M_HISTORY && O.target == T_PARLEY
@@ -912,6 +948,8 @@ int main(int argc, char **argv)
 	sn.connected = proc_read(O.pids);
 	for (int k = 0; k < ncli; k++)
 		cli_open(&cli[k]);
+	for (int k = 0; k < O.flood; k++)
+		cli_open(&flood[k]);
 	run_until(clients_ready, 10);
 	/* let the server work off what connecting caused (presence, joins)
 	 * before anything is timed */

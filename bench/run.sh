@@ -260,6 +260,9 @@ run_full() {
 		--window 64 --duration 10 --setup --prefix in --users i
 	wanted history && lg parley history --mode history --conns 64 --window 1 \
 		--duration 10 --setup --prefix in --users i
+	# fan-out while 4 clients flood read and typing frames: others' latency
+	wanted flood && lg parley flood --mode fanout --subs 1000 --sub ws --rates 30 \
+		--flood 4 --duration 15 --drain 15 --setup --prefix fl --users fl
 }
 
 run_smoke() {
@@ -279,6 +282,8 @@ run_smoke() {
 		--setup --prefix si --users si
 	lg parley history --mode history --conns 8 --duration 2 --setup --prefix si \
 		--users si
+	lg parley flood --mode fanout --subs 100 --sub ws --rates 20 --flood 2 \
+		--duration 3 --drain 5 --setup --prefix sfl --users sfl
 }
 
 # ---- report --------------------------------------------------------------

@@ -741,6 +741,57 @@ enum pl_code pl_chat_read(struct pl_ctx *ctx, const char *user, const char *room
 	return PL_OK;
 }
 
+struct read_async {
+	struct read_args a;
+	struct pl_ctx *ctx;
+	char *user, *room;
+	pl_read_done done;
+	void *ud;
+};
+
+static void read_async_done(void *arg, const pl_error *err)
+{
+	struct read_async *r = arg;
+	if (err->code == PL_OK)
+		publish(r->ctx, "receipt", r->room,
+			json_pack("{s:s, s:I, s:I}", "user", r->user, "delivered_up_to",
+				  (json_int_t)r->a.delivered, "read_up_to", (json_int_t)r->a.read));
+	r->done(r->ud, err);
+	free(r->user);
+	free(r->room);
+	free(r);
+}
+
+void pl_chat_read_async(struct pl_ctx *ctx, const char *user, const char *room, int64_t up_to,
+			pl_read_done done, void *ud)
+{
+	pl_error err = {0};
+	if (pl_check_id("room", room, &err) == PL_OK && up_to < 1)
+		pl_fail(&err, PL_INVALID_ARGUMENT, "up_to must be a message id");
+	struct read_async *r = err.code == PL_OK ? calloc(1, sizeof *r) : NULL;
+	if (r) {
+		r->user = strdup(user);
+		r->room = strdup(room);
+		if (!r->user || !r->room) {
+			free(r->user);
+			free(r->room);
+			free(r);
+			r = NULL;
+		}
+	}
+	if (!r) {
+		if (err.code == PL_OK)
+			pl_fail(&err, PL_UNAVAILABLE, "out of memory");
+		done(ud, &err);
+		return;
+	}
+	r->ctx = ctx;
+	r->done = done;
+	r->ud = ud;
+	r->a = (struct read_args){r->user, r->room, up_to, 0, 0};
+	pl_writer_submit(ctx->writer, read_job, read_async_done, r);
+}
+
 enum pl_code pl_chat_receipts(struct pl_ctx *ctx, const char *user, const char *room,
 			      json_t **out, pl_error *err)
 {

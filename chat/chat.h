@@ -74,6 +74,12 @@ enum pl_code pl_chat_typing(struct pl_ctx *ctx, const char *user, const char *ro
 			    pl_error *err);
 enum pl_code pl_chat_read(struct pl_ctx *ctx, const char *user, const char *room, int64_t up_to,
 			  pl_error *err);
+/* The same without waiting (WebSocket read frames): done(ud, err) runs on
+ * the writer thread after the commit, the receipt event published (or at
+ * once, on the caller's thread, when the arguments are refused). */
+typedef void (*pl_read_done)(void *ud, const pl_error *err);
+void pl_chat_read_async(struct pl_ctx *ctx, const char *user, const char *room, int64_t up_to,
+			pl_read_done done, void *ud);
 enum pl_code pl_chat_receipts(struct pl_ctx *ctx, const char *user, const char *room,
 			      json_t **out, pl_error *err);
 

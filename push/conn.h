@@ -90,6 +90,8 @@ struct pl_conn {
 	char session[33];               /* long-poll: its session, "" for none */
 	bool parked;                    /* long-poll: answered, keeping the session */
 	int64_t park_until_ms;          /* long-poll: when a parked session ends */
+	int64_t exp_ms;                 /* the token's exp (wall clock ms), 0 = none;
+					 * hub thread only once attached */
 
 	/* WebSocket state (hub thread only) */
 	struct pl_ws_state *ws;

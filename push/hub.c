@@ -713,6 +713,14 @@ static void do_attach(struct pl_hub *h, struct pl_conn *c, struct pl_attach *a)
 		return;
 	pl_conn_ref(c); /* the hub's reference, dropped at detach */
 	c->attached = true;
+	c->exp_ms = a->exp > 0 ? a->exp * 1000 : 0;
+	if (c->kind == PL_CONN_POLL && c->exp_ms) {
+		/* A poll ends at its token's exp at the latest. */
+		int64_t left = c->exp_ms - pl_now_ms();
+		int64_t at = pl_mono_ms() + (left > 0 ? left : 0);
+		if (at < c->poll_deadline_ms)
+			c->poll_deadline_ms = at;
+	}
 	all_add(h, c);
 	struct pl_user *u = user_entry(h, c->user, true);
 	if (u) {
@@ -1064,6 +1072,25 @@ static void tick_http(struct pl_hub *h, struct pl_conn *c, int64_t now)
 	}
 }
 
+/* A stream lives no longer than its token (API.md "Limits and abuse"). */
+void pl_hub_expire(struct pl_hub *h, struct pl_conn *c)
+{
+	static const char sse_error[] =
+		"event: error\ndata: {\"code\":\"unauthenticated\","
+		"\"message\":\"token expired: connect again with a fresh token\"}\n\n";
+	if (c->closing)
+		return;
+	if (c->kind == PL_CONN_WS || c->kind == PL_CONN_ONLINE_WS) {
+		pl_ws_close(h, c, PL_WS_CLOSE_EXPIRED, "token expired");
+	} else if (c->kind == PL_CONN_SSE) {
+		struct pl_buf *b = pl_buf_new(sse_error, sizeof sse_error - 1);
+		pl_hub_deliver_buf(h, c, b);
+		pl_buf_unref(b);
+		pl_hub_close(h, c, 0, "token expired");
+	}
+	/* Long-polls end at exp by their deadline (do_attach). */
+}
+
 static void tick(struct pl_hub *h, int64_t now)
 {
 	if (h->ctx->presence)
@@ -1074,8 +1101,11 @@ static void tick(struct pl_hub *h, int64_t now)
 	pl_hub_flush_delivered(h);
 	/* Pings, keep-alives and timeouts every tick, not every second: the
 	 * connections due come in four smaller groups. */
+	int64_t wall = pl_now_ms();
 	for (size_t i = 0; i < h->nall; i++) {
 		struct pl_conn *c = h->all[i];
+		if (c->exp_ms && wall >= c->exp_ms)
+			pl_hub_expire(h, c);
 		if (c->kind == PL_CONN_WS || c->kind == PL_CONN_ONLINE_WS)
 			pl_ws_tick(h, c, now); /* also ends closes the peer never answers */
 		else if (!c->closing || c->parked) /* a parked one must still end */
@@ -1135,7 +1165,7 @@ static void *hub_main(void *arg)
 	struct pl_hub *h = arg;
 	while (!atomic_load(&h->stopping)) {
 		int64_t now = pl_mono_ms();
-		int wait = h->next_tick_ms > now ? (int)(h->next_tick_ms - now) : 0;
+		int wait = h->next_tick_ms > now && !h->ws_backlog ? (int)(h->next_tick_ms - now) : 0;
 		if (!pl_loop_once(h->loop, wait)) {
 			log_error("hub: epoll failed: %s", strerror(errno));
 			break;
@@ -1145,6 +1175,7 @@ static void *hub_main(void *arg)
 			h->next_tick_ms = now + TICK_MS;
 			tick(h, now);
 		}
+		pl_ws_backlog(h);
 		pl_hub_delivered_next(h);
 		flush(h);
 		bury(h);
@@ -1154,6 +1185,7 @@ static void *hub_main(void *arg)
 	pl_hub_delivered_drain(h);
 	while (h->nall)
 		do_detach(h, h->all[h->nall - 1]);
+	pl_ws_backlog(h); /* its connections are detached: this lets go of them */
 	flush(h);
 	bury(h);
 	return NULL;

@@ -26,6 +26,7 @@ struct pl_attach {
 	json_t *rooms;            /* array of room ids, or NULL for all the user's rooms */
 	int64_t last_event_id;    /* resume after this id; -1 = from now */
 	json_t *presence;         /* array of user ids to hear presence of, or NULL */
+	int64_t exp;              /* the token's exp (seconds): the stream ends there; 0 = never */
 };
 
 struct pl_hub *pl_hub_start(struct pl_ctx *ctx, pl_error *err);

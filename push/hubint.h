@@ -62,6 +62,7 @@ struct pl_hub {
 	struct pl_conn **all;         /* every attached conn, for ticks */
 	size_t nall, capall;
 	struct pl_conn *graveyard;    /* closed, freed after the loop pass */
+	struct pl_conn *ws_backlog;   /* WebSockets with whole frames waiting */
 
 	/* ephemeral state */
 	pl_map *typing;               /* "room\x1fuser" -> lapse time (ms) */
@@ -157,6 +158,13 @@ void pl_ws_refuse(int fd);
 void pl_ws_release(struct pl_conn *c);
 /* Handles frames that arrived with the handshake (after attach). */
 void pl_ws_start(struct pl_hub *h, struct pl_conn *c);
+/* Each loop pass: the next turn of every WebSocket whose whole frames
+ * exceeded its share of a pass (at most WS_FRAMES_PER_TURN a turn). */
+void pl_ws_backlog(struct pl_hub *h);
+/* Expires a connection whose token's exp has passed: WebSocket close
+ * 4001, SSE `event: error` unauthenticated, long-poll answered. */
+void pl_hub_expire(struct pl_hub *h, struct pl_conn *c);
+#define PL_WS_CLOSE_EXPIRED 4001
 /* Detaches a connection the hub closed itself. */
 void pl_hub_drop(struct pl_hub *h, struct pl_conn *c);
 /* Queues a framed buffer from another thread (WebSocket acks). */

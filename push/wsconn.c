@@ -18,7 +18,9 @@
 
 #include "chat/chat.h"
 #include "core/clock.h"
+#include "core/config.h"
 #include "core/jbuf.h"
+#include "core/jwt.h"
 #include "core/log.h"
 #include "core/utf8.h"
 #include "push/hubint.h"
@@ -27,6 +29,14 @@
 #define WS_MSG_MAX (64 * 1024)   /* one client message, all fragments */
 #define WS_PONG_WAIT_MS 10000
 #define WS_CLOSE_WAIT_MS 5000
+/* A connection's share of one hub loop pass: one read and at most this
+ * many frames; whole frames left over wait for its next turn (the hub's
+ * backlog), so a client that floods frames delays no one else. */
+#define WS_FRAMES_PER_TURN 64
+/* Input read and dropped per pass after our close frame. */
+#define WS_DRAIN_PER_TURN (64 * 1024)
+/* read frames of one connection waiting for the writer; beyond, refused. */
+#define WS_READS_IN_FLIGHT 16
 
 struct pl_ws_state {
 	struct pl_hub *h;
@@ -40,6 +50,17 @@ struct pl_ws_state {
 	int64_t pong_wait_ms;         /* a ping is unanswered since; 0 = none */
 	int64_t close_sent_ms;        /* 0 = open */
 	bool close_after_flush;
+	/* After our close frame nothing more is processed (RFC 6455 5.5.1,
+	 * 7.1.7): frames are skipped by their headers, payloads unread, and
+	 * only the peer's close frame is noticed. */
+	uint8_t hdr[14];              /* the header of the frame being skipped */
+	uint8_t hlen;
+	uint64_t skip;                /* payload bytes still to skip */
+	bool blind;                   /* framing lost (a protocol error): skip all */
+	bool peer_closed;             /* their close came: go once ours is out */
+	bool backlog;                 /* on the hub's backlog: whole frames wait */
+	struct pl_conn *backlog_next;
+	atomic_int reads;             /* read frames at the writer (any thread) */
 };
 
 
@@ -63,8 +84,18 @@ static struct pl_buf *control_buf(enum ws_opcode op, const uint8_t *payload, siz
 	return pl_buf_new((const char *)frame, n + len);
 }
 
-/* Tears the connection down now: no more reads or writes. */
-static void drop(struct pl_hub *h, struct pl_conn *c) { pl_stream_drop(h, c); }
+/* Tears the connection down now: no more reads or writes.  Input still
+ * unread is taken first (a little, without waiting): closing a socket
+ * with unread input sends a reset, which can destroy our close frame on
+ * its way to the peer. */
+static void drop(struct pl_hub *h, struct pl_conn *c)
+{
+	uint8_t sink[4096];
+	for (int i = 0; c->watch.fd >= 0 && i < 16; i++)
+		if (read(c->watch.fd, sink, sizeof sink) <= 0)
+			break;
+	pl_stream_drop(h, c);
+}
 
 void pl_ws_close(struct pl_hub *h, struct pl_conn *c, uint16_t code, const char *why)
 {
@@ -172,6 +203,83 @@ static void frame_send(struct pl_hub *h, struct pl_conn *c, json_t *f)
 			   json_string_value(json_object_get(f, "text")), client_id, ack_done, a);
 }
 
+/* A read frame is a store write: queued to the writer like a send, never
+ * awaited on the hub thread; an error comes back as an error frame
+ * through the mailbox.  A connection has at most WS_READS_IN_FLIGHT at the
+ * writer: a client that floods reads gets rate_limited, and the writer's
+ * batches stay open to everyone else. */
+struct read_ctx {
+	struct pl_hub *h;
+	struct pl_conn *c;
+};
+
+static void post_error(struct pl_hub *h, struct pl_conn *c, const pl_error *err)
+{
+	json_t *o = error_frame(NULL, err);
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (text)
+		pl_hub_post_buf(h, c, pl_ws_text_buf(text, strlen(text)));
+	free(text);
+}
+
+/* On the writer thread after the commit (or on the hub's, when refused
+ * before queueing). */
+static void read_done(void *ud, const pl_error *err)
+{
+	struct read_ctx *r = ud;
+	if (err->code != PL_OK)
+		post_error(r->h, r->c, err);
+	atomic_fetch_sub(&r->c->ws->reads, 1);
+	pl_conn_unref(r->c);
+	free(r);
+}
+
+static enum pl_code frame_read(struct pl_hub *h, struct pl_conn *c, json_t *f, pl_error *err)
+{
+	json_t *v = json_object_get(f, "up_to");
+	if (!json_is_integer(v))
+		return pl_fail(err, PL_INVALID_ARGUMENT, "up_to must be a message id");
+	if (atomic_load(&c->ws->reads) >= WS_READS_IN_FLIGHT) {
+		pl_fail(err, PL_RATE_LIMITED, "read: too many read frames waiting, slow down");
+		err->retry_after = 1;
+		return err->code;
+	}
+	struct read_ctx *r = malloc(sizeof *r);
+	if (!r)
+		return pl_fail(err, PL_UNAVAILABLE, "out of memory");
+	r->h = h;
+	r->c = c;
+	pl_conn_ref(c);
+	atomic_fetch_add(&c->ws->reads, 1);
+	pl_chat_read_async(h->ctx, c->user, json_string_value(json_object_get(f, "room")),
+			   json_integer_value(v), read_done, r);
+	return PL_OK;
+}
+
+/* {"type":"auth","token":..}: a fresh token of the connection's own user
+ * moves its end to the token's exp.  Verified here, without the sign-up
+ * REST requests do (the user is known: they are connected). */
+static enum pl_code frame_auth(struct pl_hub *h, struct pl_conn *c, json_t *f, pl_error *err)
+{
+	const char *token = json_string_value(json_object_get(f, "token"));
+	const struct pl_config *cfg = h->ctx->cfg;
+	struct pl_claims who;
+	const char *why = "no secret to check it with";
+	if (!token || !*token)
+		return pl_fail(err, PL_INVALID_ARGUMENT, "token is required");
+	if (!cfg->jwt_secret || !pl_jwt_verify(cfg->jwt_secret, cfg->jwt_secret_len, token,
+					       pl_now_ms() / 1000, &who, &why))
+		return pl_fail(err, PL_UNAUTHENTICATED, "token: %s", why);
+	if (strcmp(who.sub, c->user) != 0)
+		return pl_fail(err, PL_PERMISSION_DENIED,
+			       "token: it is another user's; a connection keeps its user");
+	c->exp_ms = who.exp * 1000;
+	send_json(h, c, json_pack("{s:s, s:s, s:I}", "type", "auth", "user", c->user, "exp",
+				  (json_int_t)who.exp));
+	return PL_OK;
+}
+
 static enum pl_code frame_rooms(struct pl_hub *h, struct pl_conn *c, json_t *f, bool add,
 				pl_error *err)
 {
@@ -239,10 +347,9 @@ static void handle_frame(struct pl_hub *h, struct pl_conn *c, json_t *f)
 		rc = json_is_boolean(v) ? pl_chat_typing(h->ctx, c->user, room, json_is_true(v), &err)
 					: pl_fail(&err, PL_INVALID_ARGUMENT, "typing must be true or false");
 	} else if (strcmp(type, "read") == 0) {
-		v = json_object_get(f, "up_to");
-		rc = json_is_integer(v)
-			     ? pl_chat_read(h->ctx, c->user, room, json_integer_value(v), &err)
-			     : pl_fail(&err, PL_INVALID_ARGUMENT, "up_to must be a message id");
+		rc = frame_read(h, c, f, &err);
+	} else if (strcmp(type, "auth") == 0) {
+		rc = frame_auth(h, c, f, &err);
 	} else if (strcmp(type, "subscribe") == 0 || strcmp(type, "unsubscribe") == 0) {
 		rc = frame_rooms(h, c, f, type[0] == 's', &err);
 	} else if (strcmp(type, "presence") == 0) {
@@ -260,6 +367,12 @@ static void handle_message(struct pl_hub *h, struct pl_conn *c, const char *text
 {
 	if (c->kind == PL_CONN_ONLINE_WS)
 		return; /* the old status feed only listens */
+	if (c->exp_ms && pl_now_ms() >= c->exp_ms) {
+		/* Past the token's exp nothing is done for the client: the
+		 * hub's tick would close it within a moment anyway. */
+		pl_ws_close(h, c, PL_WS_CLOSE_EXPIRED, "token expired");
+		return;
+	}
 	json_error_t jerr;
 	json_t *f = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	pl_error err;
@@ -298,53 +411,49 @@ static void msg_reset(struct pl_ws_state *ws)
 /* Data frames: text only (binary is 1003), fragments reassembled with
  * UTF-8 checked as they come (1007 at the first bad byte), 1009 past the
  * size limit. */
-static bool data_frame(struct pl_hub *h, struct pl_conn *c, const struct ws_frame *f,
-		       uint8_t *p)
+static void data_frame(struct pl_hub *h, struct pl_conn *c, const struct ws_frame *f, uint8_t *p)
 {
 	struct pl_ws_state *ws = c->ws;
 	size_t n = (size_t)f->payload_len;
-	if (ws->close_sent_ms)
-		return true; /* closing: what still arrives is discarded */
 	if (f->opcode == WS_BINARY) {
 		pl_ws_close(h, c, WS_CLOSE_UNSUPPORTED, "text frames only");
-		return false;
+		return;
 	}
 	if ((f->opcode == WS_CONT) != ws->in_msg) {
 		pl_ws_close(h, c, WS_CLOSE_PROTOCOL,
 			    ws->in_msg ? "expected a continuation frame" : "nothing to continue");
-		return false;
+		return;
 	}
 	if (ws->mlen + n > WS_MSG_MAX) {
 		pl_ws_close(h, c, WS_CLOSE_TOO_BIG, "message too big");
-		return false;
+		return;
 	}
 	if (!pl_utf8_feed(&ws->utf8, p, n) || (f->fin && !pl_utf8_done(ws->utf8))) {
 		pl_ws_close(h, c, WS_CLOSE_BAD_DATA, "text is not valid UTF-8");
-		return false;
+		return;
 	}
 	if (f->fin && !ws->in_msg) { /* the common case: one frame, no copy */
 		handle_message(h, c, (const char *)p, n);
 		ws->utf8 = 0;
-		return true;
+		return;
 	}
 	ws->in_msg = true;
 	if (!msg_append(ws, p, n)) {
 		pl_ws_close(h, c, WS_CLOSE_INTERNAL, "out of memory");
-		return false;
+		return;
 	}
 	if (f->fin) {
 		handle_message(h, c, ws->msg, ws->mlen);
 		msg_reset(ws);
 	}
-	return true;
 }
 
-static bool control_frame(struct pl_hub *h, struct pl_conn *c, const struct ws_frame *f,
+static void control_frame(struct pl_hub *h, struct pl_conn *c, const struct ws_frame *f,
 			  uint8_t *p)
 {
 	struct pl_ws_state *ws = c->ws;
 	size_t n = (size_t)f->payload_len;
-	if (f->opcode == WS_PING && !ws->close_sent_ms) {
+	if (f->opcode == WS_PING) {
 		struct pl_buf *b = control_buf(WS_PONG, p, n);
 		pl_hub_deliver_buf(h, c, b);
 		pl_buf_unref(b);
@@ -352,25 +461,80 @@ static bool control_frame(struct pl_hub *h, struct pl_conn *c, const struct ws_f
 		ws->pong_wait_ms = 0;
 	} else if (f->opcode == WS_CLOSE) {
 		uint16_t code;
-		if (ws->close_sent_ms) { /* their answer to ours: done */
-			drop(h, c);
-			return false;
-		}
-		if (!ws_close_payload_valid(p, n, &code))
+		if (!ws_close_payload_valid(p, n, &code)) {
 			pl_ws_close(h, c, WS_CLOSE_PROTOCOL, "bad close frame");
-		else
+		} else {
+			/* Their close, answered: the handshake is complete once
+			 * ours is out. */
 			pl_ws_close(h, c, code == 1005 ? WS_CLOSE_NORMAL : code, "");
-		return false;
+			ws->peer_closed = true;
+		}
 	}
-	return true;
 }
 
-/* Parses and handles every whole frame in the read buffer. */
+/* Skips input after our close frame: frame by frame while the framing is
+ * known (a header at a time, payloads unread), noticing only the peer's
+ * close frame; after a framing error, everything. */
+static void skip_input(struct pl_ws_state *ws, const uint8_t *p, size_t n)
+{
+	while (n > 0 && !ws->blind && !ws->peer_closed) {
+		if (ws->skip) {
+			size_t k = ws->skip < n ? (size_t)ws->skip : n;
+			ws->skip -= k;
+			p += k;
+			n -= k;
+			continue;
+		}
+		ws->hdr[ws->hlen++] = *p++;
+		n--;
+		struct ws_frame f;
+		uint16_t code;
+		if (ws_parse_frame(ws->hdr, ws->hlen, UINT64_MAX, &f, &code) == WS_PARSE_ERROR) {
+			ws->blind = true;
+			break;
+		}
+		if (!f.header_len || ws->hlen < f.header_len)
+			continue; /* more of the header to come */
+		ws->hlen = 0;
+		if (f.opcode == WS_CLOSE)
+			ws->peer_closed = true;
+		else
+			ws->skip = f.payload_len;
+	}
+}
+
+/* Our close frame is queued: what is left of the read buffer is skipped,
+ * and the buffers go.  The connection ends when the peer's close (or FIN)
+ * has come and ours is out, or after WS_CLOSE_WAIT_MS. */
+static void stop_processing(struct pl_conn *c, size_t off)
+{
+	struct pl_ws_state *ws = c->ws;
+	if (off < ws->rlen)
+		skip_input(ws, ws->rbuf + off, ws->rlen - off);
+	pl_ws_release(c);
+}
+
+static void backlog_add(struct pl_hub *h, struct pl_conn *c)
+{
+	if (c->ws->backlog)
+		return;
+	c->ws->backlog = true;
+	pl_conn_ref(c);
+	c->ws->backlog_next = h->ws_backlog;
+	h->ws_backlog = c;
+}
+
+/* Handles the whole frames in the read buffer, at most WS_FRAMES_PER_TURN
+ * of them: the rest waits for the connection's next turn. */
 static void process(struct pl_hub *h, struct pl_conn *c)
 {
 	struct pl_ws_state *ws = c->ws;
 	size_t off = 0;
-	while (!c->closing || ws->close_sent_ms) {
+	for (int budget = WS_FRAMES_PER_TURN; !ws->close_sent_ms && c->watch.fd >= 0; budget--) {
+		if (budget == 0) {
+			backlog_add(h, c);
+			break;
+		}
 		struct ws_frame f;
 		uint16_t code = WS_CLOSE_PROTOCOL;
 		enum ws_parse_result r =
@@ -380,17 +544,25 @@ static void process(struct pl_hub *h, struct pl_conn *c)
 		if (r == WS_PARSE_ERROR) {
 			pl_ws_close(h, c, code, code == WS_CLOSE_TOO_BIG ? "message too big"
 									 : "protocol error");
+			/* An oversized frame's header is sound: it is skipped
+			 * whole.  Any other error loses the framing. */
+			ws->blind = code != WS_CLOSE_TOO_BIG;
 			break;
 		}
 		uint8_t *p = ws->rbuf + off + f.header_len;
 		ws_unmask(p, (size_t)f.payload_len, f.mask, 0);
 		off += f.header_len + (size_t)f.payload_len;
-		bool go = f.opcode >= WS_CLOSE ? control_frame(h, c, &f, p) : data_frame(h, c, &f, p);
-		if (!go || c->watch.fd < 0)
-			break;
+		if (f.opcode >= WS_CLOSE)
+			control_frame(h, c, &f, p);
+		else
+			data_frame(h, c, &f, p);
 	}
 	if (c->watch.fd < 0 || !c->ws)
+		return; /* dropped: its buffers are gone */
+	if (ws->close_sent_ms) {
+		stop_processing(c, off);
 		return;
+	}
 	memmove(ws->rbuf, ws->rbuf + off, ws->rlen - off);
 	ws->rlen -= off;
 	if (ws->rlen == 0) { /* idle connections keep no buffer */
@@ -417,26 +589,78 @@ static bool ensure_room(struct pl_ws_state *ws, size_t want)
 	return true;
 }
 
+/* After our close: input is read and dropped, a bounded amount a pass, so
+ * a peer that keeps sending neither fills a buffer nor keeps the level-
+ * triggered socket spinning the loop. */
+static void drain(struct pl_hub *h, struct pl_conn *c)
+{
+	struct pl_ws_state *ws = c->ws;
+	uint8_t sink[16384];
+	/* Also after the peer's close: what follows it is dropped too, so a
+	 * peer that does not read our close cannot keep the socket readable. */
+	for (size_t taken = 0; taken < WS_DRAIN_PER_TURN;) {
+		ssize_t n = read(c->watch.fd, sink, sizeof sink);
+		if (n > 0) {
+			skip_input(ws, sink, (size_t)n);
+			taken += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		drop(h, c); /* EOF or error: the peer is gone */
+		return;
+	}
+	if (ws->peer_closed && !c->head)
+		drop(h, c); /* both closes are out */
+}
+
+/* One turn of a readable connection: one read, then its frames. */
 static void on_readable(struct pl_hub *h, struct pl_conn *c)
 {
 	struct pl_ws_state *ws = c->ws;
-	for (;;) {
-		if (!ensure_room(ws, 4096)) {
-			pl_ws_close(h, c, WS_CLOSE_TOO_BIG, "message too big");
-			return;
-		}
-		ssize_t n = read(c->watch.fd, ws->rbuf + ws->rlen, ws->rcap - ws->rlen);
-		if (n > 0) {
-			ws->rlen += (size_t)n;
-			process(h, c);
-			if (c->watch.fd < 0 || (size_t)n < 4096)
-				return;
-			continue;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		drop(h, c); /* EOF or error: the peer is gone */
+	if (ws->close_sent_ms) {
+		if (ws->rlen) /* closed by the hub with frames still buffered */
+			stop_processing(c, 0);
+		drain(h, c);
 		return;
+	}
+	if (ws->backlog)
+		return; /* frames already wait: its turn comes from the backlog */
+	if (!ensure_room(ws, 4096)) {
+		pl_ws_close(h, c, WS_CLOSE_TOO_BIG, "message too big");
+		ws->blind = true; /* in the middle of a frame */
+		stop_processing(c, ws->rlen);
+		return;
+	}
+	ssize_t n = read(c->watch.fd, ws->rbuf + ws->rlen, ws->rcap - ws->rlen);
+	if (n > 0) {
+		ws->rlen += (size_t)n;
+		process(h, c);
+		return;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	drop(h, c); /* EOF or error: the peer is gone */
+}
+
+/* Gives every connection with whole frames waiting its next turn (each
+ * loop pass). */
+void pl_ws_backlog(struct pl_hub *h)
+{
+	struct pl_conn *list = h->ws_backlog;
+	h->ws_backlog = NULL;
+	while (list) {
+		struct pl_conn *c = list;
+		list = c->ws->backlog_next;
+		c->ws->backlog_next = NULL;
+		c->ws->backlog = false;
+		if (c->watch.fd >= 0 && c->ws->close_sent_ms)
+			stop_processing(c, 0);
+		else if (c->watch.fd >= 0 && c->ws->rlen)
+			process(h, c);
+		pl_conn_unref(c);
 	}
 }
 
@@ -453,6 +677,8 @@ void pl_ws_flush(struct pl_hub *h, struct pl_conn *c)
 		c->ws->close_after_flush = false;
 		shutdown(c->watch.fd, SHUT_WR);
 	}
+	if (c->ws && c->ws->close_sent_ms && c->ws->peer_closed)
+		drop(h, c); /* both closes are out: the handshake is complete */
 }
 
 static void on_io(struct pl_watch *w, uint32_t events)
@@ -533,6 +759,7 @@ bool pl_ws_adopt(struct pl_hub *h, struct pl_conn *c, int fd, const char *extra,
 	int64_t interval = (int64_t)h->ctx->cfg->ping_interval * 1000;
 	int64_t spread = interval / 2 > 0 ? (int64_t)(c->serial * 2654435761u % (uint64_t)(interval / 2)) : 0;
 	ws->ping_due_ms = pl_mono_ms() + interval - spread;
+	atomic_init(&ws->reads, 0);
 	c->ws = ws;
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

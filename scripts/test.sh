@@ -148,7 +148,8 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 IT=(tests/integration/rest.test.mjs tests/integration/compat.test.mjs tests/integration/push.test.mjs
   tests/integration/presence.test.mjs tests/integration/many.test.mjs tests/integration/resume.test.mjs
-  tests/integration/shutdown.test.mjs tests/integration/ops.test.mjs tests/integration/webhook.test.mjs)
+  tests/integration/shutdown.test.mjs tests/integration/ops.test.mjs tests/integration/webhook.test.mjs
+  tests/integration/pushlimits.test.mjs)
 present=()
 for t in "${IT[@]}"; do [ -f "$t" ] && present+=("$t"); done
 
@@ -164,6 +165,7 @@ export TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1
 suite "unit (tsan)" units "$TSAN"
 integration "$TSAN/parleyd" tests/integration/push.test.mjs tests/integration/presence.test.mjs \
   tests/integration/resume.test.mjs tests/integration/webhook.test.mjs
+integration "$TSAN/parleyd" tests/integration/pushlimits.test.mjs
 SHUTDOWN_ROUNDS=8 integration "$TSAN/parleyd" tests/integration/shutdown.test.mjs
 tsan_smoke() {
   if PARLEYD="$TSAN/parleyd" bench/run.sh --smoke; then echo "bench: 1 passed, 0 failed"; else echo "bench: 0 passed, 1 failed"; fi

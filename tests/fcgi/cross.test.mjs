@@ -244,6 +244,19 @@ test("long-poll through FastCGI is bounded by its timeout", async () => {
   assert(took >= 900 && took < 4000, `answered at the timeout (${ms(took)})`);
 });
 
+test("a long-poll through FastCGI ends at its token's exp", async () => {
+  const u = `px${tag}`;
+  await as(LIGHTTPD, u, "GET", "/v1/rooms"); // signed up with a long token
+  const short = token(u, 2);
+  const t0 = now();
+  const r = await api(LIGHTTPD, "GET", "/v1/poll?timeout=30", { tok: short });
+  const took = now() - t0;
+  assert(r.status === 200 || r.status === 401, `answered ${r.status}`);
+  assert(took < 20000, `answered at exp, not at the 30 s timeout (${ms(took)})`);
+  await sleep(1000);
+  eq((await api(LIGHTTPD, "GET", "/v1/poll?timeout=0", { tok: short })).status, 401, "expired");
+});
+
 test(`long-polls held at once are limited by --max-polls (${MAX_POLLS} per process, ${PROCS} processes): 503 + Retry-After over it, REST still served`, async () => {
   const n = MAX_POLLS * PROCS + 2;
   const polls = [];

@@ -100,9 +100,11 @@ function parseFrames(state) {
   return out;
 }
 
-export function rawWs(srv, tok, query = "") {
+/* halfOpen: the socket stays open for writing after the server's FIN, as
+ * a client that never answers would (node answers a FIN with its own). */
+export function rawWs(srv, tok, query = "", { halfOpen = false } = {}) {
   return new Promise((resolve, reject) => {
-    const sock = net.connect(srv.port, "127.0.0.1");
+    const sock = net.connect({ port: srv.port, host: "127.0.0.1", allowHalfOpen: halfOpen });
     const key = crypto.randomBytes(16).toString("base64");
     const c = { sock, frames: [], ended: false, state: { buf: Buffer.alloc(0) }, upgraded: false };
     let head = Buffer.alloc(0);
@@ -128,7 +130,7 @@ export function rawWs(srv, tok, query = "") {
       for (const f of parseFrames(c.state)) c.frames.push(f);
     });
     sock.on("end", () => (c.ended = true));
-    sock.on("close", () => (c.ended = true));
+    sock.on("close", () => (c.ended = c.gone = true));
     sock.on("error", () => (c.ended = true));
     c.write = (buf) => sock.write(buf);
     c.closeFrame = () => c.frames.find((f) => f.opcode === 8);
