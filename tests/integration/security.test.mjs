@@ -108,6 +108,20 @@ test("a data folder shared with a group: files 0660, and that group may use the 
   eq(seen, { db: "0660", bus: "0660" });
 });
 
+// ---- what the fuzzers found ----
+
+test("a path that is not UTF-8 answers its 404 in JSON, not a 500 (fuzz_api)", async () => {
+  const srv = await startServer();
+  const r1 = await api(srv, "GET", "/v1/nope%FF");
+  const r2 = await api(srv, "GET", "/v1/rooms/general/r%9B%A6eipts", { tok: token("utf") });
+  await srv.stop();
+  srv.cleanup();
+  for (const r of [r1, r2]) {
+    eq(r.status, 404, r.text);
+    eq(r.body.error.code, "not_found");
+  }
+});
+
 // ---- item 8: the JWT secret's length ----
 
 const PARLEY_FCGI = process.env.PARLEY_FCGI || path.join(path.dirname(PARLEYD), "parley.fcgi");
