@@ -3,6 +3,7 @@
 #   scripts/install-deps.sh          build and run: compiler, autotools, libraries
 #   scripts/install-deps.sh --test   also the test tools: servers the tests
 #                                    drive (redis, lighttpd, apache2), chromium,
+#                                    clang with libFuzzer (make fuzz),
 #                                    and the npm test clients in tests/node
 #   scripts/install-deps.sh --bench  also the benchmark's peer and chart:
 #                                    nginx with nchan, gnuplot (make bench)
@@ -11,7 +12,9 @@ cd "$(dirname "$0")/.."
 
 BUILD_PKGS=(build-essential autoconf automake pkg-config
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libhiredis-dev libfcgi-dev libssl-dev)
-TEST_PKGS=(curl jq redis-server lighttpd apache2 nginx spawn-fcgi chromium nodejs npm)
+# clang + libclang-rt-dev: the libFuzzer targets (clang only recommends the
+# runtime, and --no-install-recommends would leave -fsanitize=fuzzer unlinkable).
+TEST_PKGS=(curl jq redis-server lighttpd apache2 nginx spawn-fcgi chromium nodejs npm clang libclang-rt-dev)
 BENCH_PKGS=(curl nginx libnginx-mod-nchan gnuplot-nox)
 
 want=("${BUILD_PKGS[@]}")

@@ -149,6 +149,10 @@ bench_smoke() {
 }
 [ -x bench/run.sh ] && suite "bench smoke" bench_smoke
 
+# libFuzzer targets over their corpora, 20 s each (scripts/fuzz.sh): a
+# parser regression fails here.
+suite "fuzz" scripts/fuzz.sh --check
+
 step "cppcheck"
 cpp() {
   if cppcheck -q --enable=warning,style,performance,portability --std=c11 --error-exitcode=1 \
