@@ -98,7 +98,8 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 IT=(tests/integration/rest.test.mjs tests/integration/compat.test.mjs tests/integration/push.test.mjs
-  tests/integration/presence.test.mjs tests/integration/many.test.mjs tests/integration/security.test.mjs)
+  tests/integration/presence.test.mjs tests/integration/many.test.mjs tests/integration/security.test.mjs
+  tests/integration/wsecho.test.mjs)
 present=()
 for t in "${IT[@]}"; do [ -f "$t" ] && present+=("$t"); done
 
