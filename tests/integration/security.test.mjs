@@ -122,6 +122,33 @@ test("a path that is not UTF-8 answers its 404 in JSON, not a 500 (fuzz_api)", a
   }
 });
 
+// ---- item 8: the web client's headers ----
+
+test("the web client's files carry a Content-Security-Policy and refuse framing", async () => {
+  const srv = await startServer();
+  const seen = {};
+  for (const p of ["/", "/app.js", "/style.css", "/parley.js"]) {
+    const r = await fetch(srv.url + p);
+    await r.arrayBuffer();
+    seen[p] = {
+      status: r.status,
+      csp: r.headers.get("content-security-policy"),
+      xfo: r.headers.get("x-frame-options"),
+      nosniff: r.headers.get("x-content-type-options"),
+    };
+  }
+  await srv.stop();
+  srv.cleanup();
+  for (const [p, h] of Object.entries(seen)) {
+    eq(h.status, 200, p);
+    assert(h.csp && /frame-ancestors 'none'/.test(h.csp), `${p}: CSP ${h.csp}`);
+    assert(/default-src 'self'/.test(h.csp) && /script-src 'self'/.test(h.csp) && !/unsafe-inline/.test(h.csp), `${p}: ${h.csp}`);
+    assert(/connect-src 'self' ws: wss:/.test(h.csp), `${p}: ${h.csp}`);
+    eq(h.xfo, "DENY", `${p}: X-Frame-Options`);
+    eq(h.nosniff, "nosniff", `${p}: X-Content-Type-Options`);
+  }
+});
+
 // ---- item 8: the JWT secret's length ----
 
 const PARLEY_FCGI = process.env.PARLEY_FCGI || path.join(path.dirname(PARLEYD), "parley.fcgi");
