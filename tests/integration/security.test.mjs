@@ -149,6 +149,38 @@ test("the web client's files carry a Content-Security-Policy and refuse framing"
   }
 });
 
+// ---- item 8: an invisible user's last_seen ----
+
+test("an invisible user's last_seen stays when they went invisible, whatever their sessions do", async () => {
+  const srv = await startServer({ env: { PARLEY_PRESENCE_GRACE: "1" } });
+  const tv = token("vera");
+  const tw = token("walt");
+  for (const t of [tv, tw]) await api(srv, "GET", "/v1/rooms", { tok: t });
+  const seenBy = async () => (await api(srv, "GET", "/v1/users/vera/status", { tok: tw })).body;
+  const tab = wsClient(srv, tv);
+  await tab.ready();
+  await until(async () => (await seenBy()).status === "online", "vera online");
+  eq((await api(srv, "POST", "/v1/me/status", { tok: tv, body: { status: "invisible" } })).status, 200);
+  const first = await seenBy();
+  eq(first.status, "offline");
+  assert(first.last_seen, "going invisible while online shows a last_seen (the moment she left, for others)");
+  // Her session ends, a new one starts and ends: others learn nothing.
+  await tab.close();
+  await sleep(2500); // past the grace period: the offline transition happened
+  const again = wsClient(srv, tv);
+  await again.ready();
+  await sleep(300);
+  await again.close();
+  await sleep(2500);
+  const later = await seenBy();
+  eq(later, first, "what walt sees");
+  // Visible again while offline: still the moment she went invisible.
+  eq((await api(srv, "POST", "/v1/me/status", { tok: tv, body: { status: "online" } })).status, 200);
+  eq((await seenBy()).last_seen, first.last_seen);
+  await srv.stop();
+  srv.cleanup();
+});
+
 // ---- item 8: the JWT secret's length ----
 
 const PARLEY_FCGI = process.env.PARLEY_FCGI || path.join(path.dirname(PARLEYD), "parley.fcgi");
