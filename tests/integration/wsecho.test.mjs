@@ -103,5 +103,10 @@ test("a close with an invalid code (1005 on the wire) is a protocol error", asyn
   r.sock.destroy();
 });
 
+test("wsecho stayed sanitizer-clean", async () => {
+  const m = /(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:)[^\n]*/.exec(log);
+  assert(!m, m && m[0]);
+});
+
 await run("wsecho");
 child.kill();
