@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/log.h"
+
 enum pl_code pl_perms_data_dir(const char *dir, struct pl_perms *out, pl_error *err)
 {
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
@@ -16,6 +18,10 @@ enum pl_code pl_perms_data_dir(const char *dir, struct pl_perms *out, pl_error *
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
 		return pl_fail(err, PL_INTERNAL, "data folder %s: %s", dir,
 			       errno ? strerror(errno) : "not a folder");
+	if (st.st_mode & S_IWOTH)
+		log_warn("the data folder %s is writable by every local user: anyone can replace "
+			 "the store or the bus socket (chmod 700, or 2770 for a shared group)",
+			 dir);
 	out->shared = (st.st_mode & S_IWGRP) != 0;
 	out->group = st.st_gid;
 	out->file = out->shared ? 0660 : 0600;

@@ -108,6 +108,18 @@ test("a data folder shared with a group: files 0660, and that group may use the 
   eq(seen, { db: "0660", bus: "0660" });
 });
 
+test("a world-writable data folder is named in a warning at start", async () => {
+  const parent = mkdtempSync(path.join(tmpdir(), "parley-sec-"));
+  const data = path.join(parent, "data");
+  mkdirSync(data);
+  chmodSync(data, 0o777);
+  const srv = await startServer({ dataDir: data });
+  const said = srv.log();
+  await srv.stop();
+  rmSync(parent, { recursive: true, force: true });
+  assert(/data folder .* is writable by every local user/.test(said), `log: ${said}`);
+});
+
 // ---- what the fuzzers found ----
 
 test("a path that is not UTF-8 answers its 404 in JSON, not a 500 (fuzz_api)", async () => {
