@@ -8,6 +8,9 @@
  * decoding, the query string, the body reading, the router, the token
  * check and the handlers with their JSON bodies all see fuzzed input.
  *
+ * A GATEWAY_INTERFACE parameter makes it a CGI request (PATH_INFO, the
+ * body bounded by CONTENT_LENGTH), except for GET and HEAD.
+ *
  * "Bearer @USER" in HTTP_AUTHORIZATION becomes a real token for USER, so
  * inputs get past authentication into the handlers. */
 #ifndef PL_FUZZ_REQUEST_H
@@ -134,7 +137,13 @@ static int fuzz_serve(struct fuzz_io *io)
 			fuzz_add(io, "HTTP_AUTHORIZATION", auth);
 		}
 	}
-	struct pl_fcgi_io fio = {fuzz_param, fuzz_read, fuzz_write, io, false};
+	/* GATEWAY_INTERFACE given: served as a CGI program would (PATH_INFO,
+	 * never more than CONTENT_LENGTH bytes of body).  Not for GET and
+	 * HEAD: a CGI long-poll really waits (one process per poll). */
+	const char *m = fuzz_param(io, "REQUEST_METHOD");
+	bool cgi = fuzz_param(io, "GATEWAY_INTERFACE") && m && strcmp(m, "GET") != 0 &&
+		   strcmp(m, "HEAD") != 0;
+	struct pl_fcgi_io fio = {fuzz_param, fuzz_read, fuzz_write, io, cgi};
 	pl_fcgi_serve(fuzz_f, &fio);
 	free(tok);
 	int status = 0;
