@@ -104,6 +104,11 @@ static const char *mime_type(const char *path)
 	return "application/octet-stream";
 }
 
+#define PL_WWW_CSP                                                                        \
+	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "  \
+	"connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; "          \
+	"form-action 'self'; object-src 'none'"
+
 /* Serves a file under www/ for GET; false when there is none (the API's
  * 404 follows).  Paths with ".." or hidden parts never leave www/. */
 static bool serve_static(struct pl_http *s, struct MHD_Connection *mc, const char *path,
@@ -131,6 +136,11 @@ static bool serve_static(struct pl_http *s, struct MHD_Connection *mc, const cha
 	MHD_add_response_header(resp, "Content-Type", mime_type(file));
 	MHD_add_response_header(resp, "Cache-Control", "no-cache");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	/* The web client loads nothing but its own files and talks only to
+	 * its server (and push streams on ws:/wss:); no page may frame it. */
+	MHD_add_response_header(resp, "Content-Security-Policy", PL_WWW_CSP);
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	*ret = MHD_queue_response(mc, MHD_HTTP_OK, resp);
 	MHD_destroy_response(resp);
 	return true;

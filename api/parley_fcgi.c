@@ -74,6 +74,18 @@ static bool load_settings(struct pl_config *cfg, int argc, char **argv, int *sta
 		pl_config_free(cfg);
 		return false;
 	}
+	char why[256];
+	if (!pl_config_secret_strong(cfg, why, sizeof why)) {
+		if (!cfg->dev) {
+			char msg[300];
+			snprintf(msg, sizeof msg, "%s; refusing to start", why);
+			settings_error(msg);
+			pl_config_free(cfg);
+			return false;
+		}
+		if (!cgi_mode)
+			log_warn("%s (accepted in dev mode only)", why);
+	}
 	if (cfg->dev && !cgi_mode)
 		log_warn("DEV MODE: anyone can sign in as anyone (POST /v1/dev/login); "
 			 "never expose this server");

@@ -95,6 +95,14 @@ static bool load_settings(struct pl_config *cfg, int argc, char **argv, int *sta
 		log_error("cannot create the dev secret in %s", cfg->data_dir);
 		return false;
 	}
+	char why[256];
+	if (!pl_config_secret_strong(cfg, why, sizeof why)) {
+		if (!cfg->dev) {
+			log_error("%s; refusing to start", why);
+			return false;
+		}
+		log_warn("%s (accepted in dev mode only)", why);
+	}
 	/* Run from a source tree, the web client is ./www, not the installed one. */
 	struct stat st;
 	if (stat(cfg->www_dir, &st) != 0 && stat("www/index.html", &st) == 0)

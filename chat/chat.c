@@ -890,12 +890,24 @@ json_t *pl_chat_status(struct pl_ctx *ctx, const char *viewer, const char *user)
 
 struct status_args {
 	const char *user, *status;
+	bool online;      /* connected when the status was asked for */
+	int64_t now;
 };
 
+/* Going invisible while online is, for others, going offline: last_seen
+ * becomes now, and stays there while the user is invisible (their
+ * sessions' ends do not move it: pl_chat_presence_changed). */
 static enum pl_code status_job(pl_store *s, void *arg, pl_error *err)
 {
 	struct status_args *a = arg;
-	return pl_store_set_status(s, a->user, a->status, err);
+	char was[16];
+	int64_t seen;
+	pl_store_user_status(s, a->user, was, &seen);
+	if (pl_store_set_status(s, a->user, a->status, err) != PL_OK)
+		return err->code;
+	if (a->online && strcmp(a->status, "invisible") == 0 && strcmp(was, "invisible") != 0)
+		return pl_store_set_last_seen(s, a->user, a->now, err);
+	return PL_OK;
 }
 
 enum pl_code pl_chat_set_status(struct pl_ctx *ctx, const char *user, const char *status,
@@ -908,7 +920,14 @@ enum pl_code pl_chat_set_status(struct pl_ctx *ctx, const char *user, const char
 	if (!ok)
 		return pl_fail(err, PL_INVALID_ARGUMENT,
 			       "status must be online, away, busy or invisible");
-	struct status_args a = {user, status};
+	struct status_args a = {user, status, false, pl_now_ms()};
+	{
+		WITH_READER(ctx, r);
+		READER_OR_FAIL(r, err);
+		int conns;
+		a.online = online_now(ctx, r, user, &conns);
+		pl_ctx_reader_put(ctx, r);
+	}
 	if (pl_writer_run(ctx->writer, status_job, &a, err) != PL_OK)
 		return err->code;
 	/* Others see the status as a presence event; invisible as offline. */
@@ -972,26 +991,32 @@ static void seen_done(void *arg, const pl_error *err)
 void pl_chat_presence_changed(struct pl_ctx *ctx, const char *user, bool online)
 {
 	int64_t now = pl_now_ms();
+	char manual[16] = "";
+	int64_t seen;
+	json_t *st = NULL;
+	{
+		WITH_READER(ctx, s);
+		if (s) {
+			pl_store_user_status(s, user, manual, &seen);
+			st = status_of(ctx, s, NULL, user);
+			pl_ctx_reader_put(ctx, s);
+		}
+	}
+	bool invisible = strcmp(manual, "invisible") == 0;
 	if (!online) {
 		pl_chat_presence_mirror(ctx, user, 0, false);
-		/* Queued, not awaited: the caller is the hub's loop. */
-		struct seen_args *a = malloc(sizeof *a);
+		/* Queued, not awaited: the caller is the hub's loop.  An
+		 * invisible user's last_seen stays when they went invisible:
+		 * moving it would tell others when their sessions end. */
+		struct seen_args *a = invisible ? NULL : malloc(sizeof *a);
 		if (a) {
 			snprintf(a->user, sizeof a->user, "%s", user);
 			a->when = now;
 			pl_writer_submit(ctx->writer, seen_job, seen_done, a);
 		}
 	}
-	WITH_READER(ctx, s);
-	if (!s)
-		return;
-	char manual[16];
-	int64_t seen;
-	pl_store_user_status(s, user, manual, &seen);
-	json_t *st = status_of(ctx, s, NULL, user);
-	pl_ctx_reader_put(ctx, s);
 	/* invisible users never come online for others, nor go offline */
-	if (!st || strcmp(manual, "invisible") == 0) {
+	if (!st || invisible) {
 		json_decref(st);
 		return;
 	}

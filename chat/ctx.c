@@ -13,6 +13,7 @@
 #include "chat/chat.h"
 #include "core/ratelimit.h"
 #include "db/bus.h"
+#include "db/perms.h"
 #include "db/presence.h"
 
 
@@ -21,15 +22,26 @@ static void on_commit(void *ud, int64_t last_event_id)
 	pl_ctx_stored(ud, last_event_id);
 }
 
-static enum pl_code make_data_dir(const char *dir, pl_error *err)
+/* The folder 0700 and the store 0600 (0660 in a folder shared with a
+ * group: db/perms.h), before SQLite creates anything with its 0644. */
+static enum pl_code make_data_dir(const char *dir, const char *db_path, pl_error *err)
 {
-	if (mkdir(dir, 0750) != 0 && errno != EEXIST)
-		return pl_fail(err, PL_INTERNAL, "cannot create data folder %s: %s", dir,
-			       strerror(errno));
+	struct pl_perms p;
+	if (pl_perms_data_dir(dir, &p, err) != PL_OK)
+		return err->code;
 	/* SQLite's own words for this are "unable to open database file". */
 	if (access(dir, W_OK | X_OK) != 0)
 		return pl_fail(err, PL_INTERNAL, "cannot write in data folder %s: %s", dir,
 			       strerror(errno));
+	if (pl_perms_file(db_path, &p, true, err) != PL_OK)
+		return err->code;
+	static const char *const extra[] = {"-wal", "-shm"};
+	for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
+		char path[sizeof ((struct pl_ctx *)0)->db_path + 8];
+		snprintf(path, sizeof path, "%s%s", db_path, extra[i]);
+		if (pl_perms_file(path, &p, false, err) != PL_OK)
+			return err->code;
+	}
 	return PL_OK;
 }
 
@@ -40,9 +52,9 @@ enum pl_code pl_ctx_init(struct pl_ctx *ctx, const struct pl_config *cfg, bool r
 	ctx->cfg = cfg;
 	ctx->started_ms = pl_now_ms();
 	pthread_mutex_init(&ctx->lock, NULL);
-	if (make_data_dir(cfg->data_dir, err) != PL_OK)
-		return err->code;
 	snprintf(ctx->db_path, sizeof ctx->db_path, "%s/parley.db", cfg->data_dir);
+	if (make_data_dir(cfg->data_dir, ctx->db_path, err) != PL_OK)
+		return err->code;
 	ctx->known_users = pl_map_new();
 	ctx->tokens = pl_map_new();
 	/* Generous for people, a wall for a runaway bot; bursts of 4 s. */

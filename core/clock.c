@@ -20,7 +20,11 @@ int64_t pl_mono_ms(void)
 
 void pl_time_format(int64_t ms, char out[PL_TIME_LEN])
 {
-	time_t secs = (time_t)(ms / 1000);
+	/* Floor, not truncation: before 1970 (a `since` of year 1013 is
+	 * valid RFC 3339) the millisecond part is still 0..999. */
+	int64_t floor_s = ms / 1000 - (ms % 1000 < 0 ? 1 : 0);
+	int frac = (int)(ms - floor_s * 1000);
+	time_t secs = (time_t)floor_s;
 	struct tm tm;
 	gmtime_r(&secs, &tm);
 	/* tm fields are ints to the compiler: format wide, then keep the 24
@@ -28,7 +32,7 @@ void pl_time_format(int64_t ms, char out[PL_TIME_LEN])
 	char wide[96];
 	snprintf(wide, sizeof wide, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
 		 (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		 tm.tm_sec, (int)(ms % 1000));
+		 tm.tm_sec, frac);
 	memcpy(out, wide, PL_TIME_LEN - 1);
 	out[PL_TIME_LEN - 1] = 0;
 }

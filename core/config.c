@@ -751,6 +751,17 @@ void pl_config_usage(const char *prog)
 	printf("  %-25s %s\n", "-h, --help", "show this help and exit");
 }
 
+bool pl_config_secret_strong(const struct pl_config *cfg, char *why, size_t whylen)
+{
+	if (cfg->jwt_secret && cfg->jwt_secret_len >= PL_SECRET_MIN)
+		return true;
+	snprintf(why, whylen,
+		 "the JWT secret is %zu bytes; at least %d are needed (PARLEY_JWT_SECRET or "
+		 "--jwt-secret-file; e.g. head -c 48 /dev/urandom | base64 > FILE)",
+		 cfg->jwt_secret ? cfg->jwt_secret_len : 0, PL_SECRET_MIN);
+	return false;
+}
+
 /* Dev mode without a secret: one is made once and kept in the data folder
  * (O_EXCL: parleyd and parley.fcgi may start together), so dev tokens work
  * on both and survive restarts. */
@@ -759,7 +770,7 @@ bool pl_config_dev_secret(struct pl_config *cfg)
 	char path[4200];
 	unsigned char key[32];
 	snprintf(path, sizeof path, "%s/dev-secret", cfg->data_dir);
-	mkdir(cfg->data_dir, 0750);
+	mkdir(cfg->data_dir, 0700); /* db/perms.h */
 	for (int attempt = 0; attempt < 20; attempt++) {
 		int fd = open(path, O_RDONLY | O_CLOEXEC);
 		ssize_t n = fd >= 0 ? read(fd, key, sizeof key) : -1;

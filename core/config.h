@@ -60,6 +60,12 @@ enum pl_config_result {
 enum pl_config_result pl_config_load(struct pl_config *cfg, const char *prog, int argc,
 				     char **argv, int first, char *err, size_t errlen);
 void pl_config_free(struct pl_config *cfg);
+/* HS256 secrets shorter than this can be searched offline from one token. */
+#define PL_SECRET_MIN 32
+/* False (and why, naming the settings) for a secret under PL_SECRET_MIN
+ * bytes: parleyd and parley.fcgi refuse to start with one outside dev
+ * mode, and warn in dev mode. */
+bool pl_config_secret_strong(const struct pl_config *cfg, char *why, size_t whylen);
 /* Dev mode without a secret: loads (or makes, once) <data>/dev-secret. */
 bool pl_config_dev_secret(struct pl_config *cfg);
 void pl_config_usage(const char *prog);

@@ -2,6 +2,9 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "core/utf8.h"
 
 static const struct {
 	const char *name;
@@ -31,6 +34,10 @@ enum pl_code pl_fail(pl_error *err, enum pl_code code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof err->message, fmt, ap);
 	va_end(ap);
+	/* Messages quote what the client sent (a path, a field) and are cut
+	 * at 200 bytes: what is not UTF-8 would make the JSON error itself
+	 * fail (a 500 for a path with %FF in it). */
+	pl_utf8_scrub(err->message, strlen(err->message));
 	return code;
 }
 

@@ -120,3 +120,19 @@ bool pl_utf8_feed(pl_utf8_state *state, const unsigned char *s, size_t len)
 }
 
 bool pl_utf8_done(pl_utf8_state state) { return state == ST_ACCEPT; }
+
+void pl_utf8_scrub(char *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		size_t k = 1;
+		while (k <= 4 && i + k <= len && !pl_utf8_valid(s + i, k))
+			k++;
+		if (k <= 4 && i + k <= len) {
+			i += k;
+		} else {
+			s[i] = '?';
+			i++;
+		}
+	}
+}

@@ -12,6 +12,10 @@ bool pl_utf8_valid(const char *s, size_t len);
 /* Number of code points in valid UTF-8. */
 size_t pl_utf8_count(const char *s, size_t len);
 
+/* Replaces, in place, every byte that is not part of a valid sequence
+ * with '?': the result is valid UTF-8 of the same length. */
+void pl_utf8_scrub(char *s, size_t len);
+
 /* Incremental validation for a message split over several WebSocket
  * frames.  Start with state = 0; feed each piece; a false return means the
  * bytes so far can never be valid.  At the end the message is valid only if

@@ -24,6 +24,7 @@
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "db/perms.h"
 #include "db/presence.h"
 #include "db/redis.h"
 #include "db/store.h"
@@ -54,6 +55,9 @@ struct pl_bus {
 	bool listening;
 	struct sockaddr_un addr;
 	socklen_t addrlen;
+	struct pl_perms perms;          /* who may send (db/perms.h) */
+	unsigned long refused;          /* datagrams dropped since the last log line */
+	int64_t refused_logged;         /* when that line was written (ms) */
 
 	/* ---- Redis mode ---- */
 	bool redis;
@@ -140,8 +144,22 @@ enum pl_code pl_bus_open(const char *data_dir, bool listen, struct pl_bus **out,
 			free(b);
 			return err->code;
 		}
-		/* Workers may run as another user (the web server's). */
-		chmod(b->addr.sun_path, 0666);
+		/* Only the server's user (and a group the data folder is shared
+		 * with) may send: a datagram can make someone look online or
+		 * type.  Each datagram's sender is checked too (on_readable),
+		 * whatever the file's mode. */
+		int one = 1;
+		if (pl_perms_data_dir(data_dir, &b->perms, err) != PL_OK ||
+		    chmod(b->addr.sun_path, b->perms.file) != 0 ||
+		    setsockopt(b->fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) != 0) {
+			if (err->code == PL_OK)
+				pl_fail(err, PL_INTERNAL, "bus socket %s: %s", b->addr.sun_path,
+					strerror(errno));
+			unlink(b->addr.sun_path);
+			close(b->fd);
+			free(b);
+			return err->code;
+		}
 		int size = 4 << 20;
 		setsockopt(b->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
 		b->listening = true;
@@ -185,15 +203,61 @@ void pl_bus_send(struct pl_bus *b, char kind, const char *payload, size_t len)
 		     (struct sockaddr *)&b->addr, b->addrlen);
 }
 
+/* A datagram from a sender the bus does not trust: dropped, with at most
+ * one log line a minute (a flood must not flood the log too). */
+static void refuse(struct pl_bus *b, const struct ucred *who)
+{
+	b->refused++;
+	int64_t now = pl_mono_ms();
+	if (b->refused_logged && now - b->refused_logged < 60000)
+		return;
+	if (who)
+		log_warn("bus: dropped %lu datagram(s) from a process of another user (last: "
+			 "uid %u, gid %u, pid %d); only uid %u%s may send",
+			 b->refused, (unsigned)who->uid, (unsigned)who->gid, (int)who->pid,
+			 (unsigned)geteuid(), b->perms.shared ? " and the data folder's group" : "");
+	else
+		log_warn("bus: dropped %lu datagram(s) without sender credentials", b->refused);
+	b->refused = 0;
+	b->refused_logged = now;
+}
+
 static void on_readable(struct pl_watch *w, uint32_t events)
 {
 	(void)events;
 	struct pl_bus *b = (struct pl_bus *)w;
 	char buf[PL_BUS_MAX + 2];
+	union {
+		struct cmsghdr align;
+		char space[CMSG_SPACE(sizeof(struct ucred))];
+	} ctl;
 	for (;;) {
-		ssize_t n = recv(b->fd, buf, sizeof buf - 1, MSG_DONTWAIT);
-		if (n <= 0)
+		struct iovec iov = {buf, sizeof buf - 1};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
+				    .msg_control = ctl.space, .msg_controllen = sizeof ctl.space};
+		ssize_t n = recvmsg(b->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0)
 			break;
+		const struct ucred *who = NULL;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET)
+				continue;
+			if (c->cmsg_type == SCM_CREDENTIALS &&
+			    c->cmsg_len == CMSG_LEN(sizeof(struct ucred)))
+				who = (const struct ucred *)(void *)CMSG_DATA(c);
+			else if (c->cmsg_type == SCM_RIGHTS) /* descriptors nobody asked for */
+				for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+					int fd;
+					memcpy(&fd, CMSG_DATA(c) + i * sizeof fd, sizeof fd);
+					close(fd);
+				}
+		}
+		if (!who || !pl_perms_sender_ok(&b->perms, who->uid, who->gid)) {
+			refuse(b, who);
+			continue;
+		}
+		if (n == 0)
+			continue;
 		buf[n] = 0;
 		b->fn(b->ud, buf[0], buf + 1, (size_t)n - 1);
 	}

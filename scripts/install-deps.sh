@@ -3,7 +3,8 @@
 #   scripts/install-deps.sh          build and run: compiler, autotools, libraries
 #   scripts/install-deps.sh --test   also every tool the test command uses:
 #                                    servers the tests drive (redis, lighttpd,
-#                                    apache2, nginx), chromium, cppcheck, and
+#                                    apache2, nginx), chromium, cppcheck,
+#                                    clang with libFuzzer (make fuzz), and
 #                                    the npm test clients in
 #                                    tests/node (pinned to run on Debian 12's
 #                                    nodejs 18 and on newer nodes)
@@ -17,8 +18,10 @@ BUILD_PKGS=(build-essential autoconf automake pkg-config
   libcurl4-openssl-dev)
 # The README's walk-through: curl and jq for the API, openssl for a secret.
 RUN_PKGS=(curl jq openssl)
+# clang + libclang-rt-dev: the libFuzzer targets (clang only recommends the
+# runtime, and --no-install-recommends would leave -fsanitize=fuzzer unlinkable).
 TEST_PKGS=(ca-certificates curl jq procps redis-server redis-tools lighttpd apache2 nginx spawn-fcgi
-  chromium cppcheck nodejs npm)
+  chromium cppcheck clang libclang-rt-dev nodejs npm)
 BENCH_PKGS=(curl nginx libnginx-mod-nchan gnuplot-nox)
 
 want=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}")

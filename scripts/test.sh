@@ -99,7 +99,7 @@ preflight() {
   for pair in cc:build-essential make:make autoreconf:autoconf automake:automake pkg-config:pkg-config \
     tar:tar timeout:coreutils curl:curl jq:jq node:nodejs npm:npm redis-server:redis-server \
     redis-cli:redis-tools lighttpd:lighttpd apache2:apache2 nginx:nginx spawn-fcgi:spawn-fcgi \
-    chromium:chromium cppcheck:cppcheck; do
+    chromium:chromium cppcheck:cppcheck clang:clang; do
     tool=${pair%%:*} pkg=${pair#*:}
     PATH="$PATH:/usr/sbin:/sbin" command -v "$tool" >/dev/null 2>&1 || missing+=("$tool (apt package $pkg)")
   done
@@ -149,7 +149,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 IT=(tests/integration/rest.test.mjs tests/integration/compat.test.mjs tests/integration/push.test.mjs
   tests/integration/presence.test.mjs tests/integration/many.test.mjs tests/integration/resume.test.mjs
   tests/integration/shutdown.test.mjs tests/integration/ops.test.mjs tests/integration/webhook.test.mjs
-  tests/integration/pushlimits.test.mjs)
+  tests/integration/pushlimits.test.mjs tests/integration/security.test.mjs tests/integration/wsecho.test.mjs)
 present=()
 for t in "${IT[@]}"; do [ -f "$t" ] && present+=("$t"); done
 
@@ -203,6 +203,10 @@ bench_smoke() {
   if make -s bench-smoke; then echo "bench: 1 passed, 0 failed"; else echo "bench: 0 passed, 1 failed"; fi
 }
 [ -x bench/run.sh ] && suite "bench smoke" bench_smoke
+
+# libFuzzer targets over their corpora, 20 s each (scripts/fuzz.sh): a
+# parser regression fails here.
+suite "fuzz" scripts/fuzz.sh --check
 
 step "cppcheck"
 cpp() {

@@ -112,6 +112,8 @@ class User {
     page.on("pageerror", (e) => this.errors.push(String(e)));
     this.console = [];
     page.on("console", (m) => {
+      // The server's Content-Security-Policy must not stop anything the client does.
+      if (/Content Security Policy/i.test(m.text())) this.errors.push(m.text());
       this.console.push(`${new Date().toISOString().slice(11, 23)} ${name}: ${m.text()}`);
       if (this.console.length > 300) this.console.shift();
     });
@@ -435,7 +437,7 @@ async function scenario(browser, base, mode) {
     await until(async () => /last seen|offline/i.test(await alice.$(`#member-list li[data-user="bob"] .ustatus`).textContent()), "the last-seen text");
   });
 
-  await check(`${tag} no script errors on the pages`, async () => {
+  await check(`${tag} no script errors or CSP violations on the pages`, async () => {
     const errs = [...alice.errors, ...bob.errors];
     if (errs.length) throw new Error(errs.join(" | "));
   });

@@ -159,7 +159,10 @@ TMP=$(mktemp -d /tmp/parley-fcgi.XXXXXX)
 # Workers of a root-started Apache or nginx run as nobody: let them in.
 chmod 755 "$TMP"
 mkdir -p "$TMP/logs" "$TMP/data" "$TMP/run" "$TMP/cgi-bin"
-chmod 777 "$TMP/data"
+# A data folder shared with the workers' group (db/perms.h): its files are
+# made 0660 in that group, and the group may use parleyd's bus.
+share_data() { chgrp nogroup "$1" && chmod 2770 "$1"; }
+share_data "$TMP/data"
 cp -r "$ROOT/www" "$TMP/www"
 cp "$PARLEY_FCGI" "$TMP/cgi-bin/parley.cgi"
 chmod -R a+rX "$TMP/www" "$TMP/cgi-bin"
@@ -199,7 +202,8 @@ fi
 # ---- the servers ----
 
 # Files parleyd creates must be writable by the CGI programs of a
-# root-started Apache (nobody): the data folder, parley.db, its WAL.
+# root-started Apache (nobody): the data folder is shared with nogroup
+# (share_data), so parley.db and its WAL are made 0660 in that group.
 umask 000
 DP=$(free_port)
 "$PARLEYD" --listen "127.0.0.1:$DP" --data "$DATA" --www "$TMP/www" \
@@ -207,7 +211,6 @@ DP=$(free_port)
 PARLEYD_PID=$!
 PIDS+=("$PARLEYD_PID")
 wait_http "http://127.0.0.1:$DP/v1/health" || { bad "parleyd did not start"; finish; }
-chmod 666 "$DATA"/parley.db* 2>/dev/null
 
 # spawn-fcgi: two processes of parley.fcgi on a TCP socket, one long-poll
 # place each, for Apache, nginx and the direct FastCGI tests.
@@ -317,7 +320,7 @@ rest_stack() {
 	local data=$TMP/data-$name run=$TMP/run/$name
 	local DATA=$data DP FP=$FP port url sp spawned= fpid pids=() p n rc want
 	mkdir -p "$data" "$run"
-	chmod 777 "$data"
+	share_data "$data"
 	umask 000
 	DP=$(free_port)
 	"$PARLEYD" --listen "127.0.0.1:$DP" --data "$data" --www "$TMP/www" \
@@ -329,7 +332,6 @@ rest_stack() {
 		bad "$name: parleyd did not start"
 		return
 	fi
-	chmod 666 "$data"/parley.db* 2>/dev/null
 	port=$(free_port)
 	case $front in
 	lighttpd)
@@ -406,6 +408,7 @@ if command -v redis-server >/dev/null 2>&1; then
 	export REDIS_URL="redis://127.0.0.1:$RP"
 	RDATA=$TMP/data-redis
 	mkdir -p "$RDATA"
+	share_data "$RDATA"
 	RDP=$(free_port)
 	"$PARLEYD" --listen "127.0.0.1:$RDP" --data "$RDATA" --www "$TMP/www" \
 		>"$LOGS/parleyd-redis.log" 2>&1 &

@@ -14,6 +14,8 @@
 #include "chat/chat.h"
 #include "core/clock.h"
 #include "core/ids.h"
+#include "core/utf8.h"
+#include "api/http.h"
 #include "tests/unit/t.h"
 
 /* n copies of unit (a UTF-8 sequence) in a new string. */
@@ -165,6 +167,15 @@ static void test_time_format(void)
 	pl_time_format(951868799LL * 1000 + 999, t);
 	CHECK_STR(t, "2000-02-29T23:59:59.999Z");
 	CHECK(strlen(t) == PL_TIME_LEN - 1);
+	/* Before 1970 (found by tests/fuzz/fuzz_time): the fraction stays
+	 * 0..999 and the second is not rounded towards 1970. */
+	pl_time_format(-1, t);
+	CHECK_STR(t, "1969-12-31T23:59:59.999Z");
+	int64_t ms = 0, again = 1;
+	CHECK(pl_time_parse("1013-12-03T15:30:40.123Z", &ms));
+	pl_time_format(ms, t);
+	CHECK_STR(t, "1013-12-03T15:30:40.123Z");
+	CHECK(pl_time_parse(t, &again) && again == ms);
 }
 
 static void test_time_parse(void)
@@ -388,8 +399,33 @@ static void test_check_text(void)
 	}
 }
 
+/* ---- core/err: messages that quote client bytes stay UTF-8 ---- */
+
+static void test_error_utf8(void)
+{
+	/* Found by tests/fuzz/fuzz_api: a path with %9B in it answered 500,
+	 * because the 404's message was not UTF-8 and the JSON error failed. */
+	pl_error err;
+	pl_fail(&err, PL_NOT_FOUND, "path: no route for %s", "/v1/r\x9b\xa6" "eipts");
+	CHECK(pl_utf8_valid(err.message, strlen(err.message)));
+	CHECK_STR(err.message, "path: no route for /v1/r??eipts");
+	json_t *j = pl_error_json(&err);
+	CHECK(j != NULL);
+	json_decref(j);
+	/* Cut at 200 bytes in the middle of a character. */
+	char *name = repeat("\xc3\xa9", 150);
+	pl_fail(&err, PL_INVALID_ARGUMENT, "x: %s", name);
+	CHECK(pl_utf8_valid(err.message, strlen(err.message)));
+	CHECK(strlen(err.message) == sizeof err.message - 1);
+	free(name);
+	char ok[] = "caf\xc3\xa9 \xf0\x9f\x98\x80" "";
+	pl_utf8_scrub(ok, strlen(ok));
+	CHECK_STR(ok, "caf\xc3\xa9 \xf0\x9f\x98\x80" "");
+}
+
 int main(void)
 {
+	test_error_utf8();
 	test_valid_id();
 	test_dm_room_id();
 	test_dm_has_user();
