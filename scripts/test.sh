@@ -98,6 +98,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 IT=(tests/integration/rest.test.mjs tests/integration/compat.test.mjs tests/integration/push.test.mjs
+  tests/integration/limits.test.mjs
   tests/integration/presence.test.mjs tests/integration/many.test.mjs)
 present=()
 for t in "${IT[@]}"; do [ -f "$t" ] && present+=("$t"); done
