@@ -2,9 +2,12 @@
 // repeatable write, GET /v1/rooms pages, connection caps, the request
 // deadline, WebSocket frame memory, and the HTTP edges answered in JSON.
 // Every limit is checked one below, at, above and far past its edge.
+import { spawn } from "node:child_process";
 import net from "node:net";
-import { readFileSync } from "node:fs";
-import { api, assert, eq, requireNode, run, sleep, startServer, test, token, until } from "./lib.mjs";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fcgiRequest } from "../fcgi/fcgi.mjs";
+import { PARLEYD, SECRET, api, assert, eq, freePort, requireNode, run, sleep, startServer, test, token, until } from "./lib.mjs";
 
 const WebSocket = requireNode("ws");
 
@@ -145,6 +148,32 @@ test("read marks: REST and WebSocket frames share N a minute; beyond, nothing re
 test("the limits are per user: others write on", async () => {
   eq((await L("bystander", "POST", "/v1/me/status", { status: "away" })).status, 200);
   eq((await L("bystander", "POST", "/v1/rooms", { name: "Mine" })).status, 201);
+});
+
+test("parley.fcgi: the same limits and pages (its own buckets, per process)", async () => {
+  const bin = process.env.PARLEY_FCGI || path.join(path.dirname(PARLEYD), "parley.fcgi");
+  if (!existsSync(bin)) return console.log("  skipped: no parley.fcgi next to parleyd");
+  const port = await freePort();
+  const child = spawn(bin, ["--socket", `127.0.0.1:${port}`, "--data", limited.data, "--dev", "--room-rate", `${N}`,
+    "--edit-rate", `${N}`], { env: { ...process.env, PARLEY_JWT_SECRET: SECRET }, stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  child.stderr.on("data", (d) => (log += d));
+  const exited = new Promise((r) => child.on("exit", r));
+  try {
+    const addr = { port };
+    const F = (user, method, p, body) => fcgiRequest(addr, method, p, { tok: token(user), body })
+      .then((r) => ({ ...r, headers: { get: (k) => r.headers[k.toLowerCase()] } }));
+    await until(() => F("fcgi-user", "GET", "/v1/health").then((r) => r.status === 200).catch(() => false), "parley.fcgi");
+    await edge("fcgi create", (i) => F("fcgi-founder", "POST", "/v1/rooms", { id: `fc-${i}`, name: `F ${i}` }));
+    const m = (await F("fcgi-founder", "POST", "/v1/rooms/general/messages", { text: "x" })).body;
+    await edge("fcgi edit", (i) => F("fcgi-founder", "PATCH", `/v1/rooms/general/messages/${m.id}`, { text: `e${i}` }));
+    const page = (await F("fcgi-founder", "GET", "/v1/rooms?limit=1")).body;
+    eq([page.rooms.length, page.has_more], [1, true], "a page through parley.fcgi");
+  } finally {
+    child.kill("SIGTERM");
+    await exited;
+  }
+  assert(!/ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:/.test(log), `parley.fcgi: ${log}`);
 });
 
 // ---- GET /v1/rooms pages ----
