@@ -330,9 +330,9 @@ static const struct opt opts[] = {
 	 "                            no limit in --dev unless given)",
 	 "50", FOR_BOTH, set_int, F(post_rate), 0, 1000000},
 	{"--edit-rate", "PARLEY_EDIT_RATE", "N",
-	 "edits and deletes a user may make per minute (all at once at most;\n"
-	 "                            0 = no limit; so are the rates below, and all are off\n"
-	 "                            in --dev unless given)",
+	 "edits and deletes a user may make per minute, as many at once\n"
+	 "                            (this and the rates below: 0 = no limit; off in --dev\n"
+	 "                            unless given)",
 	 "120", FOR_BOTH, set_int, F(edit_rate), 0, 1000000},
 	{"--room-rate", "PARLEY_ROOM_RATE", "N",
 	 "rooms and direct-message rooms a user may open per minute", "20", FOR_BOTH, set_int,
@@ -349,13 +349,15 @@ static const struct opt opts[] = {
 	 "read marks (frames or requests) a user may send per minute", "240", FOR_BOTH, set_int,
 	 F(read_rate), 0, 1000000},
 	{"--max-user-connections", "PARLEY_MAX_USER_CONNECTIONS", "N",
-	 "push connections (WebSocket, SSE, long-poll) one user may hold; 0 = no cap", "20",
+	 "push connections (WebSocket, SSE, long-poll) one user may hold;\n"
+	 "                            0 = no cap", "20",
 	 FOR_D, set_int, F(max_user_connections), 0, 1000000},
 	{"--max-ip-connections", "PARLEY_MAX_IP_CONNECTIONS", "N",
 	 "connections one client address may hold; 0 = no cap", "500", FOR_D, set_int,
 	 F(max_ip_connections), 0, 1000000},
 	{"--request-timeout", "PARLEY_REQUEST_TIMEOUT", "SECONDS",
-	 "time a request's head and body may take in all before the connection is closed", "10",
+	 "time a request's head and body may take in all; then the\n"
+	 "                            connection is closed", "10",
 	 FOR_D, set_int, F(request_timeout), 1, 3600},
 	{"--keepalive", "PARLEY_KEEPALIVE", "SECONDS", "interval of SSE keep-alive comments", "15",
 	 FOR_BOTH, set_int, F(keepalive), 1, 3600},
