@@ -134,7 +134,14 @@ static void h_rooms(struct pl_call *c)
 {
 	pl_error err;
 	json_t *out = NULL;
-	enum pl_code rc = pl_chat_rooms(c->ctx, c->who.sub, &out, &err);
+	const char *v = pl_req_query(c->req, "limit");
+	int64_t limit = 100;
+	enum pl_code rc = PL_OK;
+	if (v && (!parse_id(v, &limit) || limit > PL_ROOMS_PAGE_MAX))
+		rc = pl_fail(&err, PL_INVALID_ARGUMENT, "limit must be 1 to %d", PL_ROOMS_PAGE_MAX);
+	if (rc == PL_OK)
+		rc = pl_chat_rooms(c->ctx, c->who.sub, pl_req_query(c->req, "after"),
+				   pl_req_query(c->req, "q"), (int)limit, &out, &err);
 	pl_reply(c, rc, 200, out, &err);
 }
 

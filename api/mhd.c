@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/guard.h"
 #include "api/handlers.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -30,6 +31,7 @@ struct pl_http {
 	struct pl_hub *hub;
 	atomic_bool stopping;
 	atomic_int posting;        /* posts waiting for their commit */
+	struct pl_guard *guard;    /* connection caps, the request deadline */
 };
 
 /* What one request accumulates between MHD's calls. */
@@ -42,6 +44,8 @@ struct req_state {
 	struct pl_http *s;         /* its server, */
 	struct pl_resp answer;     /* and its answer once committed */
 	bool answered;
+	bool started;              /* the first call (head checks) is done */
+	bool nul;                  /* the raw URI holds %00 */
 };
 
 static const char *query(void *adapter, const char *name)
@@ -54,7 +58,9 @@ static const char *header(struct MHD_Connection *c, const char *name)
 	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
-static enum MHD_Result send_resp(struct MHD_Connection *mc, struct pl_resp *r)
+/* close: "Connection: close", for answers after which the rest of what
+ * the client sent cannot be trusted to frame a next request. */
+static enum MHD_Result send_resp_close(struct MHD_Connection *mc, struct pl_resp *r, bool close)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(
 		r->len, r->body ? r->body : (char *)"", r->body ? MHD_RESPMEM_MUST_FREE
@@ -72,9 +78,16 @@ static enum MHD_Result send_resp(struct MHD_Connection *mc, struct pl_resp *r)
 	if (r->allow)
 		MHD_add_response_header(resp, "Allow", r->allow);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (close)
+		MHD_add_response_header(resp, "Connection", "close");
 	enum MHD_Result ok = MHD_queue_response(mc, (unsigned)r->status, resp);
 	MHD_destroy_response(resp);
 	return ok;
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *mc, struct pl_resp *r)
+{
+	return send_resp_close(mc, r, false);
 }
 
 static enum MHD_Result send_error(struct MHD_Connection *mc, const pl_error *err)
@@ -82,6 +95,47 @@ static enum MHD_Result send_error(struct MHD_Connection *mc, const pl_error *err
 	struct pl_resp r = {0};
 	pl_resp_error(&r, err);
 	return send_resp(mc, &r);
+}
+
+static enum MHD_Result send_error_close(struct MHD_Connection *mc, const pl_error *err)
+{
+	struct pl_resp r = {0};
+	pl_resp_error(&r, err);
+	return send_resp_close(mc, &r, true);
+}
+
+/* ---- connection caps ---- */
+
+static struct pl_guard_slot *slot_of(struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+/* A push connection's place under --max-user-connections (and, for the
+ * sockets the hub takes over, under its address's cap), given back when
+ * the last reference to c goes.  False (429 to send) over the cap. */
+static bool take_place(struct pl_http *s, struct MHD_Connection *mc, struct pl_conn *c,
+		       pl_error *err)
+{
+	bool over;
+	struct pl_guard_lease *l = pl_guard_lease(s->guard, slot_of(mc), c->user,
+						  c->kind != PL_CONN_POLL, &over);
+	if (!l) {
+		if (over) {
+			pl_fail(err, PL_RATE_LIMITED,
+				"connections: at most %d push connections per user; close one",
+				s->ctx->cfg->max_user_connections);
+			err->retry_after = 5;
+		} else {
+			pl_fail(err, PL_UNAVAILABLE, "out of memory");
+		}
+		return false;
+	}
+	c->released = pl_guard_release;
+	c->released_ud = l;
+	return true;
 }
 
 /* ---- the web client ---- */
@@ -206,11 +260,13 @@ static enum MHD_Result start_sse(struct pl_http *s, struct MHD_Connection *mc,
 		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
 	int fd = ci ? fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
 	struct pl_conn *c = fd >= 0 ? pl_conn_new(PL_CONN_SSE, call->who.sub) : NULL;
-	if (!c) {
+	if (!c)
+		pl_fail(&err, PL_UNAVAILABLE, "cannot open the stream now");
+	if (!c || !take_place(s, mc, c, &err)) {
 		if (fd >= 0)
 			close(fd);
+		pl_conn_unref(c);
 		free_options(&a);
-		pl_fail(&err, PL_UNAVAILABLE, "cannot open the stream now");
 		return send_error(mc, &err);
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -271,9 +327,11 @@ static enum MHD_Result start_poll(struct pl_http *s, struct MHD_Connection *mc,
 		return send_error(mc, &err);
 	}
 	struct pl_conn *c = new_conn(s, PL_CONN_POLL, call->who.sub, mc);
-	if (!c) {
-		free_options(&a);
+	if (!c)
 		pl_fail(&err, PL_UNAVAILABLE, "out of memory");
+	if (!c || !take_place(s, mc, c, &err)) {
+		pl_conn_unref(c);
+		free_options(&a);
 		return send_error(mc, &err);
 	}
 	c->poll_deadline_ms = pl_mono_ms() + timeout * 1000;
@@ -361,6 +419,12 @@ static enum MHD_Result start_ws(struct pl_http *s, struct MHD_Connection *mc,
 		return send_error(mc, &err);
 	}
 	p->c = pl_conn_new(kind, call->who.sub);
+	if (p->c && !take_place(s, mc, p->c, &err)) { /* 429 before the upgrade */
+		pl_conn_unref(p->c);
+		free_options(&p->a);
+		free(p);
+		return send_error(mc, &err);
+	}
 	struct MHD_Response *resp = p->c ? MHD_create_response_for_upgrade(ws_upgraded, p) : NULL;
 	if (!resp) {
 		pl_conn_unref(p->c);
@@ -402,6 +466,76 @@ static enum MHD_Result start_post(struct pl_http *s, struct MHD_Connection *mc,
 
 /* ---- requests ---- */
 
+/* HEAD on a push route: the headers a GET would start with, and no stream,
+ * poll or upgrade at all (MHD sends no body for HEAD). */
+static enum pl_route_kind head_only(enum pl_route_kind kind, struct pl_resp *resp)
+{
+	pl_error err;
+	if (kind == PL_ROUTE_SSE) {
+		pl_resp_text(resp, 200, "text/event-stream", NULL, 0);
+	} else if (kind == PL_ROUTE_POLL) {
+		pl_resp_text(resp, 200, "application/json", NULL, 0);
+	} else {
+		pl_fail(&err, PL_INVALID_ARGUMENT,
+			"method: a WebSocket handshake is a GET; HEAD opens nothing");
+		pl_resp_error(resp, &err);
+	}
+	return PL_ROUTE_REST;
+}
+
+/* The request's framing headers, counted. */
+struct framing {
+	int content_length, transfer_encoding;
+	const char *te;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+				     const char *value)
+{
+	(void)kind;
+	struct framing *f = cls;
+	if (strcasecmp(key, "Content-Length") == 0) {
+		f->content_length++;
+	} else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+		f->transfer_encoding++;
+		f->te = value;
+	}
+	return MHD_YES;
+}
+
+/* Checks made once the head is in, before any body is read.  A request
+ * whose body length is ambiguous (two Content-Lengths, Content-Length
+ * with Transfer-Encoding, an encoding other than chunked) would let what
+ * follows be read as another request (request smuggling behind a proxy):
+ * it is refused and the connection closed. */
+static enum MHD_Result check_head(struct MHD_Connection *mc, struct req_state *st)
+{
+	pl_error err;
+	struct framing f = {0};
+	if (pl_guard_over_ip(slot_of(mc))) {
+		pl_fail(&err, PL_RATE_LIMITED, "connections: too many from your address");
+		err.retry_after = 5;
+		return send_error_close(mc, &err);
+	}
+	if (st->nul) {
+		pl_fail(&err, PL_INVALID_ARGUMENT, "path: %%00 (a NUL byte) is not allowed");
+		return send_error_close(mc, &err);
+	}
+	MHD_get_connection_values(mc, MHD_HEADER_KIND, count_framing, &f);
+	if (f.content_length > 1)
+		pl_fail(&err, PL_INVALID_ARGUMENT, "Content-Length: given more than once");
+	else if (f.transfer_encoding > 1)
+		pl_fail(&err, PL_INVALID_ARGUMENT, "Transfer-Encoding: given more than once");
+	else if (f.transfer_encoding && f.content_length)
+		pl_fail(&err, PL_INVALID_ARGUMENT,
+			"Transfer-Encoding: not allowed together with Content-Length");
+	else if (f.transfer_encoding && strcasecmp(f.te, "chunked") != 0)
+		pl_fail(&err, PL_INVALID_ARGUMENT, "Transfer-Encoding: only chunked is understood");
+	else
+		return MHD_YES;
+	return send_error_close(mc, &err);
+}
+
 static enum MHD_Result dispatch(struct pl_http *s, struct MHD_Connection *mc, const char *url,
 				const char *method, struct req_state *st)
 {
@@ -422,6 +556,8 @@ static enum MHD_Result dispatch(struct pl_http *s, struct MHD_Connection *mc, co
 	struct pl_call call;
 	atomic_fetch_add(&s->ctx->counters.http_requests, 1);
 	enum pl_route_kind kind = pl_api_handle(s->ctx, &req, &resp, &call);
+	if (kind != PL_ROUTE_REST && kind != PL_ROUTE_POST && strcmp(method, "HEAD") == 0)
+		kind = head_only(kind, &resp);
 	switch (kind) {
 	case PL_ROUTE_REST: ret = send_resp(mc, &resp); break;
 	case PL_ROUTE_SSE: ret = start_sse(s, mc, &call); break;
@@ -462,10 +598,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	(void)version;
 	struct pl_http *s = cls;
 	struct req_state *st = *con_cls;
-	if (!st) {
-		st = calloc(1, sizeof *st);
-		*con_cls = st;
-		return st ? MHD_YES : MHD_NO;
+	if (!st) /* made by uri_seen; without memory, the request goes */
+		return MHD_NO;
+	if (!st->started) {
+		st->started = true;
+		return check_head(mc, st);
 	}
 	if (st->poll)
 		return answer_poll(mc, st);
@@ -478,16 +615,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	pl_guard_busy(s->guard, slot_of(mc), true); /* all in: the deadline is met */
 	return dispatch(s, mc, url, method, st);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 			 enum MHD_RequestTerminationCode why)
 {
-	(void)mc;
 	(void)why;
 	struct pl_http *s = cls;
 	struct req_state *st = *con_cls;
+	pl_guard_busy(s->guard, slot_of(mc), false); /* the next request's clock */
 	if (!st)
 		return;
 	if (st->poll) {
@@ -498,6 +636,38 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	free(st->body);
 	free(st);
 	*con_cls = NULL;
+}
+
+/* Called with the request line, the URI still raw: MHD decodes %00 into a
+ * NUL that silently cuts the path ("/metrics%00.js" would be "/metrics"),
+ * so it is looked for here.  The request's state starts here too. */
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *mc)
+{
+	(void)cls;
+	(void)mc;
+	struct req_state *st = calloc(1, sizeof *st);
+	if (st)
+		st->nul = strstr(uri, "%00") != NULL;
+	return st;
+}
+
+/* Every connection MHD accepts or closes, for the caps and the deadline. */
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct pl_http *s = cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *fd =
+			MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *peer =
+			MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		*socket_context = fd ? pl_guard_open(s->guard, fd->connect_fd,
+						     peer ? peer->client_addr : NULL)
+				     : NULL;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		pl_guard_close(s->guard, *socket_context);
+		*socket_context = NULL;
+	}
 }
 
 static bool listen_address(const struct pl_config *cfg, struct sockaddr_storage *ss,
@@ -538,10 +708,22 @@ struct pl_http *pl_http_start(struct pl_ctx *ctx, struct pl_hub *hub, pl_error *
 	}
 	s->ctx = ctx;
 	s->hub = hub;
-	if (!listen_address(ctx->cfg, &ss, err)) {
+	const struct pl_config *cfg = ctx->cfg;
+	s->guard = pl_guard_new(cfg->max_ip_connections, cfg->max_user_connections,
+				cfg->request_timeout);
+	if (!s->guard) {
+		pl_fail(err, PL_INTERNAL, "out of memory");
 		free(s);
 		return NULL;
 	}
+	if (!listen_address(ctx->cfg, &ss, err)) {
+		pl_guard_free(s->guard);
+		free(s);
+		return NULL;
+	}
+	/* Beyond twice the per-address cap, MHD closes at accept: no 429 can
+	 * be afforded to a flood. */
+	unsigned ip_wall = cfg->max_ip_connections > 0 ? 2u * (unsigned)cfg->max_ip_connections : 0;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
 			 MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_TURBO |
 			 (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
@@ -554,11 +736,15 @@ struct pl_http *pl_http_start(struct pl_ctx *ctx, struct pl_hub *hub, pl_error *
 		MHD_OPTION_CONNECTION_TIMEOUT, 120u,
 		MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+		MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, ip_wall,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_END);
 	if (!s->d) {
 		pl_fail(err, PL_INTERNAL, "cannot listen on %s:%d: %s", ctx->cfg->listen_host,
 			ctx->cfg->listen_port, errno ? strerror(errno) : "address in use?");
+		pl_guard_free(s->guard);
 		free(s);
 		return NULL;
 	}
@@ -584,5 +770,6 @@ void pl_http_stop(struct pl_http *s)
 	for (int i = 0; i < 1000 && atomic_load(&s->posting) > 0; i++)
 		usleep(10 * 1000);
 	MHD_stop_daemon(s->d);
+	pl_guard_free(s->guard);
 	free(s);
 }

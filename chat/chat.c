@@ -38,6 +38,28 @@ enum pl_code pl_check_text(const char *field, const char *v, size_t maxchars, pl
 	return PL_OK;
 }
 
+/* ---- rate limits ---- */
+
+enum pl_code pl_chat_limit(struct pl_ctx *ctx, enum pl_limit kind, const char *user,
+			   pl_error *err)
+{
+	static const char *const what[PL_LIMIT_COUNT] = {
+		[PL_LIMIT_EDIT] = "edits and deletes",
+		[PL_LIMIT_ROOM] = "rooms opened",
+		[PL_LIMIT_MEMBER] = "member changes",
+		[PL_LIMIT_STATUS] = "status changes",
+		[PL_LIMIT_TYPING] = "typing notices",
+		[PL_LIMIT_READ] = "read marks",
+	};
+	int retry = 1;
+	if ((unsigned)kind >= PL_LIMIT_COUNT ||
+	    pl_ratelimit_take(ctx->limits[kind], user, &retry))
+		return PL_OK;
+	pl_fail(err, PL_RATE_LIMITED, "rate: too many %s, retry in %d s", what[kind], retry);
+	err->retry_after = retry;
+	return err->code;
+}
+
 /* A read connection for the duration of one operation. */
 #define WITH_READER(ctx, s) pl_store *s = pl_ctx_reader(ctx)
 #define READER_OR_FAIL(s, err)                                                  \
@@ -240,7 +262,8 @@ enum pl_code pl_chat_room_create(struct pl_ctx *ctx, const char *user, const cha
 		return err->code;
 	if (id && pl_is_dm(id))
 		return pl_fail(err, PL_INVALID_ARGUMENT, "id: ids starting with dm: are reserved");
-	if (pl_check_text("name", name, PL_NAME_MAX, err) != PL_OK)
+	if (pl_check_text("name", name, PL_NAME_MAX, err) != PL_OK ||
+	    pl_chat_limit(ctx, PL_LIMIT_ROOM, user, err) != PL_OK)
 		return err->code;
 	if (!id) {
 		new_room_id(gen);
@@ -253,13 +276,27 @@ enum pl_code pl_chat_room_create(struct pl_ctx *ctx, const char *user, const cha
 	return PL_OK;
 }
 
-enum pl_code pl_chat_rooms(struct pl_ctx *ctx, const char *user, json_t **out, pl_error *err)
+enum pl_code pl_chat_rooms(struct pl_ctx *ctx, const char *user, const char *after,
+			   const char *q, int limit, json_t **out, pl_error *err)
 {
+	if (limit < 1 || limit > PL_ROOMS_PAGE_MAX)
+		return pl_fail(err, PL_INVALID_ARGUMENT, "limit must be 1 to %d", PL_ROOMS_PAGE_MAX);
+	if (after && pl_check_id("after", after, err) != PL_OK)
+		return err->code;
+	if (q && !*q)
+		q = NULL;
+	if (q && pl_check_text("q", q, PL_NAME_MAX, err) != PL_OK)
+		return err->code;
 	WITH_READER(ctx, s);
 	READER_OR_FAIL(s, err);
-	*out = json_pack("{s:o}", "rooms", pl_store_rooms_visible(s, user));
+	/* One row more than asked tells whether another page follows. */
+	json_t *rooms = pl_store_rooms_page(s, user, after, q, limit + 1);
 	pl_ctx_reader_put(ctx, s);
-	return PL_OK;
+	bool more = json_array_size(rooms) > (size_t)limit;
+	if (more)
+		json_array_remove(rooms, (size_t)limit);
+	*out = json_pack("{s:o, s:b}", "rooms", rooms, "has_more", more);
+	return *out ? PL_OK : pl_fail(err, PL_UNAVAILABLE, "out of memory");
 }
 
 /* Public rooms' metadata is for everyone; private rooms' for members. */
@@ -311,7 +348,8 @@ static enum pl_code join_job(pl_store *s, void *arg, pl_error *err)
 enum pl_code pl_chat_join(struct pl_ctx *ctx, const char *user, const char *room, json_t **out,
 			  pl_error *err)
 {
-	if (pl_check_id("room", room, err) != PL_OK)
+	if (pl_check_id("room", room, err) != PL_OK ||
+	    pl_chat_limit(ctx, PL_LIMIT_MEMBER, user, err) != PL_OK)
 		return err->code;
 	struct room_args a = {.ctx = ctx, .user = user, .room = room};
 	if (pl_writer_run(ctx->writer, join_job, &a, err) != PL_OK)
@@ -339,7 +377,8 @@ static enum pl_code leave_job(pl_store *s, void *arg, pl_error *err)
 
 enum pl_code pl_chat_leave(struct pl_ctx *ctx, const char *user, const char *room, pl_error *err)
 {
-	if (pl_check_id("room", room, err) != PL_OK)
+	if (pl_check_id("room", room, err) != PL_OK ||
+	    pl_chat_limit(ctx, PL_LIMIT_MEMBER, user, err) != PL_OK)
 		return err->code;
 	struct room_args a = {.ctx = ctx, .user = user, .room = room};
 	return pl_writer_run(ctx->writer, leave_job, &a, err);
@@ -381,7 +420,8 @@ static enum pl_code member_add_job(pl_store *s, void *arg, pl_error *err)
 enum pl_code pl_chat_member_add(struct pl_ctx *ctx, const char *user, const char *room,
 				const char *other, pl_error *err)
 {
-	if (pl_check_id("room", room, err) != PL_OK || pl_check_id("user", other, err) != PL_OK)
+	if (pl_check_id("room", room, err) != PL_OK || pl_check_id("user", other, err) != PL_OK ||
+	    pl_chat_limit(ctx, PL_LIMIT_MEMBER, user, err) != PL_OK)
 		return err->code;
 	struct room_args a = {.ctx = ctx, .user = user, .room = room, .other = other};
 	return pl_writer_run(ctx->writer, member_add_job, &a, err);
@@ -421,6 +461,8 @@ enum pl_code pl_chat_dm(struct pl_ctx *ctx, const char *user, const char *other,
 	if (strlen(room) > PL_ID_MAX)
 		return pl_fail(err, PL_INVALID_ARGUMENT,
 			       "user: the two user ids are too long for a direct-message room id");
+	if (pl_chat_limit(ctx, PL_LIMIT_ROOM, user, err) != PL_OK)
+		return err->code;
 	snprintf(name, sizeof name, "%s, %s", strcmp(user, other) < 0 ? user : other,
 		 strcmp(user, other) < 0 ? other : user);
 	struct room_args a = {.ctx = ctx, .user = user, .room = room, .other = other,
@@ -643,6 +685,8 @@ static enum pl_code change(struct pl_ctx *ctx, struct change_args *a, json_t **m
 		return err->code;
 	if (a->text && pl_check_text("text", a->text, PL_TEXT_MAX, err) != PL_OK)
 		return err->code;
+	if (pl_chat_limit(ctx, PL_LIMIT_EDIT, a->user, err) != PL_OK)
+		return err->code;
 	if (pl_writer_run(ctx->writer, change_job, a, err) != PL_OK) {
 		json_decref(a->msg);
 		return err->code;
@@ -680,6 +724,9 @@ static void publish(struct pl_ctx *ctx, const char *type, const char *room, json
 enum pl_code pl_chat_typing(struct pl_ctx *ctx, const char *user, const char *room, bool typing,
 			    pl_error *err)
 {
+	if (pl_check_id("room", room, err) != PL_OK ||
+	    pl_chat_limit(ctx, PL_LIMIT_TYPING, user, err) != PL_OK)
+		return err->code;
 	WITH_READER(ctx, s);
 	READER_OR_FAIL(s, err);
 	enum pl_code rc = need_member(s, room, user, err);
@@ -731,6 +778,8 @@ enum pl_code pl_chat_read(struct pl_ctx *ctx, const char *user, const char *room
 		return err->code;
 	if (up_to < 1)
 		return pl_fail(err, PL_INVALID_ARGUMENT, "up_to must be a message id");
+	if (pl_chat_limit(ctx, PL_LIMIT_READ, user, err) != PL_OK)
+		return err->code;
 	struct read_args a = {user, room, up_to, 0, 0};
 	if (pl_writer_run(ctx->writer, read_job, &a, err) != PL_OK)
 		return err->code;
@@ -920,6 +969,8 @@ enum pl_code pl_chat_set_status(struct pl_ctx *ctx, const char *user, const char
 	if (!ok)
 		return pl_fail(err, PL_INVALID_ARGUMENT,
 			       "status must be online, away, busy or invisible");
+	if (pl_chat_limit(ctx, PL_LIMIT_STATUS, user, err) != PL_OK)
+		return err->code;
 	struct status_args a = {user, status, false, pl_now_ms()};
 	{
 		WITH_READER(ctx, r);

@@ -30,7 +30,12 @@ void pl_chat_auth_cache_free(struct pl_ctx *ctx);
 
 enum pl_code pl_chat_room_create(struct pl_ctx *ctx, const char *user, const char *id,
 				 const char *name, bool priv, json_t **room, pl_error *err);
-enum pl_code pl_chat_rooms(struct pl_ctx *ctx, const char *user, json_t **out, pl_error *err);
+/* A page of the rooms user can see, in id order: {"rooms":[..],"has_more":b}.
+ * after: the last id of the page before (NULL: the first page); q: a part
+ * of the name, any ASCII case (NULL or "": all); limit 1 to 500. */
+#define PL_ROOMS_PAGE_MAX 500
+enum pl_code pl_chat_rooms(struct pl_ctx *ctx, const char *user, const char *after,
+			   const char *q, int limit, json_t **out, pl_error *err);
 enum pl_code pl_chat_room_get(struct pl_ctx *ctx, const char *user, const char *room,
 			      json_t **out, pl_error *err);
 enum pl_code pl_chat_join(struct pl_ctx *ctx, const char *user, const char *room,
@@ -98,6 +103,13 @@ void pl_chat_presence_changed(struct pl_ctx *ctx, const char *user, bool online)
 /* Mirrors parleyd's count for user into the store (queued, not awaited),
  * where parley.fcgi reads presence; online false removes it. */
 void pl_chat_presence_mirror(struct pl_ctx *ctx, const char *user, int connections, bool online);
+
+/* Takes one of user's tokens for a kind of write (enum pl_limit): PL_OK,
+ * or PL_RATE_LIMITED with err->retry_after, and the write must not happen.
+ * The operations below call it themselves; it is here for front ends that
+ * refuse before calling them. */
+enum pl_code pl_chat_limit(struct pl_ctx *ctx, enum pl_limit kind, const char *user,
+			   pl_error *err);
 
 /* Argument checks shared with the front ends. */
 enum pl_code pl_check_id(const char *field, const char *v, pl_error *err);

@@ -58,11 +58,22 @@ enum pl_code pl_ctx_init(struct pl_ctx *ctx, const struct pl_config *cfg, bool r
 	ctx->known_users = pl_map_new();
 	ctx->tokens = pl_map_new();
 	/* Generous for people, a wall for a runaway bot; bursts of 4 s. */
-	ctx->posts = pl_ratelimit_new(cfg->dev ? 0 : cfg->post_rate, 4.0 * cfg->post_rate);
+	ctx->posts = pl_ratelimit_new(cfg->post_rate, 4.0 * cfg->post_rate);
 	ctx->typing = pl_ratelimit_new(1.0 / 3.0, 1.0);
 	ctx->typing_renew = pl_ratelimit_new(1.0, 1.0);
 	if (!ctx->known_users || !ctx->tokens || !ctx->posts || !ctx->typing || !ctx->typing_renew)
 		return pl_fail(err, PL_INTERNAL, "out of memory");
+	/* The other writes: N a minute, a burst of N (a person never notices;
+	 * a script gets N and then one every 60/N s).  cfg already holds 0 for
+	 * the limits --dev turns off. */
+	const int per_minute[PL_LIMIT_COUNT] = {
+		[PL_LIMIT_EDIT] = cfg->edit_rate,     [PL_LIMIT_ROOM] = cfg->room_rate,
+		[PL_LIMIT_MEMBER] = cfg->member_rate, [PL_LIMIT_STATUS] = cfg->status_rate,
+		[PL_LIMIT_TYPING] = cfg->typing_rate, [PL_LIMIT_READ] = cfg->read_rate,
+	};
+	for (int i = 0; i < PL_LIMIT_COUNT; i++)
+		if (!(ctx->limits[i] = pl_ratelimit_new(per_minute[i] / 60.0, per_minute[i])))
+			return pl_fail(err, PL_INTERNAL, "out of memory");
 	/* Opening a reader first creates and migrates the schema once. */
 	pl_store *first = pl_ctx_reader(ctx);
 	if (!first)
@@ -95,6 +106,8 @@ void pl_ctx_close(struct pl_ctx *ctx)
 	pl_ratelimit_free(ctx->posts);
 	pl_ratelimit_free(ctx->typing);
 	pl_ratelimit_free(ctx->typing_renew);
+	for (int i = 0; i < PL_LIMIT_COUNT; i++)
+		pl_ratelimit_free(ctx->limits[i]);
 	pl_map_free(ctx->known_users);
 	pl_chat_auth_cache_free(ctx);
 	pthread_mutex_destroy(&ctx->lock);

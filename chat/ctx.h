@@ -35,6 +35,18 @@ struct pl_sink {
 
 #define PL_READERS_MAX 32
 
+/* The per-user limits of repeatable writes besides posting (see
+ * pl_chat_limit); each a token bucket of N a minute, N at once. */
+enum pl_limit {
+	PL_LIMIT_EDIT,     /* edits and deletes */
+	PL_LIMIT_ROOM,     /* rooms created, direct-message rooms opened */
+	PL_LIMIT_MEMBER,   /* member adds, joins, leaves */
+	PL_LIMIT_STATUS,   /* status changes */
+	PL_LIMIT_TYPING,   /* typing notices */
+	PL_LIMIT_READ,     /* read marks */
+	PL_LIMIT_COUNT
+};
+
 /* Counters for /metrics, bumped wherever the thing happens. */
 struct pl_counters {
 	_Atomic long long http_requests;
@@ -68,6 +80,7 @@ struct pl_ctx {
 	struct pl_ratelimit *typing;     /* one typing start per user and room per 3 s */
 	struct pl_webhook *webhook;      /* parleyd with --webhook (chat/webhook.h) */
 	struct pl_ratelimit *typing_renew; /* a held-back start renews the lapse, 1/s */
+	struct pl_ratelimit *limits[PL_LIMIT_COUNT]; /* per user, by enum pl_limit */
 	int64_t started_ms;
 	struct pl_counters counters;
 };

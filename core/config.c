@@ -388,8 +388,39 @@ static const struct opt opts[] = {
 	 "rooms up to this size get unasked presence, receipts and join/leave events", "100",
 	 FOR_BOTH, set_int, F(small_room), 1, 100000},
 	{"--post-rate", "PARLEY_POST_RATE", "N",
-	 "messages a user may post per second (bursts of 4x; 0 = no limit; no limit in --dev)",
+	 "messages a user may post per second (bursts of 4x; 0 = no limit;\n"
+	 "                            no limit in --dev unless given)",
 	 "50", FOR_BOTH, set_int, F(post_rate), 0, 1000000},
+	{"--edit-rate", "PARLEY_EDIT_RATE", "N",
+	 "edits and deletes a user may make per minute, as many at once\n"
+	 "                            (this and the rates below: 0 = no limit; off in --dev\n"
+	 "                            unless given)",
+	 "120", FOR_BOTH, set_int, F(edit_rate), 0, 1000000},
+	{"--room-rate", "PARLEY_ROOM_RATE", "N",
+	 "rooms and direct-message rooms a user may open per minute", "20", FOR_BOTH, set_int,
+	 F(room_rate), 0, 1000000},
+	{"--member-rate", "PARLEY_MEMBER_RATE", "N",
+	 "member adds, joins and leaves a user may make per minute", "60", FOR_BOTH, set_int,
+	 F(member_rate), 0, 1000000},
+	{"--status-rate", "PARLEY_STATUS_RATE", "N", "status changes a user may make per minute",
+	 "30", FOR_BOTH, set_int, F(status_rate), 0, 1000000},
+	{"--typing-rate", "PARLEY_TYPING_RATE", "N",
+	 "typing notices (frames or requests) a user may send per minute", "120", FOR_BOTH,
+	 set_int, F(typing_rate), 0, 1000000},
+	{"--read-rate", "PARLEY_READ_RATE", "N",
+	 "read marks (frames or requests) a user may send per minute", "240", FOR_BOTH, set_int,
+	 F(read_rate), 0, 1000000},
+	{"--max-user-connections", "PARLEY_MAX_USER_CONNECTIONS", "N",
+	 "push connections (WebSocket, SSE, long-poll) one user may hold;\n"
+	 "                            0 = no cap", "20",
+	 FOR_D, set_int, F(max_user_connections), 0, 1000000},
+	{"--max-ip-connections", "PARLEY_MAX_IP_CONNECTIONS", "N",
+	 "connections one client address may hold; 0 = no cap", "500", FOR_D, set_int,
+	 F(max_ip_connections), 0, 1000000},
+	{"--request-timeout", "PARLEY_REQUEST_TIMEOUT", "SECONDS",
+	 "time a request's head and body may take in all; then the\n"
+	 "                            connection is closed", "10",
+	 FOR_D, set_int, F(request_timeout), 1, 3600},
 	{"--keepalive", "PARLEY_KEEPALIVE", "SECONDS", "interval of SSE keep-alive comments", "15",
 	 FOR_BOTH, set_int, F(keepalive), 1, 3600},
 	{"--stats-interval", "PARLEY_STATS_INTERVAL", "SECONDS",
@@ -427,6 +458,25 @@ static const struct opt opts[] = {
 
 #define NOPTS (sizeof opts / sizeof *opts)
 
+/* A rate nobody set: --dev turns it off, otherwise it takes its default.
+ * A rate given explicitly (flag, environment, .env) applies in --dev too,
+ * so tests can run dev mode with limits on. */
+#define RATE_UNSET (-1)
+
+static void resolve_rates(struct pl_config *cfg)
+{
+	struct {
+		int *v, def;
+	} rates[] = {
+		{&cfg->post_rate, 50},   {&cfg->edit_rate, 120},   {&cfg->room_rate, 20},
+		{&cfg->member_rate, 60}, {&cfg->status_rate, 30},  {&cfg->typing_rate, 120},
+		{&cfg->read_rate, 240},
+	};
+	for (size_t i = 0; i < sizeof rates / sizeof *rates; i++)
+		if (*rates[i].v == RATE_UNSET)
+			*rates[i].v = cfg->dev ? 0 : rates[i].def;
+}
+
 static void set_defaults(struct pl_config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
@@ -437,7 +487,16 @@ static void set_defaults(struct pl_config *cfg)
 	cfg->presence_grace = 5;
 	cfg->ping_interval = 25;
 	cfg->small_room = 100;
-	cfg->post_rate = 50;
+	cfg->post_rate = RATE_UNSET; /* resolved by resolve_rates */
+	cfg->edit_rate = RATE_UNSET;
+	cfg->room_rate = RATE_UNSET;
+	cfg->member_rate = RATE_UNSET;
+	cfg->status_rate = RATE_UNSET;
+	cfg->typing_rate = RATE_UNSET;
+	cfg->read_rate = RATE_UNSET;
+	cfg->max_user_connections = 20;
+	cfg->max_ip_connections = 500;
+	cfg->request_timeout = 10;
 	cfg->keepalive = 15;
 	cfg->stats_interval = 30;
 	cfg->max_connections = 19500;
@@ -701,6 +760,7 @@ enum pl_config_result pl_config_load(struct pl_config *cfg, const char *prog, in
 		pl_config_free(cfg); /* so a caller that just exits leaks nothing */
 		return PL_CONFIG_ERROR;
 	}
+	resolve_rates(cfg);
 	if (cfg->webhook_url[0] && !cfg->webhook_secret[0]) {
 		fail(err, errlen, "--webhook needs --webhook-secret (or PARLEY_WEBHOOK_SECRET): "
 				  "receivers check the signature");

@@ -22,6 +22,19 @@ struct pl_config {
 	int ping_interval;         /* seconds, --ping-interval / PARLEY_PING_INTERVAL, 25 */
 	int small_room;            /* members, --small-room / PARLEY_SMALL_ROOM, 100 */
 	int post_rate;             /* messages per user per second, --post-rate / PARLEY_POST_RATE, 50 */
+	/* The other repeatable writes, each per user per minute (bursts of as
+	 * many): edits and deletes, rooms (and direct-message rooms) opened,
+	 * member adds, joins and leaves, status changes, typing, read marks.
+	 * Every rate: 0 = no limit; left unset in --dev, no limit either. */
+	int edit_rate;             /* --edit-rate, 120 */
+	int room_rate;             /* --room-rate, 20 */
+	int member_rate;           /* --member-rate, 60 */
+	int status_rate;           /* --status-rate, 30 */
+	int typing_rate;           /* --typing-rate, 120 */
+	int read_rate;             /* --read-rate, 240 */
+	int max_user_connections;  /* push connections per user, --max-user-connections, 20 (0 = no cap) */
+	int max_ip_connections;    /* connections per client address, --max-ip-connections, 500 */
+	int request_timeout;       /* seconds for a request's head and body, --request-timeout, 10 */
 	int keepalive;             /* SSE comment interval, --keepalive / PARLEY_KEEPALIVE, 15 */
 	int stats_interval;        /* seconds between stats lines, 0 = none (parleyd) */
 	int max_connections;       /* --max-connections / PARLEY_MAX_CONNECTIONS, 19500 */

@@ -50,10 +50,13 @@ static const char *const sql[S_COUNT] = {
 	[S_ROOM_INSERT] = "INSERT INTO rooms(id, name, private, created_by, created_at)"
 			  " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO NOTHING",
 	[S_ROOM_GET] = "SELECT " ROOM_COLS " FROM rooms WHERE id = ?1",
-	[S_ROOMS_VISIBLE] = "SELECT " ROOM_COLS " FROM rooms WHERE private = 0"
-			    " UNION SELECT r.id, r.name, r.private, r.created_by, r.created_at,"
-			    " r.member_count FROM members m JOIN rooms r ON r.id = m.room"
-			    " WHERE m.user = ?1 ORDER BY 1",
+	/* A page in id order: after ?2 (NULL: from the start), names holding
+	 * ?3 in any ASCII case (NULL: all), at most ?4 rows (-1: all). */
+	[S_ROOMS_VISIBLE] = "SELECT " ROOM_COLS " FROM rooms r WHERE (r.private = 0 OR EXISTS"
+			    " (SELECT 1 FROM members m WHERE m.room = r.id AND m.user = ?1))"
+			    " AND (?2 IS NULL OR r.id > ?2)"
+			    " AND (?3 IS NULL OR instr(lower(r.name), lower(?3)) > 0)"
+			    " ORDER BY r.id LIMIT ?4",
 	[S_ROOM_COUNT] = "SELECT member_count, private FROM rooms WHERE id = ?1",
 	[S_MEMBER_IS] = "SELECT 1 FROM members WHERE room = ?1 AND user = ?2",
 	[S_MEMBER_INSERT] = "INSERT INTO members(room, user, joined_at) VALUES(?1, ?2, ?3)"
@@ -474,12 +477,22 @@ static json_t *all_rows(sqlite3_stmt *st, json_t *(*fn)(sqlite3_stmt *))
 
 static json_t *first_col(sqlite3_stmt *st) { return col_text_or_null(st, 0); }
 
-json_t *pl_store_rooms_visible(pl_store *s, const char *user)
+json_t *pl_store_rooms_page(pl_store *s, const char *user, const char *after, const char *q,
+			    int limit)
 {
 	sqlite3_stmt *st = stmt(s, S_ROOMS_VISIBLE);
-	if (st)
+	if (st) {
 		bind_text(st, 1, user);
+		bind_text(st, 2, after); /* NULL binds NULL */
+		bind_text(st, 3, q);
+		sqlite3_bind_int(st, 4, limit);
+	}
 	return all_rows(st, room_row);
+}
+
+json_t *pl_store_rooms_visible(pl_store *s, const char *user)
+{
+	return pl_store_rooms_page(s, user, NULL, NULL, -1);
 }
 
 bool pl_store_is_member(pl_store *s, const char *room, const char *user)

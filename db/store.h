@@ -72,6 +72,11 @@ json_t *pl_store_room_get(pl_store *s, const char *id);
 bool pl_store_room_private(pl_store *s, const char *id, bool *priv);
 int pl_store_room_members(pl_store *s, const char *room); /* count, -1 if no room */
 json_t *pl_store_rooms_visible(pl_store *s, const char *user);
+/* The same a page at a time, in id order: rooms after the id after (NULL:
+ * from the first), whose names contain q in any ASCII case (NULL: all), at
+ * most limit of them. */
+json_t *pl_store_rooms_page(pl_store *s, const char *user, const char *after, const char *q,
+			    int limit);
 bool pl_store_is_member(pl_store *s, const char *room, const char *user);
 /* Adds or removes; *changed says whether membership really changed. */
 enum pl_code pl_store_member_add(pl_store *s, const char *room, const char *user, int64_t now,

@@ -73,6 +73,8 @@ void pl_conn_unref(struct pl_conn *c)
 {
 	if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
 		return;
+	if (c->released)
+		c->released(c->released_ud);
 	pl_conn_clear(c);
 	for (int i = 0; i < c->nasked; i++)
 		free(c->asked[i]);

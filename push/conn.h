@@ -95,6 +95,10 @@ struct pl_conn {
 
 	/* WebSocket state (hub thread only) */
 	struct pl_ws_state *ws;
+	/* The front end's hook run once when the last reference goes (it
+	 * gives back the connection's place under the connection caps). */
+	void (*released)(void *ud);
+	void *released_ud;
 };
 
 struct pl_conn *pl_conn_new(enum pl_conn_kind kind, const char *user);

@@ -537,8 +537,13 @@ static void process(struct pl_hub *h, struct pl_conn *c)
 		}
 		struct ws_frame f;
 		uint16_t code = WS_CLOSE_PROTOCOL;
+		/* A fragment is refused (1009) as soon as its header shows the
+		 * message would pass the limit, not once its payload is in:
+		 * reassembled fragments plus a frame never pin twice the limit.
+		 * Control frames (at most 125 bytes) always fit. */
+		size_t room = ws->mlen < WS_MSG_MAX - 125 ? WS_MSG_MAX - ws->mlen : 125;
 		enum ws_parse_result r =
-			ws_parse_frame(ws->rbuf + off, ws->rlen - off, WS_MSG_MAX, &f, &code);
+			ws_parse_frame(ws->rbuf + off, ws->rlen - off, room, &f, &code);
 		if (r == WS_PARSE_NEED_MORE)
 			break;
 		if (r == WS_PARSE_ERROR) {
@@ -572,13 +577,14 @@ static void process(struct pl_hub *h, struct pl_conn *c)
 	}
 }
 
+/* The buffer grows with the bytes that came, 4 KiB at a time, never to
+ * the size a frame announces nor by doubling: an unfinished frame pins
+ * what its sender actually sent. */
 static bool ensure_room(struct pl_ws_state *ws, size_t want)
 {
 	if (ws->rcap - ws->rlen >= want)
 		return true;
-	size_t cap = ws->rcap ? ws->rcap * 2 : 4096;
-	while (cap - ws->rlen < want)
-		cap *= 2;
+	size_t cap = (ws->rlen + want + 4095) / 4096 * 4096;
 	if (cap > WS_MSG_MAX + 4096 + 14 && ws->rlen + want > WS_MSG_MAX + 4096 + 14)
 		return false;
 	uint8_t *grown = realloc(ws->rbuf, cap);

@@ -147,6 +147,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 IT=(tests/integration/rest.test.mjs tests/integration/compat.test.mjs tests/integration/push.test.mjs
+  tests/integration/limits.test.mjs
   tests/integration/presence.test.mjs tests/integration/many.test.mjs tests/integration/resume.test.mjs
   tests/integration/shutdown.test.mjs tests/integration/ops.test.mjs tests/integration/webhook.test.mjs
   tests/integration/pushlimits.test.mjs tests/integration/security.test.mjs tests/integration/wsecho.test.mjs)

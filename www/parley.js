@@ -804,9 +804,18 @@ export class Parley {
   health() {
     return rest(this.url, "GET", "/v1/health");
   }
-  /** @returns {Promise<object[]>} public rooms and the caller's rooms */
-  async listRooms() {
-    return (await this.request("GET", "/v1/rooms")).rooms;
+  /**
+   * A page of the public rooms and the caller's rooms, in id order (the
+   * server answers at most `limit`, 1-500, default 100; `has_more` tells
+   * whether to ask again with `after` set to the last id).
+   * @param {{q?: string, limit?: number, after?: string}} [opts] q: part of the name
+   * @returns {Promise<object[]>}
+   */
+  async listRooms(opts = {}) {
+    const qs = new URLSearchParams();
+    for (const k of ["q", "limit", "after"]) if (opts[k] != null) qs.set(k, String(opts[k]));
+    const s = qs.toString();
+    return (await this.request("GET", `/v1/rooms${s ? "?" + s : ""}`)).rooms;
   }
   /** @param {string} room */
   getRoom(room) {

@@ -90,6 +90,37 @@ static void test_defaults(void)
 	pl_config_free(&c);
 }
 
+/* Rates: defaults outside --dev; in --dev, off unless given (flag or
+ * environment), so tests can turn limits on in dev mode. */
+static void test_rates(void)
+{
+	struct pl_config c;
+	CHECK(load(&c, "parleyd", NULL) == PL_CONFIG_OK);
+	CHECK(c.post_rate == 50 && c.edit_rate == 120 && c.room_rate == 20);
+	CHECK(c.member_rate == 60 && c.status_rate == 30 && c.typing_rate == 120);
+	CHECK(c.read_rate == 240);
+	CHECK(c.max_user_connections == 20 && c.max_ip_connections == 500);
+	CHECK(c.request_timeout == 10);
+	pl_config_free(&c);
+	CHECK(load(&c, "parleyd", ARGS("--dev")) == PL_CONFIG_OK);
+	CHECK(c.post_rate == 0 && c.edit_rate == 0 && c.room_rate == 0 && c.member_rate == 0);
+	CHECK(c.status_rate == 0 && c.typing_rate == 0 && c.read_rate == 0);
+	pl_config_free(&c);
+	setenv("PARLEY_ROOM_RATE", "7", 1);
+	CHECK(load(&c, "parleyd",
+		   ARGS("--dev", "--post-rate", "3", "--edit-rate=1", "--read-rate", "0",
+			"--max-user-connections", "0", "--max-ip-connections", "2",
+			"--request-timeout", "1")) == PL_CONFIG_OK);
+	CHECK(c.post_rate == 3 && c.edit_rate == 1 && c.room_rate == 7 && c.read_rate == 0);
+	CHECK(c.member_rate == 0 && c.typing_rate == 0);
+	CHECK(c.max_user_connections == 0 && c.max_ip_connections == 2 && c.request_timeout == 1);
+	pl_config_free(&c);
+	unsetenv("PARLEY_ROOM_RATE");
+	CHECK(fails("parleyd", ARGS("--edit-rate", "-1"), "--edit-rate"));
+	CHECK(fails("parleyd", ARGS("--request-timeout", "0"), "--request-timeout"));
+	CHECK(fails("parley.fcgi", ARGS("--max-user-connections", "3"), "unknown flag"));
+}
+
 static void test_flags(void)
 {
 	struct pl_config c;
@@ -409,6 +440,7 @@ int main(void)
 	clean_env();
 	test_defaults();
 	test_flags();
+	test_rates();
 	test_env();
 	test_port();
 	test_dotenv();
