@@ -771,14 +771,22 @@ static enum pl_code read_job(pl_store *s, void *arg, pl_error *err)
 	return PL_OK;
 }
 
-enum pl_code pl_chat_read(struct pl_ctx *ctx, const char *user, const char *room, int64_t up_to,
-			  pl_error *err)
+/* What both ways of marking read check first: the arguments, then the
+ * user's read budget. */
+static enum pl_code read_check(struct pl_ctx *ctx, const char *user, const char *room,
+			       int64_t up_to, pl_error *err)
 {
 	if (pl_check_id("room", room, err) != PL_OK)
 		return err->code;
 	if (up_to < 1)
 		return pl_fail(err, PL_INVALID_ARGUMENT, "up_to must be a message id");
-	if (pl_chat_limit(ctx, PL_LIMIT_READ, user, err) != PL_OK)
+	return pl_chat_limit(ctx, PL_LIMIT_READ, user, err);
+}
+
+enum pl_code pl_chat_read(struct pl_ctx *ctx, const char *user, const char *room, int64_t up_to,
+			  pl_error *err)
+{
+	if (read_check(ctx, user, room, up_to, err) != PL_OK)
 		return err->code;
 	struct read_args a = {user, room, up_to, 0, 0};
 	if (pl_writer_run(ctx->writer, read_job, &a, err) != PL_OK)
@@ -815,8 +823,7 @@ void pl_chat_read_async(struct pl_ctx *ctx, const char *user, const char *room, 
 			pl_read_done done, void *ud)
 {
 	pl_error err = {0};
-	if (pl_check_id("room", room, &err) == PL_OK && up_to < 1)
-		pl_fail(&err, PL_INVALID_ARGUMENT, "up_to must be a message id");
+	(void)read_check(ctx, user, room, up_to, &err);
 	struct read_async *r = err.code == PL_OK ? calloc(1, sizeof *r) : NULL;
 	if (r) {
 		r->user = strdup(user);
