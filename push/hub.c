@@ -741,8 +741,12 @@ static void do_attach(struct pl_hub *h, struct pl_conn *c, struct pl_attach *a)
 	 * the user's count passing through zero. */
 	if (c->kind == PL_CONN_POLL && c->session[0])
 		take_session(h, c);
-	/* Catch up first, so the resume point is current before any event. */
+	/* Catch up first, so the resume point is current before any event.
+	 * c is subscribed already but not placed yet: the catch-up must not
+	 * reach it (those events are its replay's, or before its hello). */
+	c->replaying = true;
 	fan_out(h);
+	c->replaying = false;
 	if (c->kind != PL_CONN_POLL)
 		hello(h, c);
 	if (a->last_event_id >= 0 && a->last_event_id < h->cursor) {
