@@ -1,0 +1,1107 @@
+/* push/eiosess: see eiosess.h. */
+#include "push/eiosess.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "push/eio.h"
+#include "push/hubint.h"
+#include "push/sio_bind.h"
+#include "push/ws.h"
+
+#define PING_INTERVAL_MS 25000
+#define PING_TIMEOUT_MS 20000
+#define CONNECT_TIMEOUT_MS 45000
+#define MAX_PAYLOAD (64 * 1024)           /* what parleyd reads of a POST body */
+#define CONF_MAX_PAYLOAD 1000000
+#define WS_MAX_MSG (1024 * 1024 + 64)     /* one WebSocket message, all fragments */
+
+/* A WebSocket: the session's transport, or one probing for the upgrade. */
+struct eio_ws {
+	struct pl_watch watch;            /* first member: the loop hands it back */
+	struct pl_eio *e;
+	struct pl_eio_sess *s;            /* NULL once the session let it go */
+	uint8_t *rbuf;
+	size_t rlen, rcap;
+	uint8_t *msg;                     /* a fragmented message so far */
+	size_t mlen;
+	bool in_msg, msg_bin;
+	char *out;                        /* framed bytes not yet written */
+	size_t olen, ooff;
+	bool closing;                     /* close frame queued: drop once written */
+	bool forgotten;                   /* on the dead list */
+	struct eio_ws *dead_next;
+};
+
+struct pl_eio_sess {
+	struct pl_eio *e;
+	struct pl_conn *c;
+	char sid[EIO_SID_LEN + 1];
+	bool ws_transport;                /* upgraded, or WebSocket from the start */
+	bool upgrading;                   /* probe answered, waiting for "5" */
+	bool engine_only;
+	bool ended;
+	struct pl_eio_req *get;           /* the waiting polling GET */
+	struct eio_ws *ws;                /* the WebSocket (transport or probe) */
+	char *token;
+	int64_t ping_due, pong_due;       /* pong_due 0: no ping outstanding */
+	int64_t connect_due;              /* 0: Socket.IO connected (or engine only) */
+	int64_t due;
+	size_t hidx;
+	void *upper;
+	struct pl_eio_sess *dead_next;
+};
+
+struct eio_mail {
+	struct pl_eio_req *req;           /* a polling request, or */
+	int fd;                           /* an upgraded socket */
+	char *extra;
+	size_t extra_len;
+	char sid[EIO_SID_LEN + 1];
+	char *token;
+	bool engine_only;
+	struct eio_mail *next;
+};
+
+struct pl_eio {
+	struct pl_hub *h;
+	pl_map *sessions;                 /* sid -> session (hub thread) */
+	pthread_mutex_t lock;             /* the mailbox */
+	struct eio_mail *head, *tail;
+	bool stopped;
+	struct pl_watch wake;             /* eventfd: mail */
+	struct pl_watch timer;            /* timerfd: the earliest deadline */
+	struct pl_eio_sess **heap;        /* sessions by due time */
+	size_t nheap, capheap;
+	int64_t armed;
+	int ping_interval, ping_timeout, max_payload;
+	bool conformance;
+	pl_map *receipts;                 /* the chat binding's (push/sio_bind.c) */
+	struct pl_eio_sess *dead;
+	struct eio_ws *dead_ws;
+};
+
+static void sess_end(struct pl_eio_sess *s, const char *why);
+static void ws_pump(struct eio_ws *ws);
+static void ws_drop(struct eio_ws *ws);
+
+/* ---- requests (any thread) ---- */
+
+struct pl_eio_req *pl_eio_req_new(void)
+{
+	struct pl_eio_req *r = calloc(1, sizeof *r);
+	if (r)
+		atomic_init(&r->refs, 1);
+	return r;
+}
+
+void pl_eio_req_unref(struct pl_eio_req *r)
+{
+	if (!r || atomic_fetch_sub(&r->refs, 1) != 1)
+		return;
+	free(r->token);
+	free(r->body);
+	free(r->out);
+	free(r);
+}
+
+/* Answers r (once) and lets go of the hub's reference. */
+static void reply(struct pl_eio_req *r, int status, const char *ctype, const char *body,
+		  size_t len)
+{
+	r->status = status;
+	r->ctype = ctype;
+	r->out = malloc(len + 1);
+	if (r->out) {
+		memcpy(r->out, body, len);
+		r->out[len] = 0;
+		r->out_len = len;
+	}
+	if (r->wake)
+		r->wake(r);
+	pl_eio_req_unref(r);
+}
+
+/* The reference server's 400 answers: {"code":N,"message":".."}. */
+static void reply_error(struct pl_eio_req *r, int code)
+{
+	static const char *const msgs[] = {"Transport unknown", "Session ID unknown",
+					   "Bad handshake method", "Bad request", "Forbidden",
+					   "Unsupported protocol version"};
+	char body[96];
+	int n = snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", code, msgs[code]);
+	reply(r, 400, "application/json", body, (size_t)n);
+}
+
+bool pl_eio_sid_ok(const char *sid)
+{
+	if (!sid || strlen(sid) != EIO_SID_LEN)
+		return false;
+	return strspn(sid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+	       EIO_SID_LEN;
+}
+
+static void post_mail(struct pl_hub *h, struct eio_mail *m)
+{
+	struct pl_eio *e = h->eio;
+	pthread_mutex_lock(&e->lock);
+	bool stopped = e->stopped;
+	if (!stopped) {
+		if (e->tail)
+			e->tail->next = m;
+		else
+			e->head = m;
+		e->tail = m;
+	}
+	pthread_mutex_unlock(&e->lock);
+	if (!stopped) {
+		uint64_t one = 1;
+		(void)!write(e->wake.fd, &one, sizeof one);
+		return;
+	}
+	/* The hub is gone: refuse here. */
+	if (m->req)
+		reply(m->req, 503, "text/plain", "stopping", 8);
+	if (m->fd >= 0)
+		close(m->fd);
+	free(m->extra);
+	free(m->token);
+	free(m);
+}
+
+void pl_eio_submit(struct pl_hub *h, struct pl_eio_req *r)
+{
+	struct eio_mail *m = calloc(1, sizeof *m);
+	atomic_fetch_add(&r->refs, 1);
+	if (!m) {
+		reply(r, 503, "text/plain", "out of memory", 13);
+		return;
+	}
+	m->req = r;
+	m->fd = -1;
+	post_mail(h, m);
+}
+
+void pl_eio_adopt_ws(struct pl_hub *h, int fd, const char *extra, size_t extra_len,
+		     const char *sid, const char *token, bool engine_only)
+{
+	struct eio_mail *m = calloc(1, sizeof *m);
+	if (!m) {
+		close(fd);
+		return;
+	}
+	m->fd = fd;
+	m->engine_only = engine_only;
+	if (sid)
+		snprintf(m->sid, sizeof m->sid, "%s", sid);
+	m->token = token ? strdup(token) : NULL;
+	if (extra_len && (m->extra = malloc(extra_len))) {
+		memcpy(m->extra, extra, extra_len);
+		m->extra_len = extra_len;
+	}
+	post_mail(h, m);
+}
+
+/* ---- timers: a min-heap of sessions by due time, one timerfd ---- */
+
+static void heap_swap(struct pl_eio *e, size_t a, size_t b)
+{
+	struct pl_eio_sess *t = e->heap[a];
+	e->heap[a] = e->heap[b];
+	e->heap[b] = t;
+	e->heap[a]->hidx = a;
+	e->heap[b]->hidx = b;
+}
+
+static void heap_fix(struct pl_eio *e, size_t i)
+{
+	while (i > 0 && e->heap[(i - 1) / 2]->due > e->heap[i]->due) {
+		heap_swap(e, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < e->nheap && e->heap[l]->due < e->heap[m]->due)
+			m = l;
+		if (r < e->nheap && e->heap[r]->due < e->heap[m]->due)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(e, i, m);
+		i = m;
+	}
+}
+
+static bool heap_add(struct pl_eio *e, struct pl_eio_sess *s)
+{
+	if (e->nheap == e->capheap) {
+		size_t cap = e->capheap ? e->capheap * 2 : 256;
+		void *grown = realloc(e->heap, cap * sizeof *e->heap);
+		if (!grown)
+			return false;
+		e->heap = grown;
+		e->capheap = cap;
+	}
+	s->hidx = e->nheap;
+	e->heap[e->nheap++] = s;
+	heap_fix(e, s->hidx);
+	return true;
+}
+
+static void heap_remove(struct pl_eio *e, struct pl_eio_sess *s)
+{
+	size_t i = s->hidx;
+	if (i >= e->nheap || e->heap[i] != s)
+		return;
+	heap_swap(e, i, e->nheap - 1);
+	e->nheap--;
+	if (i < e->nheap)
+		heap_fix(e, i);
+}
+
+static void arm(struct pl_eio *e)
+{
+	int64_t due = e->nheap ? e->heap[0]->due : 0;
+	if (due == e->armed)
+		return;
+	e->armed = due;
+	struct itimerspec its = {0};
+	if (due) {
+		its.it_value.tv_sec = due / 1000;
+		its.it_value.tv_nsec = (due % 1000) * 1000000L;
+		if (!its.it_value.tv_sec && !its.it_value.tv_nsec)
+			its.it_value.tv_nsec = 1;
+	}
+	timerfd_settime(e->timer.fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void reschedule(struct pl_eio_sess *s)
+{
+	int64_t due = s->pong_due ? s->pong_due : s->ping_due;
+	if (s->connect_due && s->connect_due < due)
+		due = s->connect_due;
+	s->due = due;
+	heap_fix(s->e, s->hidx);
+	arm(s->e);
+}
+
+static void sess_timer(struct pl_eio_sess *s, int64_t now)
+{
+	if (s->connect_due && now >= s->connect_due) {
+		sess_end(s, "connect timeout");
+		return;
+	}
+	if (s->pong_due && now >= s->pong_due) {
+		sess_end(s, "ping timeout");
+		return;
+	}
+	if (!s->pong_due && now >= s->ping_due) {
+		pl_eio_send_text(s, "2", 1);
+		s->pong_due = now + s->e->ping_timeout;
+	}
+	if (!s->ended)
+		reschedule(s);
+}
+
+static void on_timer(struct pl_watch *w, uint32_t events)
+{
+	(void)events;
+	struct pl_eio *e = (struct pl_eio *)((char *)w - offsetof(struct pl_eio, timer));
+	uint64_t n;
+	(void)!read(w->fd, &n, sizeof n);
+	e->armed = 0;
+	int64_t now = pl_mono_ms();
+	while (e->nheap && e->heap[0]->due <= now)
+		sess_timer(e->heap[0], now);
+	arm(e);
+}
+
+/* ---- sessions ---- */
+
+static bool new_sid(char out[EIO_SID_LEN + 1])
+{
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	unsigned char rnd[EIO_SID_LEN];
+	if (RAND_bytes(rnd, sizeof rnd) != 1)
+		return false;
+	for (int i = 0; i < EIO_SID_LEN; i++)
+		out[i] = alphabet[rnd[i] & 63];
+	out[EIO_SID_LEN] = 0;
+	return true;
+}
+
+static void sess_free(struct pl_eio_sess *s)
+{
+	if (s->c) {
+		s->c->eio = NULL;
+		pl_conn_unref(s->c);
+	}
+	free(s->token);
+	free(s);
+}
+
+static struct pl_eio_sess *sess_new(struct pl_eio *e, const char *token, bool engine_only)
+{
+	struct pl_eio_sess *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->e = e;
+	s->engine_only = engine_only;
+	s->c = pl_conn_new(PL_CONN_SIO, "");
+	s->token = token ? strdup(token) : NULL;
+	if (!s->c || !new_sid(s->sid) || (token && !s->token) || pl_map_get(e->sessions, s->sid) ||
+	    !pl_map_put(e->sessions, s->sid, s)) {
+		sess_free(s);
+		return NULL;
+	}
+	s->c->eio = s;
+	int64_t now = pl_mono_ms();
+	s->ping_due = now + e->ping_interval;
+	s->connect_due = engine_only ? 0 : now + CONNECT_TIMEOUT_MS;
+	if (!heap_add(e, s)) {
+		pl_map_del(e->sessions, s->sid);
+		sess_free(s);
+		return NULL;
+	}
+	reschedule(s);
+	return s;
+}
+
+static bool send_open(struct pl_eio_sess *s, char *out, size_t cap, size_t *len)
+{
+	int n = snprintf(out, cap,
+			 "0{\"sid\":\"%s\",\"upgrades\":[%s],\"pingInterval\":%d,\"pingTimeout\":%d,"
+			 "\"maxPayload\":%d}",
+			 s->sid, s->ws_transport ? "" : "\"websocket\"", s->e->ping_interval,
+			 s->e->ping_timeout, s->e->max_payload);
+	*len = (size_t)n;
+	return n > 0 && (size_t)n < cap;
+}
+
+/* The whole queue as one polling payload: text packets as they are, binary
+ * ones as "b" + base64, separated by 0x1e.  Called with the lock held. */
+static char *queue_payload(struct pl_conn *c, size_t *len)
+{
+	size_t cap = 1;
+	for (struct pl_qitem *it = c->head; it; it = it->next)
+		cap += it->buf->len * 4 / 3 + 8;
+	char *out = malloc(cap);
+	size_t n = 0;
+	if (!out)
+		return NULL;
+	for (struct pl_qitem *it = c->head; it; it = it->next) {
+		if (n)
+			out[n++] = EIO_SEP;
+		if (it->buf->data[0] == 'b') {
+			out[n++] = 'b';
+			n += eio_b64_encode((const uint8_t *)it->buf->data + 1, it->buf->len - 1,
+					    out + n);
+		} else {
+			memcpy(out + n, it->buf->data, it->buf->len);
+			n += it->buf->len;
+		}
+	}
+	out[n] = 0;
+	*len = n;
+	return out;
+}
+
+/* Answers the waiting GET with what is queued, or with a noop when
+ * nothing is and an upgrade (or the end) needs it released. */
+static void answer_get(struct pl_eio_sess *s, bool force)
+{
+	struct pl_eio_req *r = s->get;
+	if (!r)
+		return;
+	pthread_mutex_lock(&s->c->lock);
+	size_t len = 0;
+	char *body = s->c->head ? queue_payload(s->c, &len) : NULL;
+	if (body)
+		pl_conn_clear(s->c);
+	pthread_mutex_unlock(&s->c->lock);
+	if (!body && !force)
+		return;
+	s->get = NULL;
+	if (body)
+		reply(r, 200, "text/plain; charset=UTF-8", body, len);
+	else
+		reply(r, 200, "text/plain; charset=UTF-8", "6", 1);
+	free(body);
+}
+
+static void sess_end(struct pl_eio_sess *s, const char *why)
+{
+	if (s->ended)
+		return;
+	s->ended = true;
+	log_debug("engine.io: session %s ends: %s", s->sid, why);
+	pl_sio_on_end(s);
+	heap_remove(s->e, s);
+	arm(s->e);
+	pl_map_del(s->e->sessions, s->sid);
+	if (s->get) {
+		struct pl_eio_req *r = s->get;
+		s->get = NULL;
+		reply(r, 200, "text/plain; charset=UTF-8", "1", 1);
+	}
+	if (s->ws) {
+		struct eio_ws *ws = s->ws;
+		s->ws = NULL;
+		ws->s = NULL;
+		ws_drop(ws);
+	}
+	s->c->closing = true;
+	s->dead_next = s->e->dead;
+	s->e->dead = s;
+}
+
+void pl_eio_end(struct pl_eio_sess *s, const char *why) { sess_end(s, why); }
+
+bool pl_eio_send(struct pl_eio_sess *s, struct pl_buf *b)
+{
+	if (!b || s->ended || s->c->closing)
+		return false;
+	pl_hub_deliver_buf(s->e->h, s->c, b);
+	return !s->c->closing;
+}
+
+bool pl_eio_send_text(struct pl_eio_sess *s, const char *text, size_t len)
+{
+	struct pl_buf *b = pl_buf_new(text, len);
+	bool ok = pl_eio_send(s, b);
+	pl_buf_unref(b);
+	return ok;
+}
+
+struct pl_conn *pl_eio_conn(struct pl_eio_sess *s) { return s->c; }
+struct pl_hub *pl_eio_hub(struct pl_eio_sess *s) { return s->e->h; }
+const char *pl_eio_token(struct pl_eio_sess *s) { return s->token; }
+const char *pl_eio_sid(struct pl_eio_sess *s) { return s->sid; }
+bool pl_eio_conformance(struct pl_eio_sess *s) { return s->e->conformance; }
+void **pl_eio_upper(struct pl_eio_sess *s) { return &s->upper; }
+
+pl_map *pl_eio_receipts(struct pl_hub *h)
+{
+	struct pl_eio *e = h->eio;
+	if (pl_map_len(e->receipts) > 100000) { /* only saves repeats: start over */
+		pl_map_free_all(e->receipts);
+		e->receipts = pl_map_new();
+	}
+	return e->receipts;
+}
+
+void pl_eio_connected(struct pl_eio_sess *s)
+{
+	s->connect_due = 0;
+	reschedule(s);
+}
+
+bool pl_eio_renew_conn(struct pl_eio_sess *s)
+{
+	struct pl_conn *old = s->c, *c = pl_conn_new(PL_CONN_SIO, "");
+	if (!c)
+		return false;
+	pthread_mutex_lock(&old->lock);
+	for (struct pl_qitem *it = old->head; it; it = it->next)
+		pl_conn_push(c, it->buf);
+	pl_conn_clear(old);
+	pthread_mutex_unlock(&old->lock);
+	old->eio = NULL;
+	old->closing = true;
+	pl_conn_unref(old);
+	c->eio = s;
+	s->c = c;
+	pl_hub_mark_dirty(s->e->h, c);
+	return true;
+}
+
+/* ---- packets, from either transport ---- */
+
+static void heartbeat(struct pl_eio_sess *s)
+{
+	s->pong_due = 0;
+	s->ping_due = pl_mono_ms() + s->e->ping_interval;
+	reschedule(s);
+}
+
+static bool echo_binary(struct pl_eio_sess *s, const uint8_t *p, size_t n)
+{
+	struct pl_buf *b = pl_buf_alloc(n + 1);
+	if (!b)
+		return false;
+	b->data[0] = 'b';
+	memcpy(b->data + 1, p, n);
+	bool ok = pl_eio_send(s, b);
+	pl_buf_unref(b);
+	return ok;
+}
+
+/* One packet; false for a malformed one (the session then ends). */
+static bool on_packet(struct pl_eio_sess *s, const char *p, size_t n, bool binary)
+{
+	if (s->ended)
+		return true;
+	if (binary) {
+		if (s->engine_only)
+			return echo_binary(s, (const uint8_t *)p, n);
+		return pl_sio_on_binary(s, (const uint8_t *)p, n);
+	}
+	if (n == 0)
+		return false;
+	switch (p[0]) {
+	case EIO_CLOSE:
+		sess_end(s, "client close");
+		return true;
+	case EIO_PING: {
+		char pong[64];
+		if (n > sizeof pong)
+			return false;
+		memcpy(pong, p, n);
+		pong[0] = EIO_PONG;
+		pl_eio_send_text(s, pong, n);
+		return true;
+	}
+	case EIO_PONG:
+		heartbeat(s);
+		return true;
+	case EIO_MESSAGE:
+		if (s->engine_only)
+			return pl_eio_send_text(s, p, n) || true;
+		return pl_sio_on_text(s, p + 1, n - 1);
+	case EIO_UPGRADE:
+	case EIO_NOOP:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A polling POST: every packet of the payload, in order. */
+static void handle_post(struct pl_eio_sess *s, struct pl_eio_req *r)
+{
+	if (r->too_large) {
+		reply(r, 413, "text/plain", "payload too large", 17);
+		sess_end(s, "payload too large");
+		return;
+	}
+	size_t pos = 0, n;
+	const char *pkt;
+	bool ok = r->len > 0;
+	uint8_t *bin = NULL;
+	while (ok && !s->ended && eio_payload_next(r->body, r->len, &pos, &pkt, &n)) {
+		if (n > 0 && pkt[0] == 'b') {
+			size_t blen;
+			free(bin);
+			bin = malloc(n);
+			ok = bin && eio_b64_decode(pkt + 1, n - 1, bin, &blen) &&
+			     on_packet(s, (const char *)bin, blen, true);
+		} else {
+			ok = on_packet(s, pkt, n, false);
+		}
+	}
+	free(bin);
+	if (!ok) {
+		reply_error(r, 3);
+		sess_end(s, "parse error");
+		return;
+	}
+	reply(r, 200, "text/html", "ok", 2);
+}
+
+static void handle_req(struct pl_eio *e, struct pl_eio_req *r)
+{
+	if (!r->sid[0]) {
+		if (r->post) {
+			reply_error(r, 2);
+			return;
+		}
+		struct pl_eio_sess *s = sess_new(e, r->token, r->engine_only);
+		char open[256];
+		size_t n;
+		if (!s || !send_open(s, open, sizeof open, &n)) {
+			reply(r, 503, "text/plain", "cannot open a session now", 25);
+			return;
+		}
+		reply(r, 200, "text/plain; charset=UTF-8", open, n);
+		return;
+	}
+	struct pl_eio_sess *s = pl_map_get(e->sessions, r->sid);
+	if (!s || s->ended || s->engine_only != r->engine_only) {
+		reply_error(r, 1);
+		return;
+	}
+	if (s->ws_transport) { /* upgraded: polling is over for this session */
+		reply_error(r, 3);
+		return;
+	}
+	if (r->post) {
+		handle_post(s, r);
+		return;
+	}
+	if (s->get) { /* one GET at a time */
+		reply_error(r, 3);
+		sess_end(s, "poll overlap");
+		return;
+	}
+	s->get = r;
+	atomic_fetch_add(&r->refs, 1);
+	pl_eio_req_unref(r); /* the mail's reference: s->get holds one now */
+	answer_get(s, s->upgrading);
+}
+
+/* ---- WebSocket ---- */
+
+static bool ws_append(struct eio_ws *ws, enum ws_opcode op, const void *p, size_t n)
+{
+	uint8_t head[14];
+	size_t h = ws_frame_header(head, op, true, n);
+	char *grown = realloc(ws->out, ws->olen + h + n);
+	if (!grown)
+		return false;
+	ws->out = grown;
+	memcpy(ws->out + ws->olen, head, h);
+	memcpy(ws->out + ws->olen + h, p, n);
+	ws->olen += h + n;
+	return true;
+}
+
+static void ws_forget(struct eio_ws *ws)
+{
+	if (ws->watch.fd >= 0) {
+		pl_loop_del(ws->e->h->loop, &ws->watch);
+		close(ws->watch.fd);
+		ws->watch.fd = -1;
+	}
+	free(ws->rbuf);
+	free(ws->msg);
+	free(ws->out);
+	ws->rbuf = ws->msg = NULL;
+	ws->out = NULL;
+	ws->rlen = ws->rcap = ws->mlen = ws->olen = ws->ooff = 0;
+	if (ws->forgotten)
+		return;
+	ws->forgotten = true;
+	ws->dead_next = ws->e->dead_ws;
+	ws->e->dead_ws = ws;
+}
+
+/* Writes what is framed; true when all of it went. */
+static bool ws_write(struct eio_ws *ws)
+{
+	while (ws->ooff < ws->olen && ws->watch.fd >= 0) {
+		ssize_t w = write(ws->watch.fd, ws->out + ws->ooff, ws->olen - ws->ooff);
+		if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+			pl_loop_mod(ws->e->h->loop, &ws->watch, EPOLLIN | EPOLLOUT);
+			return false;
+		}
+		if (w < 0) {
+			if (ws->s)
+				sess_end(ws->s, "transport error");
+			else
+				ws_forget(ws);
+			return false;
+		}
+		ws->ooff += (size_t)w;
+	}
+	if (ws->watch.fd < 0)
+		return false;
+	free(ws->out);
+	ws->out = NULL;
+	ws->olen = ws->ooff = 0;
+	pl_loop_mod(ws->e->h->loop, &ws->watch, EPOLLIN);
+	if (ws->closing) {
+		shutdown(ws->watch.fd, SHUT_WR);
+		ws_forget(ws);
+		return false;
+	}
+	return true;
+}
+
+/* The session let go of ws: a close packet and frame, then it goes. */
+static void ws_drop(struct eio_ws *ws)
+{
+	if (ws->watch.fd < 0 || ws->closing)
+		return;
+	uint8_t payload[125];
+	size_t n = ws_close_payload(payload, WS_CLOSE_NORMAL, "");
+	ws_append(ws, WS_TEXT, "1", 1);
+	ws_append(ws, WS_CLOSE, payload, n);
+	ws->closing = true;
+	ws_write(ws);
+}
+
+/* Moves the session's queue into frames and writes them. */
+static void ws_pump(struct eio_ws *ws)
+{
+	struct pl_eio_sess *s = ws->s;
+	while (s && !s->ended && ws->watch.fd >= 0) {
+		if (ws->olen && !ws_write(ws))
+			return;
+		struct pl_conn *c = s->c;
+		pthread_mutex_lock(&c->lock);
+		bool any = c->head != NULL;
+		for (struct pl_qitem *it = c->head; it; it = it->next) {
+			const char *d = it->buf->data;
+			size_t len = it->buf->len;
+			if (len && d[0] == 'b') {
+				ws_append(ws, WS_BINARY, d + 1, len - 1);
+				continue;
+			}
+			while (len) { /* text: one frame per packet */
+				const char *sep = memchr(d, EIO_SEP, len);
+				size_t one = sep ? (size_t)(sep - d) : len;
+				ws_append(ws, WS_TEXT, d, one);
+				d += one + (sep ? 1 : 0);
+				len -= one + (sep ? 1 : 0);
+			}
+		}
+		pl_conn_clear(c);
+		pthread_mutex_unlock(&c->lock);
+		if (!any)
+			return;
+	}
+}
+
+/* A whole message from the socket. */
+static bool ws_message(struct eio_ws *ws, const uint8_t *p, size_t n, bool binary)
+{
+	struct pl_eio_sess *s = ws->s;
+	if (!s)
+		return true;
+	if (!s->ws_transport) { /* probing */
+		if (!binary && n == 6 && memcmp(p, "2probe", 6) == 0) {
+			ws_append(ws, WS_TEXT, "3probe", 6);
+			ws_write(ws);
+			s->upgrading = true;
+			answer_get(s, true); /* the noop that releases the poll */
+			return true;
+		}
+		if (!binary && n == 1 && p[0] == EIO_UPGRADE && s->upgrading) {
+			s->ws_transport = true;
+			s->upgrading = false;
+			answer_get(s, true);
+			ws_pump(ws);
+			return true;
+		}
+		return !binary && n > 0 && (p[0] == EIO_NOOP || p[0] == EIO_PING);
+	}
+	return on_packet(s, (const char *)p, n, binary);
+}
+
+static void ws_gone(struct eio_ws *ws, const char *why)
+{
+	struct pl_eio_sess *s = ws->s;
+	if (s && s->ws_transport) {
+		sess_end(s, why); /* drops ws too */
+		if (ws->watch.fd >= 0)
+			ws_forget(ws);
+		return;
+	}
+	if (s) { /* a probe that failed: polling goes on */
+		s->ws = NULL;
+		s->upgrading = false;
+		ws->s = NULL;
+	}
+	if (ws->watch.fd >= 0)
+		ws_forget(ws);
+}
+
+static bool ws_data(struct eio_ws *ws, const struct ws_frame *f, uint8_t *p)
+{
+	size_t n = (size_t)f->payload_len;
+	if ((f->opcode == WS_CONT) != ws->in_msg || ws->mlen + n > WS_MAX_MSG)
+		return false;
+	if (f->fin && !ws->in_msg)
+		return ws_message(ws, p, n, f->opcode == WS_BINARY);
+	if (!ws->in_msg) {
+		ws->in_msg = true;
+		ws->msg_bin = f->opcode == WS_BINARY;
+	}
+	uint8_t *grown = realloc(ws->msg, ws->mlen + n + 1);
+	if (!grown)
+		return false;
+	ws->msg = grown;
+	memcpy(ws->msg + ws->mlen, p, n);
+	ws->mlen += n;
+	if (!f->fin)
+		return true;
+	bool ok = ws_message(ws, ws->msg, ws->mlen, ws->msg_bin);
+	free(ws->msg);
+	ws->msg = NULL;
+	ws->mlen = 0;
+	ws->in_msg = false;
+	return ok;
+}
+
+static void ws_process(struct eio_ws *ws)
+{
+	size_t off = 0;
+	while (ws->watch.fd >= 0 && !ws->closing) {
+		struct ws_frame f;
+		uint16_t code = WS_CLOSE_PROTOCOL;
+		enum ws_parse_result r =
+			ws_parse_frame(ws->rbuf + off, ws->rlen - off, WS_MAX_MSG, &f, &code);
+		if (r == WS_PARSE_NEED_MORE)
+			break;
+		if (r == WS_PARSE_ERROR) {
+			ws_gone(ws, "websocket protocol error");
+			return;
+		}
+		uint8_t *p = ws->rbuf + off + f.header_len;
+		ws_unmask(p, (size_t)f.payload_len, f.mask, 0);
+		off += f.header_len + (size_t)f.payload_len;
+		if (f.opcode == WS_PING) {
+			ws_append(ws, WS_PONG, p, (size_t)f.payload_len);
+			ws_write(ws);
+		} else if (f.opcode == WS_CLOSE) {
+			ws_gone(ws, "transport close");
+			return;
+		} else if (f.opcode != WS_PONG && !ws_data(ws, &f, p)) {
+			if (ws->s)
+				sess_end(ws->s, "parse error");
+			else
+				ws_gone(ws, "parse error");
+			return;
+		}
+	}
+	if (ws->watch.fd < 0 || !ws->rbuf)
+		return;
+	memmove(ws->rbuf, ws->rbuf + off, ws->rlen - off);
+	ws->rlen -= off;
+}
+
+static void on_ws_io(struct pl_watch *w, uint32_t events)
+{
+	struct eio_ws *ws = (struct eio_ws *)w;
+	if (ws->watch.fd < 0)
+		return;
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		ws_gone(ws, "transport close");
+		return;
+	}
+	if (events & EPOLLIN) {
+		for (;;) {
+			if (ws->rcap - ws->rlen < 4096) {
+				size_t cap = ws->rcap ? ws->rcap * 2 : 8192;
+				uint8_t *grown = cap <= 2 * WS_MAX_MSG ? realloc(ws->rbuf, cap) : NULL;
+				if (!grown) {
+					ws_gone(ws, "message too big");
+					return;
+				}
+				ws->rbuf = grown;
+				ws->rcap = cap;
+			}
+			ssize_t n = read(ws->watch.fd, ws->rbuf + ws->rlen, ws->rcap - ws->rlen);
+			if (n > 0) {
+				ws->rlen += (size_t)n;
+				ws_process(ws);
+				if (ws->watch.fd < 0)
+					return;
+				continue;
+			}
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				break;
+			ws_gone(ws, "transport close");
+			return;
+		}
+	}
+	if ((events & EPOLLOUT) && ws->watch.fd >= 0) {
+		if (ws_write(ws) && ws->s && ws->s->ws == ws && ws->s->ws_transport)
+			ws_pump(ws);
+	}
+}
+
+static void adopt_ws(struct pl_eio *e, struct eio_mail *m)
+{
+	struct eio_ws *ws = calloc(1, sizeof *ws);
+	if (!ws) {
+		close(m->fd);
+		return;
+	}
+	ws->e = e;
+	ws->watch.fd = m->fd;
+	ws->watch.fn = on_ws_io;
+	int one = 1;
+	setsockopt(m->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (!pl_loop_add(e->h->loop, &ws->watch, EPOLLIN)) {
+		close(m->fd);
+		free(ws);
+		return;
+	}
+	struct pl_eio_sess *s;
+	if (m->sid[0]) {
+		s = pl_map_get(e->sessions, m->sid);
+		if (!s || s->ended || s->ws || s->ws_transport || s->engine_only != m->engine_only) {
+			ws_drop(ws); /* no such session to upgrade */
+			return;
+		}
+		s->ws = ws;
+		ws->s = s;
+	} else {
+		s = sess_new(e, m->token, m->engine_only);
+		if (!s) {
+			ws_drop(ws);
+			return;
+		}
+		s->ws = ws;
+		s->ws_transport = true;
+		ws->s = s;
+		char open[256];
+		size_t n;
+		if (send_open(s, open, sizeof open, &n))
+			pl_eio_send_text(s, open, n);
+	}
+	if (m->extra_len && (ws->rbuf = malloc(m->extra_len))) {
+		memcpy(ws->rbuf, m->extra, m->extra_len);
+		ws->rlen = ws->rcap = m->extra_len;
+		ws_process(ws);
+	}
+}
+
+/* ---- the hub's side ---- */
+
+void pl_eio_flush(struct pl_hub *h, struct pl_conn *c)
+{
+	(void)h;
+	struct pl_eio_sess *s = c->eio;
+	if (!s || s->ended)
+		return;
+	if (c->closing) {
+		sess_end(s, "closed by the server");
+		return;
+	}
+	if (s->ws_transport && s->ws)
+		ws_pump(s->ws);
+	else
+		answer_get(s, false);
+}
+
+void pl_eio_conn_close(struct pl_hub *h, struct pl_conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	pl_hub_mark_dirty(h, c);
+}
+
+static void free_mail(struct eio_mail *m)
+{
+	free(m->extra);
+	free(m->token);
+	free(m);
+}
+
+static void on_mail(struct pl_watch *w, uint32_t events)
+{
+	(void)events;
+	struct pl_eio *e = (struct pl_eio *)((char *)w - offsetof(struct pl_eio, wake));
+	uint64_t n;
+	(void)!read(w->fd, &n, sizeof n);
+	pthread_mutex_lock(&e->lock);
+	struct eio_mail *m = e->head;
+	e->head = e->tail = NULL;
+	pthread_mutex_unlock(&e->lock);
+	while (m) {
+		struct eio_mail *next = m->next;
+		if (m->req)
+			handle_req(e, m->req);
+		else
+			adopt_ws(e, m);
+		free_mail(m);
+		m = next;
+	}
+}
+
+void pl_eio_bury(struct pl_eio *e)
+{
+	while (e->dead) {
+		struct pl_eio_sess *s = e->dead;
+		e->dead = s->dead_next;
+		sess_free(s);
+	}
+	while (e->dead_ws) {
+		struct eio_ws *ws = e->dead_ws;
+		e->dead_ws = ws->dead_next;
+		free(ws);
+	}
+}
+
+struct pl_eio *pl_eio_new(struct pl_hub *h)
+{
+	struct pl_eio *e = calloc(1, sizeof *e);
+	if (!e)
+		return NULL;
+	e->h = h;
+	e->conformance = h->ctx->cfg->socketio_conformance;
+	e->ping_interval = e->conformance ? 300 : PING_INTERVAL_MS;
+	e->ping_timeout = e->conformance ? 200 : PING_TIMEOUT_MS;
+	e->max_payload = e->conformance ? CONF_MAX_PAYLOAD : MAX_PAYLOAD;
+	pthread_mutex_init(&e->lock, NULL);
+	e->sessions = pl_map_new();
+	e->receipts = pl_map_new();
+	e->wake.fd = -1;
+	e->timer.fd = -1;
+	e->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	e->wake.fn = on_mail;
+	e->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	e->timer.fn = on_timer;
+	if (!e->sessions || !e->receipts || e->wake.fd < 0 || e->timer.fd < 0 ||
+	    !pl_loop_add(h->loop, &e->wake, EPOLLIN) || !pl_loop_add(h->loop, &e->timer, EPOLLIN)) {
+		pl_eio_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+void pl_eio_stop(struct pl_eio *e)
+{
+	if (!e)
+		return;
+	pthread_mutex_lock(&e->lock);
+	e->stopped = true;
+	struct eio_mail *m = e->head;
+	e->head = e->tail = NULL;
+	pthread_mutex_unlock(&e->lock);
+	while (m) {
+		struct eio_mail *next = m->next;
+		if (m->req)
+			reply(m->req, 503, "text/plain", "stopping", 8);
+		if (m->fd >= 0)
+			close(m->fd);
+		free_mail(m);
+		m = next;
+	}
+	while (e->nheap)
+		sess_end(e->heap[0], "server stopping");
+	pl_eio_bury(e);
+}
+
+void pl_eio_free(struct pl_eio *e)
+{
+	if (!e)
+		return;
+	pl_eio_bury(e);
+	pl_map_free(e->sessions);
+	if (e->receipts)
+		pl_map_free_all(e->receipts);
+	free(e->heap);
+	if (e->wake.fd >= 0)
+		close(e->wake.fd);
+	if (e->timer.fd >= 0)
+		close(e->timer.fd);
+	pthread_mutex_destroy(&e->lock);
+	free(e);
+}
