@@ -98,7 +98,8 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 IT=(tests/integration/rest.test.mjs tests/integration/compat.test.mjs tests/integration/push.test.mjs
-  tests/integration/presence.test.mjs tests/integration/many.test.mjs)
+  tests/integration/presence.test.mjs tests/integration/many.test.mjs
+  tests/integration/socketio.test.mjs)
 present=()
 for t in "${IT[@]}"; do [ -f "$t" ] && present+=("$t"); done
 
@@ -112,7 +113,8 @@ MANY_CONNECTIONS=1000 integration "$SAN/parleyd" "${present[@]}"
 # and the checkpoint thread meet, and the load generator's smoke run.
 export TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1
 suite "unit (tsan)" units "$TSAN"
-integration "$TSAN/parleyd" tests/integration/push.test.mjs tests/integration/presence.test.mjs
+integration "$TSAN/parleyd" tests/integration/push.test.mjs tests/integration/presence.test.mjs \
+  tests/integration/socketio.test.mjs
 tsan_smoke() {
   if PARLEYD="$TSAN/parleyd" bench/run.sh --smoke; then echo "bench: 1 passed, 0 failed"; else echo "bench: 0 passed, 1 failed"; fi
 }

@@ -1,0 +1,370 @@
+// tests/integration/socketio.test.mjs: Socket.IO v4 wire compatibility
+// (API.md "Socket.IO") with the real socket.io-client 4.x npm package:
+// both transports and the upgrade, acks, binary attachments, connection
+// state recovery, bad tokens, privacy, many clients receiving one broadcast
+// once each, a Socket.IO client and a native WebSocket client in one room,
+// and the Engine.IO edges a strict server must get right (checked with raw
+// HTTP: bad EIO/transport/sid/method, poll overlap, malformed packets,
+// heartbeats).
+import { api, assert, eq, requireNode, run, sleep, startServer, test, token, until } from "./lib.mjs";
+import { wsClient } from "./clients.mjs";
+
+const { io } = requireNode("socket.io-client");
+const MANY = Number(process.env.SOCKETIO_CLIENTS || 300);
+
+let shared;
+const server = () => (shared ||= startServer());
+const tokens = new Map();
+const tok = (u) => {
+  if (!tokens.has(u)) tokens.set(u, token(u));
+  return tokens.get(u);
+};
+
+const open = [];
+/** A connected socket.io-client socket collecting every event it gets. */
+async function client(srv, user, opts = {}) {
+  const s = io(srv.url, { auth: { token: tok(user) }, reconnection: false, forceNew: true, ...opts });
+  open.push(s);
+  s.got = [];
+  s.onAny((name, ...args) => s.got.push([name, ...args]));
+  s.named = (name) => s.got.filter((e) => e[0] === name);
+  await new Promise((resolve, reject) => {
+    s.once("connect", resolve);
+    s.once("connect_error", reject);
+  });
+  return s;
+}
+const closeAll = () => {
+  for (const s of open.splice(0)) s.close();
+};
+
+const post = async (srv, user, room, text) => {
+  const r = await api(srv, "POST", `/v1/rooms/${room}/messages`, { tok: tok(user), body: { text } });
+  assert(r.status === 201, `post: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+};
+
+// ---- transports ----
+
+for (const transports of [["polling"], ["websocket"]]) {
+  test(`${transports[0]}: connect, send_message acked with the stored message, receive_message to the room`, async () => {
+    const srv = await server();
+    const a = await client(srv, "sa1", { transports });
+    const b = await client(srv, "sb1", { transports });
+    eq(a.io.engine.transport.name, transports[0], "transport");
+    const ack = await a.timeout(10000).emitWithAck("send_message", { chatId: "general", content: `hello ${transports[0]}` });
+    assert(ack.id > 0 && ack.text === `hello ${transports[0]}` && ack.chatId === "general", JSON.stringify(ack));
+    for (const s of [a, b]) {
+      const m = await until(() => s.named("receive_message").find((e) => e[1].id === ack.id), "receive_message");
+      eq([m[1].chatId, m[1].content, m[1].sender], ["general", `hello ${transports[0]}`, "sa1"], "shape");
+      eq(m[2], String(m[1].id === ack.id ? ack.id : -1), "offset argument");
+      const p = await until(() => s.named("parley").find((e) => e[1].type === "message.created" && e[1].data.id === ack.id), "parley");
+      eq(p[1].room, "general", "parley event");
+    }
+    closeAll();
+  });
+}
+
+test("upgrade: polling to websocket (probe, noop, upgrade), events keep flowing", async () => {
+  const srv = await server();
+  const s = io(srv.url, { auth: { token: tok("sup") }, reconnection: false, forceNew: true });
+  open.push(s);
+  let upgraded = false;
+  s.io.on("open", () => s.io.engine.on("upgrade", () => (upgraded = true)));
+  s.got = [];
+  s.onAny((n, ...a) => s.got.push([n, ...a]));
+  await new Promise((r, j) => (s.once("connect", r), s.once("connect_error", j)));
+  await until(() => upgraded && s.io.engine.transport.name === "websocket", "upgrade");
+  const ack = await s.timeout(10000).emitWithAck("send_message", { room: "general", text: "after upgrade" });
+  await until(() => s.got.some((e) => e[0] === "receive_message" && e[1].id === ack.id), "message over websocket");
+  closeAll();
+});
+
+test("?token= in the handshake query authenticates too; bad and missing tokens get CONNECT_ERROR unauthenticated", async () => {
+  const srv = await server();
+  const q = await client(srv, "nobody", { auth: {}, query: { token: tok("squery") } });
+  const ack = await q.timeout(10000).emitWithAck("send_message", { chatId: "general", content: "via query" });
+  eq(ack.sender, "squery", "sender from the query token");
+  for (const auth of [{ token: "bad.token.here" }, {}, { token: 42 }]) {
+    const err = await client(srv, "x", { auth }).then(() => null, (e) => e);
+    assert(err, `refused: ${JSON.stringify(auth)}`);
+    eq(err.message, "unauthenticated", "message");
+  }
+  closeAll();
+});
+
+test("namespaces other than the main one are refused with CONNECT_ERROR", async () => {
+  const srv = await server();
+  const s = io(`${srv.url}/admin`, { auth: { token: tok("sns") }, reconnection: false, forceNew: true });
+  open.push(s);
+  const err = await new Promise((r) => s.once("connect_error", r));
+  eq(err.message, "Invalid namespace", "message");
+  closeAll();
+});
+
+// ---- the chat binding ----
+
+test("join/leave, typing/stop_typing, mark_chat_read, user_joined/user_left, messages_read", async () => {
+  const srv = await server();
+  const owner = await client(srv, "sown");
+  const r = await api(srv, "POST", "/v1/rooms", { tok: tok("sown"), body: { id: "sio-public", name: "p" } });
+  assert(r.status === 201, JSON.stringify(r.body));
+  const guest = await client(srv, "sguest");
+  const joined = await guest.timeout(10000).emitWithAck("join", "sio-public");
+  eq(joined.room && joined.room.id, "sio-public", "join ack");
+  await until(() => owner.named("user_joined").some((e) => e[1].chatId === "sio-public" && e[1].userId === "sguest"), "user_joined");
+  guest.emit("typing", { chatId: "sio-public" });
+  await until(() => owner.named("typing").some((e) => e[1].chatId === "sio-public" && e[1].user === "sguest"), "typing");
+  guest.emit("stop_typing", { chatId: "sio-public" });
+  await until(() => owner.named("stop_typing").some((e) => e[1].user === "sguest"), "stop_typing");
+  const m = await owner.timeout(10000).emitWithAck("send_message", { chatId: "sio-public", content: "read me" });
+  const read = await guest.timeout(10000).emitWithAck("mark_chat_read", { chatId: "sio-public" });
+  eq(read.up_to, m.id, "read up to the newest by default");
+  await until(() => owner.named("messages_read").some((e) => e[1].chatId === "sio-public" && e[1].userId === "sguest" && e[1].up_to === m.id), "messages_read");
+  const left = await guest.timeout(10000).emitWithAck("leave_room", { chatId: "sio-public" });
+  eq(left, { room: "sio-public" }, "leave ack");
+  await until(() => owner.named("user_left").some((e) => e[1].userId === "sguest"), "user_left");
+  const unknown = await guest.timeout(10000).emitWithAck("no_such_event", 1);
+  eq(unknown.error.code, "not_found", "unknown event");
+  closeAll();
+});
+
+test("presence: user_online / user_offline {userId, status, lastSeen}", async () => {
+  const srv = await server();
+  const watcher = await client(srv, "swatch");
+  const other = await client(srv, "sother");
+  const on = await until(() => watcher.named("user_online").find((e) => e[1].userId === "sother"), "user_online");
+  eq([on[1].status, on[1].lastSeen], ["online", null], "online shape");
+  other.close();
+  const off = await until(() => watcher.named("user_offline").find((e) => e[1].userId === "sother"), "user_offline");
+  assert(off[1].status === "offline" && typeof off[1].lastSeen === "string", JSON.stringify(off[1]));
+  closeAll();
+});
+
+test("privacy: a non-member cannot join a private room or see its events", async () => {
+  const srv = await server();
+  const owner = await client(srv, "spriv");
+  const spy = await client(srv, "sspy");
+  const r = await api(srv, "POST", "/v1/rooms", { tok: tok("spriv"), body: { id: "sio-secret", name: "s", private: true } });
+  assert(r.status === 201, JSON.stringify(r.body));
+  const denied = await spy.timeout(10000).emitWithAck("join_room", "sio-secret");
+  assert(denied.error && denied.error.code, `join refused: ${JSON.stringify(denied)}`);
+  const sent = await spy.timeout(10000).emitWithAck("send_message", { chatId: "sio-secret", content: "let me in" });
+  assert(sent.error, `post refused: ${JSON.stringify(sent)}`);
+  const m = await owner.timeout(10000).emitWithAck("send_message", { chatId: "sio-secret", content: "secret" });
+  await until(() => owner.named("receive_message").some((e) => e[1].id === m.id), "owner gets it");
+  const marker = await post(srv, "spriv", "general", "after the secret");
+  await until(() => spy.named("receive_message").some((e) => e[1].id === marker.id), "spy gets general");
+  assert(!spy.got.some((e) => JSON.stringify(e).includes("sio-secret") && e[0] !== "user_online"),
+    `spy saw the private room: ${JSON.stringify(spy.got.filter((e) => JSON.stringify(e).includes("sio-secret")))}`);
+  closeAll();
+});
+
+test("binary arguments to a chat event are refused in the ack, the session goes on", async () => {
+  const srv = await server();
+  const s = await client(srv, "sbin");
+  const ack = await s.timeout(10000).emitWithAck("send_message", { chatId: "general", content: Buffer.from([1, 2, 3]) });
+  assert(ack.error && /binary/.test(ack.error.message), JSON.stringify(ack));
+  const ok = await s.timeout(10000).emitWithAck("send_message", { chatId: "general", content: "still here" });
+  assert(ok.id > 0, "session still works");
+  closeAll();
+});
+
+// ---- recovery ----
+
+test("recovery: pid and offsets; a reconnect gets every missed stored event once, in order, and recovered is true", async () => {
+  const srv = await server();
+  const s = await client(srv, "srec", { transports: ["websocket"] });
+  assert(s._pid, "pid in the CONNECT answer");
+  const first = await post(srv, "srec2", "general", "before");
+  await until(() => s.named("receive_message").some((e) => e[1].id === first.id), "first");
+  const offset = s.named("parley").find((e) => e[1].data && e[1].data.id === first.id)[2];
+  assert(/^[0-9]+$/.test(offset) && s._lastOffset === offset, `offset tracked: ${offset} ${s._lastOffset}`);
+  s.io.engine.close(); // the transport drops; the socket keeps pid and offset
+  await until(() => !s.connected, "disconnected");
+  const missed = [];
+  for (let i = 0; i < 5; i++) missed.push((await post(srv, "srec2", "general", `missed ${i}`)).id);
+  s.connect();
+  await until(() => s.connected, "reconnected");
+  eq(s.recovered, true, "socket.recovered");
+  await until(() => missed.every((id) => s.named("receive_message").some((e) => e[1].id === id)), "missed messages");
+  const ids = s.named("receive_message").map((e) => e[1].id).filter((id) => id >= first.id);
+  eq(ids, [first.id, ...missed], "each once, in order");
+  closeAll();
+});
+
+test("recovery with no event received yet starts from the pid's event id; a new socket is not recovered", async () => {
+  const srv = await server();
+  const s = await client(srv, "srec3");
+  eq(s.recovered, false, "fresh socket");
+  s.io.engine.close();
+  await until(() => !s.connected, "disconnected");
+  const m = await post(srv, "srec4", "general", "while away");
+  s.connect();
+  await until(() => s.connected, "reconnected");
+  eq(s.recovered, true, "recovered");
+  await until(() => s.named("receive_message").some((e) => e[1].id === m.id), "missed message");
+  closeAll();
+});
+
+// ---- mixed clients, many clients ----
+
+test("a Socket.IO client and a native WebSocket client in one room see the same conversation", async () => {
+  const srv = await server();
+  const s = await client(srv, "smix");
+  const w = wsClient(srv, tok("wmix"));
+  await w.ready();
+  const a = await s.timeout(10000).emitWithAck("send_message", { chatId: "general", content: "from socket.io" });
+  w.send({ type: "send", room: "general", text: "from websocket", client_id: "w1" });
+  const b = await until(() => w.frames.find((f) => f.type === "ack" && f.client_id === "w1"), "ws ack");
+  const want = [a.id, b.message.id].sort((x, y) => x - y);
+  const sioSeen = await until(() => {
+    const ids = s.named("receive_message").map((e) => e[1].id).filter((id) => want.includes(id));
+    return ids.length === 2 && ids;
+  }, "socket.io sees both");
+  const wsSeen = await until(() => {
+    const ids = w.events("message.created").map((e) => e.data.id).filter((id) => want.includes(id));
+    return ids.length === 2 && ids;
+  }, "websocket sees both");
+  eq(sioSeen, wsSeen, "same order");
+  eq(sioSeen, want, "id order");
+  const texts = s.named("receive_message").filter((e) => want.includes(e[1].id)).map((e) => e[1].content);
+  eq(texts, w.events("message.created").filter((e) => want.includes(e.data.id)).map((e) => e.data.text), "same texts");
+  await w.close();
+  closeAll();
+});
+
+test(`${MANY} clients (a quarter on polling) each receive one broadcast once`, async () => {
+  const srv = await server();
+  const users = Array.from({ length: 20 }, (_, i) => `smany${i}`);
+  const socks = [];
+  const started = Date.now();
+  for (let i = 0; i < MANY; i += 25) {
+    const batch = [];
+    for (let j = i; j < Math.min(MANY, i + 25); j++)
+      batch.push(client(srv, users[j % users.length], { transports: j % 4 === 0 ? ["polling"] : ["websocket"] }));
+    socks.push(...(await Promise.all(batch)));
+  }
+  const connectMs = Date.now() - started;
+  const sent = Date.now();
+  const m = await post(srv, "smany0", "general", "to everyone");
+  await until(() => socks.every((s) => s.named("receive_message").some((e) => e[1].id === m.id)), "every client", 60000);
+  const fanMs = Date.now() - sent;
+  await sleep(300);
+  const twice = socks.filter((s) => s.named("receive_message").filter((e) => e[1].id === m.id).length !== 1);
+  eq(twice.length, 0, "clients that got it other than once");
+  console.log(`  measured: ${MANY} clients connected in ${connectMs} ms, broadcast reached all in ${fanMs} ms`);
+  closeAll();
+});
+
+// ---- Engine.IO edges, raw ----
+
+const eio = (srv, q, init) => fetch(`${srv.url}/socket.io/?${q}`, init);
+async function handshake(srv, extra = "") {
+  const r = await eio(srv, `EIO=4&transport=polling${extra}`);
+  const text = await r.text();
+  assert(r.status === 200 && text[0] === "0", `handshake: ${r.status} ${text}`);
+  return JSON.parse(text.slice(1));
+}
+
+test("handshake: open packet; 400 JSON for a bad EIO, transport, sid or method", async () => {
+  const srv = await server();
+  const open = await handshake(srv);
+  assert(/^[A-Za-z0-9_-]{20}$/.test(open.sid), open.sid);
+  eq(open.upgrades, ["websocket"], "upgrades");
+  assert(open.pingInterval > 0 && open.pingTimeout > 0 && open.maxPayload > 0, JSON.stringify(open));
+  const cases = [
+    ["EIO=3&transport=polling", {}, 5],
+    ["transport=polling", {}, 5],
+    ["EIO=4&transport=carrier-pigeon", {}, 0],
+    ["EIO=4&transport=polling&sid=AAAAAAAAAAAAAAAAAAAA", {}, 1],
+    ["EIO=4&transport=polling&sid=bad", {}, 1],
+    ["EIO=4&transport=polling", { method: "POST", body: "40" }, 2],
+    ["EIO=4&transport=websocket", {}, 3],
+  ];
+  for (const [q, init, code] of cases) {
+    const r = await eio(srv, q, init);
+    eq([r.status, (await r.json()).code], [400, code], q);
+  }
+});
+
+test("polling: one GET at a time (overlap is 400 and ends the session); malformed packets end the session", async () => {
+  const srv = await server();
+  let { sid } = await handshake(srv);
+  const first = eio(srv, `EIO=4&transport=polling&sid=${sid}`);
+  await sleep(200);
+  const second = await eio(srv, `EIO=4&transport=polling&sid=${sid}`);
+  eq(second.status, 400, "overlapping GET");
+  const released = await first;
+  eq([released.status, await released.text()], [200, "1"], "the waiting GET ends with a close packet");
+  eq((await eio(srv, `EIO=4&transport=polling&sid=${sid}`)).status, 400, "session gone");
+  for (const body of ["4x", "9", "", "40{nope", "bnot base64!", "4" + "5-[\"a\"]", "42[]"]) {
+    ({ sid } = await handshake(srv));
+    const r = await eio(srv, `EIO=4&transport=polling&sid=${sid}`, { method: "POST", body });
+    eq(r.status, 400, `malformed ${JSON.stringify(body)}`);
+    const after = await eio(srv, `EIO=4&transport=polling&sid=${sid}`);
+    eq(after.status, 400, `session of ${JSON.stringify(body)} ended`);
+  }
+});
+
+test("polling: CONNECT with auth over POST, events and acks come on the next GET, b64 binary attachments accepted", async () => {
+  const srv = await server();
+  const { sid } = await handshake(srv);
+  const q = `EIO=4&transport=polling&sid=${sid}`;
+  const p = await eio(srv, q, { method: "POST", body: `40${JSON.stringify({ token: tok("sraw") })}` });
+  eq([p.status, await p.text()], [200, "ok"], "POST answer");
+  const got = await (await eio(srv, q)).text();
+  const connect = got.split("\x1e").find((x) => x.startsWith("40"));
+  assert(connect && JSON.parse(connect.slice(2)).pid, `CONNECT answer: ${got}`);
+  // a binary event with one attachment, as a polling payload
+  const bin = await eio(srv, q, { method: "POST", body: `451-3["send_message",{"_placeholder":true,"num":0}]\x1ebAQID` });
+  eq(bin.status, 200, "binary event accepted");
+  const ack = await until(async () => {
+    const t = await (await eio(srv, q)).text();
+    return t.split("\x1e").find((x) => x.startsWith("433"));
+  }, "ack 3");
+  assert(/binary/.test(ack), ack);
+});
+
+test("heartbeat (conformance timers): pings at pingInterval, a session that does not answer ends", async () => {
+  const conf = await startServer({ args: ["--socketio-conformance"] });
+  const open = await handshake(conf);
+  eq([open.pingInterval, open.pingTimeout, open.maxPayload], [300, 200, 1000000], "conformance timers");
+  const q = `EIO=4&transport=polling&sid=${open.sid}`;
+  const t0 = Date.now();
+  eq(await (await eio(conf, q)).text(), "2", "a ping");
+  console.log(`  measured: first ping after ${Date.now() - t0} ms (pingInterval 300)`);
+  // no pong: the session ends pingTimeout later
+  await until(async () => (await eio(conf, q)).status === 400, "session ended by ping timeout", 10000);
+  // one that answers stays
+  const alive = await handshake(conf);
+  const qa = `EIO=4&transport=polling&sid=${alive.sid}`;
+  for (let i = 0; i < 4; i++) {
+    eq(await (await eio(conf, qa)).text(), "2", "ping");
+    eq((await eio(conf, qa, { method: "POST", body: "3" })).status, 200, "pong");
+  }
+  await conf.stop();
+});
+
+test("conformance app: echo at /engine.io/, message-back and message-with-ack with binary attachments", async () => {
+  const conf = await startServer({ args: ["--socketio-conformance"] });
+  const r = await fetch(`${conf.url}/engine.io/?EIO=4&transport=polling`);
+  const { sid } = JSON.parse((await r.text()).slice(1));
+  const q = `${conf.url}/engine.io/?EIO=4&transport=polling&sid=${sid}`;
+  await fetch(q, { method: "POST", body: "4hello\x1ebAQID" });
+  eq(await (await fetch(q)).text(), "4hello\x1ebAQID", "echo");
+  const s = io(conf.url, { auth: { hello: "world" }, reconnection: false, forceNew: true, transports: ["websocket"] });
+  open.push(s);
+  const auth = await new Promise((res) => s.once("auth", res));
+  eq(auth, { hello: "world" }, "auth echoed");
+  const back = new Promise((res) => s.once("message-back", (...a) => res(a)));
+  s.emit("message", 1, "2", Buffer.from([3, 4]));
+  const got = await back;
+  eq([got[0], got[1], [...got[2]]], [1, "2", [3, 4]], "message-back");
+  const acked = await s.timeout(5000).emitWithAck("message-with-ack", Buffer.from([5]), { x: 1 });
+  eq([[...acked]], [[5]], "first ack argument is the buffer");
+  closeAll();
+  await conf.stop();
+});
+
+await run("socketio");
