@@ -68,15 +68,15 @@ bool sio_placeholders_ok(json_t *v, int n)
 		       json_integer_value(num) >= 0 && json_integer_value(num) < n &&
 		       json_object_size(v) == 2;
 	}
-	size_t i;
-	const char *k;
 	json_t *x;
 	if (json_is_array(v)) {
+		size_t i;
 		json_array_foreach(v, i, x) {
 			if (!sio_placeholders_ok(x, n))
 				return false;
 		}
 	} else if (json_is_object(v)) {
+		const char *k;
 		json_object_foreach(v, k, x) {
 			if (!sio_placeholders_ok(x, n))
 				return false;
