@@ -68,6 +68,9 @@ bool eio_b64_decode(const char *in, size_t len, uint8_t *out, size_t *outlen)
 			if (pad || (v[k] = b64_value(c)) < 0)
 				return false; /* a character after padding, or not base64 */
 		}
+		/* Canonical only: the bits padding drops must be zero. */
+		if ((pad == 1 && (v[2] & 3)) || (pad == 2 && (v[1] & 15)))
+			return false;
 		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
 			     (uint32_t)v[3];
 		out[o++] = (uint8_t)(w >> 16);

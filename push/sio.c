@@ -29,8 +29,11 @@ bool sio_parse(const char *p, size_t len, struct sio_packet *out)
 	}
 	if (i < len && p[i] == '/') {
 		size_t start = i;
-		while (i < len && p[i] != ',')
+		while (i < len && p[i] != ',') {
+			if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+				return false; /* no control bytes (nor NUL) in a name */
 			i++;
+		}
 		out->nsp = p + start;
 		out->nsp_len = i - start;
 		if (out->nsp_len > SIO_NSP_MAX)

@@ -38,7 +38,8 @@ struct sio_packet {
 
 /* Parses the header of the text message p[0..len).  False for anything
  * malformed: an unknown type, a missing '-', too many attachments, a
- * namespace that does not start with '/' or is too long, an ack id over
+ * namespace that does not start with '/', is too long or holds a
+ * control byte, an ack id over
  * 2^53. */
 bool sio_parse(const char *p, size_t len, struct sio_packet *out);
 

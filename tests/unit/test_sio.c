@@ -53,6 +53,8 @@ static void base64(void)
 	CHECK(!eio_b64_decode("Zg==Zg==", 8, out, &n)); /* padding in the middle */
 	CHECK(!eio_b64_decode("Zm9*", 4, out, &n));
 	CHECK(!eio_b64_decode("Zg=a", 4, out, &n));
+	CHECK(!eio_b64_decode("Zh==", 4, out, &n));    /* stray bits: not canonical */
+	CHECK(!eio_b64_decode("Zm9=", 4, out, &n));
 }
 
 static bool parses(const char *p, struct sio_packet *pk, json_t **data)
@@ -93,7 +95,7 @@ static void packets(void)
 		"4{\"message\":\"x\"}", "3{}", "5[\"a\"]", "5-[\"a\"]", "51[\"a\"]", "50-[\"a\"]",
 		"599-[\"a\"]", "51-[\"a\",{\"_placeholder\":true,\"num\":1}]",
 		"51-[\"a\",{\"_placeholder\":true,\"num\":\"0\"}]", "29999999999999999[\"a\"]",
-		"2[\"a\",1,]", "0{\"a\":1,\"a\":2}",
+		"2[\"a\",1,]", "0{\"a\":1,\"a\":2}", "0/a\x01b,{}",
 		"0/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
