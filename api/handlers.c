@@ -571,12 +571,15 @@ void pl_metrics(struct pl_call *c)
 			 "# TYPE parley_slow_consumers_dropped_total counter\n"
 			 "parley_slow_consumers_dropped_total %lld\n"
 			 "# TYPE parley_uptime_seconds gauge\n"
-			 "parley_uptime_seconds %lld\n",
+			 "parley_uptime_seconds %lld\n"
+			 "# TYPE parley_connections gauge\n"
+			 "parley_connections{transport=\"socketio\"} %lld\n",
 			 (long long)k->http_requests, (long long)k->messages_stored,
 			 (long long)k->events_fanned_out, (long long)k->deliveries,
 			 (long long)k->push_open, (long long)k->push_total,
 			 (long long)k->slow_dropped,
-			 (long long)((pl_now_ms() - c->ctx->started_ms) / 1000));
+			 (long long)((pl_now_ms() - c->ctx->started_ms) / 1000),
+			 (long long)k->socketio_open);
 	if (n < 0) {
 		pl_fail(&err, PL_INTERNAL, "out of memory");
 		pl_resp_error(c->resp, &err);

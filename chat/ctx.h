@@ -44,6 +44,7 @@ struct pl_counters {
 	_Atomic long long push_open;           /* push connections open now */
 	_Atomic long long push_total;          /* push connections ever opened */
 	_Atomic long long slow_dropped;        /* consumers cut for falling behind */
+	_Atomic long long socketio_open;       /* Engine.IO sessions open now */
 };
 
 struct pl_ctx {

@@ -377,6 +377,7 @@ static struct pl_eio_sess *sess_new(struct pl_eio *e, const char *token, bool en
 		return NULL;
 	}
 	reschedule(s);
+	atomic_fetch_add(&e->h->ctx->counters.socketio_open, 1);
 	return s;
 }
 
@@ -447,6 +448,7 @@ static void sess_end(struct pl_eio_sess *s, const char *why)
 	if (s->ended)
 		return;
 	s->ended = true;
+	atomic_fetch_sub(&s->e->h->ctx->counters.socketio_open, 1);
 	log_debug("engine.io: session %s ends: %s", s->sid, why);
 	pl_sio_on_end(s);
 	heap_remove(s->e, s);

@@ -254,6 +254,9 @@ test(`${MANY} clients (a quarter on polling) each receive one broadcast once`, a
   const twice = socks.filter((s) => s.named("receive_message").filter((e) => e[1].id === m.id).length !== 1);
   eq(twice.length, 0, "clients that got it other than once");
   console.log(`  measured: ${MANY} clients connected in ${connectMs} ms, broadcast reached all in ${fanMs} ms`);
+  const metrics = await (await fetch(`${srv.url}/metrics`)).text();
+  const open = Number((/parley_connections\{transport="socketio"\} (\d+)/.exec(metrics) || [])[1]);
+  assert(open >= MANY, `/metrics counts the sessions: ${open}`);
   closeAll();
 });
 
