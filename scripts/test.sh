@@ -146,6 +146,7 @@ command -v redis-server >/dev/null && redis_mode
 [ -x tests/fcgi/run.sh ] && suite "fcgi (tsan)" env PARLEYD="$TSAN/parleyd" PARLEY_FCGI="$TSAN/parley.fcgi" ROOT="$ROOT" tests/fcgi/run.sh
 [ -x tests/redis/run.sh ] && suite "redis (tsan)" env PARLEYD="$TSAN/parleyd" ROOT="$ROOT" tests/redis/run.sh
 [ -f tests/e2e/chat.test.mjs ] && suite "e2e" env PARLEYD="$ROOT/parleyd" node tests/e2e/chat.test.mjs
+[ -f tests/e2e/socketio.test.mjs ] && suite "e2e socket.io" env PARLEYD="$ROOT/parleyd" node tests/e2e/socketio.test.mjs
 bench_smoke() {
   if make -s bench-smoke; then echo "bench: 1 passed, 0 failed"; else echo "bench: 0 passed, 1 failed"; fi
 }
