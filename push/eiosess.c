@@ -565,6 +565,7 @@ static bool on_packet(struct pl_eio_sess *s, const char *p, size_t n, bool binar
 		return false;
 	switch (p[0]) {
 	case EIO_CLOSE:
+		answer_get(s, true); /* a waiting poll ends cleanly, with a noop */
 		sess_end(s, "client close");
 		return true;
 	case EIO_PING: {
@@ -788,7 +789,13 @@ static bool ws_message(struct eio_ws *ws, const uint8_t *p, size_t n, bool binar
 			ws_append(ws, WS_TEXT, "3probe", 6);
 			ws_write(ws);
 			s->upgrading = true;
-			answer_get(s, true); /* the noop that releases the poll */
+			/* The noop that releases the waiting poll; with none waiting
+			 * it is queued, for the next poll or (as the reference
+			 * server's) the WebSocket once upgraded. */
+			if (s->get)
+				answer_get(s, true);
+			else
+				pl_eio_send_text(s, "6", 1);
 			return true;
 		}
 		if (!binary && n == 1 && p[0] == EIO_UPGRADE && s->upgrading) {

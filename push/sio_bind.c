@@ -574,19 +574,21 @@ static bool on_connect(struct pl_eio_sess *s, struct sio_sock *k, const char *ns
 	return true;
 }
 
+/* A namespace's DISCONNECT; the session ends with its last namespace, as
+ * the reference server's does (the client's manager closes it anyway). */
 static void on_disconnect(struct pl_eio_sess *s, struct sio_sock *k, const char *nsp)
 {
 	if (strcmp(nsp, "/") != 0) {
 		k->custom = false;
-		return;
+	} else if (k->connected) {
+		k->connected = false;
+		struct pl_conn *c = pl_eio_conn(s);
+		if (c->attached)
+			pl_hub_drop(pl_eio_hub(s), c);
+		pl_eio_renew_conn(s);
 	}
-	if (!k->connected)
-		return;
-	k->connected = false;
-	struct pl_conn *c = pl_eio_conn(s);
-	if (c->attached)
-		pl_hub_drop(pl_eio_hub(s), c);
-	pl_eio_renew_conn(s);
+	if (!k->connected && !k->custom)
+		pl_eio_end(s, "client namespace disconnect");
 }
 
 static bool nsp_connected(struct sio_sock *k, const char *nsp)

@@ -370,4 +370,65 @@ test("conformance app: echo at /engine.io/, message-back and message-with-ack wi
   await conf.stop();
 });
 
+test("conformance app, raw: namespaces, DISCONNECT, bad packets, upgrade noop, client close", async () => {
+  const WebSocket = requireNode("ws");
+  const conf = await startServer({ args: ["--socketio-conformance"] });
+  const wsUrl = `ws://127.0.0.1:${conf.port}/socket.io/?EIO=4&transport=websocket`;
+  const raw = (url = wsUrl) => {
+    const w = new WebSocket(url);
+    w.msgs = [];
+    w.closed = false;
+    w.on("message", (d, bin) => {
+      if (!bin && d.toString() === "2") return w.send("3"); // heartbeats answered, not recorded
+      w.msgs.push(bin ? [...d] : d.toString());
+    });
+    w.on("close", () => (w.closed = true));
+    w.on("error", () => {});
+    w.next = async (i) => until(() => w.msgs.length > i && w.msgs[i], `message ${i}`);
+    return w;
+  };
+  let w = raw();
+  assert((await w.next(0)).startsWith("0"), "open");
+  w.send("40/random");
+  eq(await w.next(1), '44/random,{"message":"Invalid namespace"}', "unknown namespace");
+  w.send('40{"token":"123"}');
+  assert(/^40\{"sid":"[^"]+"\}$/.test(await w.next(2)), "CONNECT answer has sid only");
+  eq(await w.next(3), '42["auth",{"token":"123"}]', "auth echoed");
+  w.send("40/custom,");
+  assert((await w.next(4)).startsWith("40/custom,{"), "custom namespace");
+  eq(await w.next(5), '42/custom,["auth",{}]', "custom auth");
+  w.send("41/custom,");
+  w.send('42["message","to main"]');
+  eq(await w.next(6), '42["message-back","to main"]', "main goes on after the custom one leaves");
+  w.send('42456["message-with-ack",1,"2",{"3":[false]}]');
+  eq(await w.next(7), '43456[1,"2",{"3":[false]}]', "ack");
+  w.send("41");
+  await until(() => w.closed, "DISCONNECT of the last namespace closes");
+  for (const bad of ["4abc", "42{}", '42abc["message-with-ack",1]']) {
+    w = raw();
+    await w.next(0);
+    w.send("40");
+    await w.next(2);
+    w.send(bad);
+    await until(() => w.closed, `closed after ${bad}`);
+  }
+  // upgrade with no poll waiting: the noop comes over the WebSocket
+  const open = JSON.parse((await (await fetch(`${conf.url}/socket.io/?EIO=4&transport=polling`)).text()).slice(1));
+  w = raw(`${wsUrl}&sid=${open.sid}`);
+  await until(() => w.readyState === 1, "ws open");
+  w.send("2probe");
+  eq(await w.next(0), "3probe", "probe");
+  w.send("5");
+  eq(await w.next(1), "6", "noop over the WebSocket");
+  eq((await fetch(`${conf.url}/socket.io/?EIO=4&transport=polling&sid=${open.sid}`)).status, 400, "polling after upgrade");
+  w.close();
+  // a client close packet releases the waiting poll with a noop
+  const o2 = JSON.parse((await (await fetch(`${conf.url}/engine.io/?EIO=4&transport=polling`)).text()).slice(1));
+  const q = `${conf.url}/engine.io/?EIO=4&transport=polling&sid=${o2.sid}`;
+  const [poll] = await Promise.all([fetch(q), sleep(100).then(() => fetch(q, { method: "POST", body: "1" }))]);
+  eq(await poll.text(), "6", "noop");
+  eq((await fetch(q)).status, 400, "session closed");
+  await conf.stop();
+});
+
 await run("socketio");
