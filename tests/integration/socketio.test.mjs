@@ -329,6 +329,40 @@ test("polling: CONNECT with auth over POST, events and acks come on the next GET
   assert(/binary/.test(ack), ack);
 });
 
+test("a session that does not read falls behind and is cut (bounded queue); it then recovers what it missed", async () => {
+  const srv = await startServer({ args: ["--post-rate", "0"] });
+  const { sid } = await handshake(srv);
+  const q = `EIO=4&transport=polling&sid=${sid}`;
+  await eio(srv, q, { method: "POST", body: `40${JSON.stringify({ token: tok("sslow") })}` });
+  const connect = (await (await eio(srv, q)).text()).split("\x1e").find((x) => x.startsWith("40"));
+  const { pid } = JSON.parse(connect.slice(2));
+  // never polls again while 4,200 messages are posted (the queue holds 4,096)
+  let last = 0;
+  for (let i = 0; i < 4200; i += 50)
+    await Promise.all(Array.from({ length: 50 }, async (_, j) => {
+      const m = await post(srv, `sflood${j % 5}`, "general", `flood ${i + j}`);
+      last = Math.max(last, m.id);
+    }));
+  const after = await until(async () => (await eio(srv, q)).status === 400 || null, "the session cut");
+  assert(after, "session gone");
+  const metrics = await (await fetch(`${srv.url}/metrics`)).text();
+  assert(/parley_slow_consumers_dropped_total [1-9]/.test(metrics), "cut as a slow consumer");
+  // a socket.io-client socket that comes back with the pid gets everything
+  const s = io(srv.url, { auth: { token: tok("sslow") }, reconnection: false, forceNew: true, transports: ["websocket"] });
+  open.push(s);
+  s._pid = pid; // what the cut session's client held
+  let n = 0;
+  const seen = new Set();
+  s.on("receive_message", (m) => (n++, seen.add(m.id)));
+  await new Promise((r, j) => (s.once("connect", r), s.once("connect_error", j)));
+  eq(s.recovered, true, "recovered");
+  await until(() => seen.has(last), "the last message", 60000);
+  eq(n, seen.size, "no repeats");
+  assert(seen.size >= 4200, `all of them: ${seen.size}`);
+  closeAll();
+  await srv.stop();
+});
+
 test("heartbeat (conformance timers): pings at pingInterval, a session that does not answer ends", async () => {
   const conf = await startServer({ args: ["--socketio-conformance"] });
   const open = await handshake(conf);
