@@ -26,7 +26,8 @@
 #define CONNECT_TIMEOUT_MS 45000
 #define MAX_PAYLOAD (64 * 1024)           /* what parleyd reads of a POST body */
 #define CONF_MAX_PAYLOAD 1000000
-#define WS_MAX_MSG (1024 * 1024 + 64)     /* one WebSocket message, all fragments */
+/* One WebSocket message, all fragments: maxPayload, as the handshake says. */
+#define WS_MAX_MSG(ws) ((size_t)(ws)->e->max_payload)
 
 /* A WebSocket: the session's transport, or one probing for the upgrade. */
 struct eio_ws {
@@ -831,7 +832,7 @@ static void ws_gone(struct eio_ws *ws, const char *why)
 static bool ws_data(struct eio_ws *ws, const struct ws_frame *f, uint8_t *p)
 {
 	size_t n = (size_t)f->payload_len;
-	if ((f->opcode == WS_CONT) != ws->in_msg || ws->mlen + n > WS_MAX_MSG)
+	if ((f->opcode == WS_CONT) != ws->in_msg || ws->mlen + n > WS_MAX_MSG(ws))
 		return false;
 	if (f->fin && !ws->in_msg)
 		return ws_message(ws, p, n, f->opcode == WS_BINARY);
@@ -862,7 +863,7 @@ static void ws_process(struct eio_ws *ws)
 		struct ws_frame f;
 		uint16_t code = WS_CLOSE_PROTOCOL;
 		enum ws_parse_result r =
-			ws_parse_frame(ws->rbuf + off, ws->rlen - off, WS_MAX_MSG, &f, &code);
+			ws_parse_frame(ws->rbuf + off, ws->rlen - off, WS_MAX_MSG(ws), &f, &code);
 		if (r == WS_PARSE_NEED_MORE)
 			break;
 		if (r == WS_PARSE_ERROR) {
@@ -905,7 +906,7 @@ static void on_ws_io(struct pl_watch *w, uint32_t events)
 		for (;;) {
 			if (ws->rcap - ws->rlen < 4096) {
 				size_t cap = ws->rcap ? ws->rcap * 2 : 8192;
-				uint8_t *grown = cap <= 2 * WS_MAX_MSG ? realloc(ws->rbuf, cap) : NULL;
+				uint8_t *grown = cap <= 2 * WS_MAX_MSG(ws) + 16384 ? realloc(ws->rbuf, cap) : NULL;
 				if (!grown) {
 					ws_gone(ws, "message too big");
 					return;

@@ -7,7 +7,7 @@
 // HTTP: bad EIO/transport/sid/method, poll overlap, malformed packets,
 // heartbeats).
 import { api, assert, eq, requireNode, run, sleep, startServer, test, token, until } from "./lib.mjs";
-import { wsClient } from "./clients.mjs";
+import { sseClient, wsClient } from "./clients.mjs";
 
 const { io } = requireNode("socket.io-client");
 const MANY = Number(process.env.SOCKETIO_CLIENTS || 300);
@@ -209,11 +209,13 @@ test("recovery with no event received yet starts from the pid's event id; a new 
 
 // ---- mixed clients, many clients ----
 
-test("a Socket.IO client and a native WebSocket client in one room see the same conversation", async () => {
+test("a Socket.IO client, a native WebSocket client and an SSE client in one room see the same conversation", async () => {
   const srv = await server();
   const s = await client(srv, "smix");
   const w = wsClient(srv, tok("wmix"));
   await w.ready();
+  const e = sseClient(srv, tok("emix"));
+  await e.ready();
   const a = await s.timeout(10000).emitWithAck("send_message", { chatId: "general", content: "from socket.io" });
   w.send({ type: "send", room: "general", text: "from websocket", client_id: "w1" });
   const b = await until(() => w.frames.find((f) => f.type === "ack" && f.client_id === "w1"), "ws ack");
@@ -226,11 +228,17 @@ test("a Socket.IO client and a native WebSocket client in one room see the same 
     const ids = w.events("message.created").map((e) => e.data.id).filter((id) => want.includes(id));
     return ids.length === 2 && ids;
   }, "websocket sees both");
+  const sseSeen = await until(() => {
+    const ids = e.of("message.created").map((x) => x.data.id).filter((id) => want.includes(id));
+    return ids.length === 2 && ids;
+  }, "sse sees both");
   eq(sioSeen, wsSeen, "same order");
+  eq(sseSeen, wsSeen, "same order on SSE");
   eq(sioSeen, want, "id order");
   const texts = s.named("receive_message").filter((e) => want.includes(e[1].id)).map((e) => e[1].content);
   eq(texts, w.events("message.created").filter((e) => want.includes(e.data.id)).map((e) => e.data.text), "same texts");
   await w.close();
+  e.close();
   closeAll();
 });
 
@@ -361,6 +369,21 @@ test("a session that does not read falls behind and is cut (bounded queue); it t
   assert(seen.size >= 4200, `all of them: ${seen.size}`);
   closeAll();
   await srv.stop();
+});
+
+test("a WebSocket message over maxPayload ends the session", async () => {
+  const WebSocket = requireNode("ws");
+  const srv = await server();
+  const w = new WebSocket(`ws://127.0.0.1:${srv.port}/socket.io/?EIO=4&transport=websocket`);
+  const msgs = [];
+  let closed = false;
+  w.on("message", (d) => msgs.push(d.toString()));
+  w.on("close", () => (closed = true));
+  w.on("error", () => {});
+  await until(() => msgs.length, "open packet");
+  const { maxPayload } = JSON.parse(msgs[0].slice(1));
+  w.send("4" + "x".repeat(maxPayload + 1));
+  await until(() => closed, "closed");
 });
 
 test("heartbeat (conformance timers): pings at pingInterval, a session that does not answer ends", async () => {
