@@ -76,8 +76,20 @@ struct eio_mail {
 	struct eio_mail *next;
 };
 
+/* A job for the worker thread. */
+struct eio_job {
+	void (*fn)(void *arg);
+	void *arg;
+	struct eio_job *next;
+};
+
 struct pl_eio {
 	struct pl_hub *h;
+	/* the worker: chat operations that wait for the writer */
+	pthread_t worker;
+	bool worker_started, worker_stop;
+	pthread_cond_t work_cond;
+	struct eio_job *jobs, *jobs_tail;
 	pl_map *sessions;                 /* sid -> session (hub thread) */
 	pthread_mutex_t lock;             /* the mailbox */
 	struct eio_mail *head, *tail;
@@ -213,6 +225,65 @@ void pl_eio_adopt_ws(struct pl_hub *h, int fd, const char *extra, size_t extra_l
 		m->extra_len = extra_len;
 	}
 	post_mail(h, m);
+}
+
+/* ---- the worker ---- */
+
+static void *worker_main(void *arg)
+{
+	struct pl_eio *e = arg;
+	pthread_mutex_lock(&e->lock);
+	for (;;) {
+		while (!e->jobs && !e->worker_stop)
+			pthread_cond_wait(&e->work_cond, &e->lock);
+		struct eio_job *j = e->jobs;
+		if (!j)
+			break; /* stopping, and nothing left */
+		e->jobs = j->next;
+		if (!e->jobs)
+			e->jobs_tail = NULL;
+		pthread_mutex_unlock(&e->lock);
+		j->fn(j->arg);
+		free(j);
+		pthread_mutex_lock(&e->lock);
+	}
+	pthread_mutex_unlock(&e->lock);
+	return NULL;
+}
+
+void pl_eio_work(struct pl_hub *h, void (*fn)(void *arg), void *arg)
+{
+	struct pl_eio *e = h->eio;
+	struct eio_job *j = calloc(1, sizeof *j);
+	pthread_mutex_lock(&e->lock);
+	bool run_here = !j || !e->worker_started || e->worker_stop;
+	if (!run_here) {
+		j->fn = fn;
+		j->arg = arg;
+		if (e->jobs_tail)
+			e->jobs_tail->next = j;
+		else
+			e->jobs = j;
+		e->jobs_tail = j;
+		pthread_cond_signal(&e->work_cond);
+	}
+	pthread_mutex_unlock(&e->lock);
+	if (run_here) { /* no worker (out of memory, or stopping): at once */
+		free(j);
+		fn(arg);
+	}
+}
+
+static void worker_stop(struct pl_eio *e)
+{
+	pthread_mutex_lock(&e->lock);
+	bool started = e->worker_started;
+	e->worker_stop = true;
+	pthread_cond_signal(&e->work_cond);
+	pthread_mutex_unlock(&e->lock);
+	if (started)
+		pthread_join(e->worker, NULL); /* it runs what was queued first */
+	e->worker_started = false;
 }
 
 /* ---- timers: a min-heap of sessions by due time, one timerfd ---- */
@@ -1060,6 +1131,7 @@ struct pl_eio *pl_eio_new(struct pl_hub *h)
 	e->ping_timeout = e->conformance ? 200 : PING_TIMEOUT_MS;
 	e->max_payload = e->conformance ? CONF_MAX_PAYLOAD : MAX_PAYLOAD;
 	pthread_mutex_init(&e->lock, NULL);
+	pthread_cond_init(&e->work_cond, NULL);
 	e->sessions = pl_map_new();
 	e->receipts = pl_map_new();
 	e->wake.fd = -1;
@@ -1073,6 +1145,7 @@ struct pl_eio *pl_eio_new(struct pl_hub *h)
 		pl_eio_free(e);
 		return NULL;
 	}
+	e->worker_started = pthread_create(&e->worker, NULL, worker_main, e) == 0;
 	return e;
 }
 
@@ -1097,12 +1170,14 @@ void pl_eio_stop(struct pl_eio *e)
 	while (e->nheap)
 		sess_end(e->heap[0], "server stopping");
 	pl_eio_bury(e);
+	worker_stop(e);
 }
 
 void pl_eio_free(struct pl_eio *e)
 {
 	if (!e)
 		return;
+	worker_stop(e);
 	pl_eio_bury(e);
 	pl_map_free(e->sessions);
 	if (e->receipts)
@@ -1113,5 +1188,6 @@ void pl_eio_free(struct pl_eio *e)
 	if (e->timer.fd >= 0)
 		close(e->timer.fd);
 	pthread_mutex_destroy(&e->lock);
+	pthread_cond_destroy(&e->work_cond);
 	free(e);
 }

@@ -95,6 +95,10 @@ pl_map *pl_eio_receipts(struct pl_hub *h);
 const char *pl_eio_token(struct pl_eio_sess *s);
 const char *pl_eio_sid(struct pl_eio_sess *s);
 bool pl_eio_conformance(struct pl_eio_sess *s);
+/* Runs fn(arg) on the sessions' worker thread, in the order given: chat
+ * operations that wait for a commit (join, read...) run there, so the hub
+ * thread never waits for the writer.  Thread-safe. */
+void pl_eio_work(struct pl_hub *h, void (*fn)(void *arg), void *arg);
 /* The Socket.IO state the layer above keeps per session. */
 void **pl_eio_upper(struct pl_eio_sess *s);
 

@@ -115,11 +115,47 @@ static const char *room_arg(json_t *v)
 	return r ? r : json_string_value(json_object_get(v, "room"));
 }
 
+/* "43<ack>[value]" as a buffer (value stolen); NULL when out of memory. */
+static struct pl_buf *ack_buf(int64_t ack, json_t *value)
+{
+	json_t *arr = json_array();
+	json_array_append_new(arr, value ? value : json_null());
+	char *text = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	char head[SIO_HEADER_MAX + 1];
+	head[0] = '4';
+	size_t h = 1 + sio_header(head + 1, SIO_ACK, 0, "/", ack);
+	size_t tn = text ? strlen(text) : 0;
+	struct pl_buf *b = text ? pl_buf_alloc(h + tn) : NULL;
+	if (b) {
+		memcpy(b->data, head, h);
+		memcpy(b->data + h, text, tn);
+	}
+	free(text);
+	return b;
+}
+
+/* Sends an ack from any thread, through the hub's mailbox. */
+static void post_ack(struct pl_hub *h, struct pl_conn *c, int64_t ack, json_t *value)
+{
+	if (ack < 0) {
+		json_decref(value);
+		return;
+	}
+	struct pl_buf *b = ack_buf(ack, value);
+	if (b)
+		pl_hub_post_buf(h, c, b);
+}
+
+/* One client event for the worker thread (pl_eio_work): the chat
+ * operations wait for their commit there, never on the hub thread, and
+ * one worker keeps a socket's events in the order they came. */
 struct op_args {
-	struct pl_eio_sess *s;
+	void (*op)(struct op_args *a);
 	struct pl_hub *h;
-	struct pl_conn *c;
-	json_t *arg;        /* the first argument after the name */
+	struct pl_conn *c;            /* a reference */
+	char user[PL_ID_MAX + 1];
+	json_t *arg;                  /* the first argument after the name (a copy) */
 	int64_t ack;
 };
 
@@ -127,22 +163,20 @@ static void op_join(struct op_args *a)
 {
 	pl_error err;
 	json_t *room = NULL;
-	if (pl_chat_join(a->h->ctx, a->c->user, room_arg(a->arg), &room, &err) != PL_OK) {
-		ack_with(a->s, "/", a->ack, error_value(&err));
-		return;
-	}
-	ack_with(a->s, "/", a->ack, json_pack("{s:o}", "room", room ? room : json_null()));
+	if (pl_chat_join(a->h->ctx, a->user, room_arg(a->arg), &room, &err) != PL_OK)
+		post_ack(a->h, a->c, a->ack, error_value(&err));
+	else
+		post_ack(a->h, a->c, a->ack, json_pack("{s:o}", "room", room ? room : json_null()));
 }
 
 static void op_leave(struct op_args *a)
 {
 	pl_error err;
 	const char *room = room_arg(a->arg);
-	if (pl_chat_leave(a->h->ctx, a->c->user, room, &err) != PL_OK) {
-		ack_with(a->s, "/", a->ack, error_value(&err));
-		return;
-	}
-	ack_with(a->s, "/", a->ack, json_pack("{s:s}", "room", room));
+	if (pl_chat_leave(a->h->ctx, a->user, room, &err) != PL_OK)
+		post_ack(a->h, a->c, a->ack, error_value(&err));
+	else
+		post_ack(a->h, a->c, a->ack, json_pack("{s:s}", "room", room));
 }
 
 struct post_ack {
@@ -171,22 +205,8 @@ static void post_done(void *ud, const char *msg, size_t len, bool created, const
 	struct post_ack *p = ud;
 	if (p->ack >= 0) {
 		json_t *m = msg ? json_loadb(msg, len, 0, NULL) : NULL;
-		json_t *v = m ? message_shape(m) : error_value(err);
+		post_ack(p->h, p->c, p->ack, m ? message_shape(m) : error_value(err));
 		json_decref(m);
-		json_t *arr = json_pack("[o]", v ? v : json_null());
-		char *text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
-		json_decref(arr);
-		char head[SIO_HEADER_MAX + 1];
-		head[0] = '4';
-		size_t h = 1 + sio_header(head + 1, SIO_ACK, 0, "/", p->ack);
-		size_t tn = text ? strlen(text) : 0;
-		struct pl_buf *b = text ? pl_buf_alloc(h + tn) : NULL;
-		if (b) {
-			memcpy(b->data, head, h);
-			memcpy(b->data + h, text, tn);
-			pl_hub_post_buf(p->h, p->c, b);
-		}
-		free(text);
 	}
 	pl_conn_unref(p->c);
 	free(p);
@@ -205,21 +225,39 @@ static void op_send(struct op_args *a)
 	p->c = a->c;
 	p->ack = a->ack;
 	pl_conn_ref(a->c);
-	pl_chat_post_async(a->h->ctx, a->c->user, room_arg(o), text,
+	pl_chat_post_async(a->h->ctx, a->user, room_arg(o), text,
 			   json_string_value(json_object_get(o, "client_id")), post_done, p);
 }
 
 static void typing(struct op_args *a, bool on)
 {
 	pl_error err;
-	if (pl_chat_typing(a->h->ctx, a->c->user, room_arg(a->arg), on, &err) != PL_OK)
-		ack_with(a->s, "/", a->ack, error_value(&err));
+	if (pl_chat_typing(a->h->ctx, a->user, room_arg(a->arg), on, &err) != PL_OK)
+		post_ack(a->h, a->c, a->ack, error_value(&err));
 	else
-		ack_with(a->s, "/", a->ack, json_object());
+		post_ack(a->h, a->c, a->ack, json_object());
 }
 
 static void op_typing(struct op_args *a) { typing(a, true); }
 static void op_stop_typing(struct op_args *a) { typing(a, false); }
+
+/* The newest message of room (0: none, or not a member). */
+static int64_t newest(struct pl_ctx *ctx, const char *room, const char *user)
+{
+	pl_store *st = pl_ctx_reader(ctx);
+	int64_t id = 0;
+	if (st && room && pl_store_is_member(st, room, user)) {
+		struct pl_page page = {.limit = 1};
+		json_t *pg = pl_store_messages(st, room, &page);
+		json_t *msgs = json_object_get(pg, "messages");
+		id = json_integer_value(
+			json_object_get(json_array_get(msgs, json_array_size(msgs) - 1), "id"));
+		json_decref(pg);
+	}
+	if (st)
+		pl_ctx_reader_put(ctx, st);
+	return id;
+}
 
 static void op_read(struct op_args *a)
 {
@@ -227,23 +265,26 @@ static void op_read(struct op_args *a)
 	const char *room = room_arg(a->arg);
 	json_t *v = json_object_get(a->arg, "up_to");
 	int64_t up_to = json_is_integer(v) ? json_integer_value(v) : 0;
-	if (!v && room && pl_store_is_member(a->h->store, room, a->c->user)) {
-		/* The newest message, by default. */
-		struct pl_page page = {.limit = 1};
-		json_t *pg = pl_store_messages(a->h->store, room, &page);
-		json_t *msgs = json_object_get(pg, "messages");
-		up_to = json_integer_value(
-			json_object_get(json_array_get(msgs, json_array_size(msgs) - 1), "id"));
-		json_decref(pg);
-		if (up_to < 1) { /* nothing to read */
-			ack_with(a->s, "/", a->ack, json_pack("{s:I}", "up_to", (json_int_t)0));
-			return;
+	if (!v) { /* the newest message, by default */
+		up_to = newest(a->h->ctx, room, a->user);
+		if (up_to < 1 && room && pl_check_id("room", room, &err) == PL_OK) {
+			post_ack(a->h, a->c, a->ack, json_pack("{s:I}", "up_to", (json_int_t)0));
+			return; /* nothing to read */
 		}
 	}
-	if (pl_chat_read(a->h->ctx, a->c->user, room, up_to, &err) != PL_OK)
-		ack_with(a->s, "/", a->ack, error_value(&err));
+	if (pl_chat_read(a->h->ctx, a->user, room, up_to, &err) != PL_OK)
+		post_ack(a->h, a->c, a->ack, error_value(&err));
 	else
-		ack_with(a->s, "/", a->ack, json_pack("{s:I}", "up_to", (json_int_t)up_to));
+		post_ack(a->h, a->c, a->ack, json_pack("{s:I}", "up_to", (json_int_t)up_to));
+}
+
+static void run_op(void *arg)
+{
+	struct op_args *a = arg;
+	a->op(a);
+	json_decref(a->arg);
+	pl_conn_unref(a->c);
+	free(a);
 }
 
 /* Client event -> chat operation: the contract's first table. */
@@ -458,9 +499,18 @@ static void dispatch(struct pl_eio_sess *s, const char *nsp, json_t *args, int64
 			ack_with(s, "/", ack, error_value(&err));
 			return;
 		}
-		struct pl_hub *h = pl_eio_hub(s);
-		struct op_args a = {s, h, pl_eio_conn(s), json_array_get(args, 1), ack};
-		client_events[i].op(&a);
+		struct op_args *a = calloc(1, sizeof *a);
+		json_t *arg = json_array_get(args, 1);
+		if (!a)
+			return;
+		a->op = client_events[i].op;
+		a->h = pl_eio_hub(s);
+		a->c = pl_eio_conn(s);
+		pl_conn_ref(a->c);
+		snprintf(a->user, sizeof a->user, "%s", a->c->user);
+		a->arg = arg ? json_deep_copy(arg) : NULL; /* the worker's own */
+		a->ack = ack;
+		pl_eio_work(a->h, run_op, a);
 		return;
 	}
 	pl_error err;
