@@ -570,7 +570,7 @@ static bool on_connect(struct pl_eio_sess *s, struct sio_sock *k, const char *ns
 		json_t *ok = json_pack("{s:s}", "sid", sid);
 		emit_packet(s, SIO_CONNECT, nsp, -1, ok, NULL, 0);
 		json_decref(ok);
-		json_t *ev = json_pack("[s, O]", "auth", auth ? auth : json_object());
+		json_t *ev = json_pack("[s, o]", "auth", auth ? json_incref(auth) : json_object());
 		emit_packet(s, SIO_EVENT, nsp, -1, ev, NULL, 0);
 		json_decref(ev);
 		if (main_nsp)
