@@ -16,6 +16,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "push/eio.h"
 #include "push/hubint.h"
 #include "push/sio_bind.h"
@@ -434,7 +435,9 @@ static struct pl_eio_sess *sess_new(struct pl_eio *e, const char *token, bool en
 	s->engine_only = engine_only;
 	s->c = pl_conn_new(PL_CONN_SIO, "");
 	s->token = token ? strdup(token) : NULL;
-	if (!s->c || !new_sid(s->sid) || (token && !s->token) || pl_map_get(e->sessions, s->sid) ||
+	/* Sessions outlive their requests (a polling one waits up to the
+	 * connect timeout for its CONNECT): as many as connections at most. */
+	if ((int)pl_map_len(e->sessions) >= e->h->ctx->cfg->max_connections || !s->c || !new_sid(s->sid) || (token && !s->token) || pl_map_get(e->sessions, s->sid) ||
 	    !pl_map_put(e->sessions, s->sid, s)) {
 		sess_free(s);
 		return NULL;
@@ -854,6 +857,8 @@ static void ws_pump(struct eio_ws *ws)
 static bool ws_message(struct eio_ws *ws, const uint8_t *p, size_t n, bool binary)
 {
 	struct pl_eio_sess *s = ws->s;
+	if (!binary && !pl_utf8_valid((const char *)p, n))
+		return false; /* RFC 6455: text is UTF-8 */
 	if (!s)
 		return true;
 	if (!s->ws_transport) { /* probing */

@@ -386,6 +386,25 @@ test("a WebSocket message over maxPayload ends the session", async () => {
   await until(() => closed, "closed");
 });
 
+test("sessions are bounded by --max-connections (a handshake over it is 503); invalid UTF-8 text ends a session", async () => {
+  const srv = await startServer({ args: ["--max-connections", "16"] });
+  for (let i = 0; i < 16; i++) await handshake(srv);
+  const over = await eio(srv, "EIO=4&transport=polling");
+  eq(over.status, 503, "17th session");
+  await srv.stop();
+  const WebSocket = requireNode("ws");
+  const main = await server();
+  const w = new WebSocket(`ws://127.0.0.1:${main.port}/socket.io/?EIO=4&transport=websocket`);
+  let closed = false;
+  let opened = false;
+  w.on("message", () => (opened = true));
+  w.on("close", () => (closed = true));
+  w.on("error", () => {});
+  await until(() => opened, "open packet");
+  w._socket.write(Buffer.from([0x81, 0x83, 0, 0, 0, 0, 0x36, 0xc3, 0x28])); // masked text: a noop "6" + bytes that are not UTF-8
+  await until(() => closed, "closed");
+});
+
 test("heartbeat (conformance timers): pings at pingInterval, a session that does not answer ends", async () => {
   const conf = await startServer({ args: ["--socketio-conformance"] });
   const open = await handshake(conf);
