@@ -967,6 +967,11 @@ static void ws_process(struct eio_ws *ws)
 		return;
 	memmove(ws->rbuf, ws->rbuf + off, ws->rlen - off);
 	ws->rlen -= off;
+	if (ws->rlen == 0) { /* idle sockets keep no buffer */
+		free(ws->rbuf);
+		ws->rbuf = NULL;
+		ws->rcap = 0;
+	}
 }
 
 static void on_ws_io(struct pl_watch *w, uint32_t events)
@@ -981,7 +986,7 @@ static void on_ws_io(struct pl_watch *w, uint32_t events)
 	if (events & EPOLLIN) {
 		for (;;) {
 			if (ws->rcap - ws->rlen < 4096) {
-				size_t cap = ws->rcap ? ws->rcap * 2 : 8192;
+				size_t cap = ws->rcap ? ws->rcap * 2 : 4096;
 				uint8_t *grown = cap <= 2 * WS_MAX_MSG(ws) + 16384 ? realloc(ws->rbuf, cap) : NULL;
 				if (!grown) {
 					ws_gone(ws, "message too big");
