@@ -995,16 +995,25 @@ static void on_ws_io(struct pl_watch *w, uint32_t events)
 				ws->rbuf = grown;
 				ws->rcap = cap;
 			}
-			ssize_t n = read(ws->watch.fd, ws->rbuf + ws->rlen, ws->rcap - ws->rlen);
+			size_t room = ws->rcap - ws->rlen;
+			ssize_t n = read(ws->watch.fd, ws->rbuf + ws->rlen, room);
 			if (n > 0) {
 				ws->rlen += (size_t)n;
-				ws_process(ws);
+				ws_process(ws); /* frees the buffer once it is empty */
 				if (ws->watch.fd < 0)
 					return;
+				if ((size_t)n < room)
+					break; /* drained: no idle buffer for another read */
 				continue;
 			}
-			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+				if (!ws->rlen) {
+					free(ws->rbuf);
+					ws->rbuf = NULL;
+					ws->rcap = 0;
+				}
 				break;
+			}
 			ws_gone(ws, "transport close");
 			return;
 		}
