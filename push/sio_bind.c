@@ -597,9 +597,9 @@ static bool on_connect(struct pl_eio_sess *s, struct sio_sock *k, const char *ns
 	int64_t pid_from, off;
 	if (pid_parse(pid, &pid_from)) {
 		snprintf(k->pid, sizeof k->pid, "%s", pid);
+		/* Not capped at this hub's cursor: an offset from a node that is
+		 * ahead means "nothing before it", not "resend from mine". */
 		from = offset && parse_id(offset, &off) ? off : pid_from;
-		if (from > h->cursor)
-			from = h->cursor;
 	} else if (!pid_new(k->pid, from)) {
 		connect_error(s, nsp, "server error");
 		return true;
