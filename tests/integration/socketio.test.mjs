@@ -118,6 +118,7 @@ test("join/leave, typing/stop_typing, mark_chat_read, user_joined/user_left, mes
   guest.emit("stop_typing", { chatId: "sio-public" });
   await until(() => owner.named("stop_typing").some((e) => e[1].user === "sguest"), "stop_typing");
   const m = await owner.timeout(10000).emitWithAck("send_message", { chatId: "sio-public", content: "read me" });
+  await until(() => owner.named("message_delivered").some((e) => e[1].chatId === "sio-public" && e[1].userId === "sguest" && e[1].up_to === m.id), "message_delivered to the sender");
   const read = await guest.timeout(10000).emitWithAck("mark_chat_read", { chatId: "sio-public" });
   eq(read.up_to, m.id, "read up to the newest by default");
   await until(() => owner.named("messages_read").some((e) => e[1].chatId === "sio-public" && e[1].userId === "sguest" && e[1].up_to === m.id), "messages_read");
@@ -126,6 +127,22 @@ test("join/leave, typing/stop_typing, mark_chat_read, user_joined/user_left, mes
   await until(() => owner.named("user_left").some((e) => e[1].userId === "sguest"), "user_left");
   const unknown = await guest.timeout(10000).emitWithAck("no_such_event", 1);
   eq(unknown.error.code, "not_found", "unknown event");
+  closeAll();
+});
+
+test("message_updated / message_deleted (the message plus chatId and content), with offsets", async () => {
+  const srv = await server();
+  const s = await client(srv, "sedit");
+  const m = await s.timeout(10000).emitWithAck("send_message", { chatId: "general", content: "first draft" });
+  const e = await api(srv, "PATCH", `/v1/rooms/general/messages/${m.id}`, { tok: tok("sedit"), body: { text: "final" } });
+  assert(e.status === 200, `edit: ${e.status} ${e.text}`);
+  const up = await until(() => s.named("message_updated").find((x) => x[1].id === m.id), "message_updated");
+  eq([up[1].chatId, up[1].content], ["general", "final"], "updated shape");
+  assert(/^[0-9]+$/.test(up[2]), "offset argument");
+  const d = await api(srv, "DELETE", `/v1/rooms/general/messages/${m.id}`, { tok: tok("sedit") });
+  assert(d.status < 300, `delete: ${d.status} ${d.text}`);
+  const del = await until(() => s.named("message_deleted").find((x) => x[1].id === m.id), "message_deleted");
+  eq(del[1].chatId, "general", "deleted shape");
   closeAll();
 });
 
