@@ -360,8 +360,8 @@ static int shape_receipt(json_t *ev, const char *name, struct pl_hub *h, struct 
 	char key[2 * PL_ID_MAX + 8];
 	snprintf(key, sizeof key, "%s\x1f%s", room, user);
 	pl_map *m = pl_eio_receipts(h);
-	struct seen_receipt *seen = pl_map_get(m, key);
-	if (!seen && (seen = calloc(1, sizeof *seen)) && !pl_map_put(m, key, seen)) {
+	struct seen_receipt *seen = m ? pl_map_get(m, key) : NULL;
+	if (m && !seen && (seen = calloc(1, sizeof *seen)) && !pl_map_put(m, key, seen)) {
 		free(seen);
 		seen = NULL;
 	}
