@@ -1,23 +1,19 @@
 /* push/eiosess: see eiosess.h. */
 #include "push/eiosess.h"
 
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "core/utf8.h"
 #include "push/eio.h"
+#include "push/eioint.h"
 #include "push/hubint.h"
 #include "push/sio_bind.h"
 #include "push/ws.h"
@@ -27,90 +23,6 @@
 #define CONNECT_TIMEOUT_MS 45000
 #define MAX_PAYLOAD (64 * 1024)           /* what parleyd reads of a POST body */
 #define CONF_MAX_PAYLOAD 1000000
-/* One WebSocket message, all fragments: maxPayload, as the handshake says. */
-#define WS_MAX_MSG(ws) ((size_t)(ws)->e->max_payload)
-
-/* A WebSocket: the session's transport, or one probing for the upgrade. */
-struct eio_ws {
-	struct pl_watch watch;            /* first member: the loop hands it back */
-	struct pl_eio *e;
-	struct pl_eio_sess *s;            /* NULL once the session let it go */
-	uint8_t *rbuf;
-	size_t rlen, rcap;
-	uint8_t *msg;                     /* a fragmented message so far */
-	size_t mlen;
-	bool in_msg, msg_bin;
-	char *out;                        /* framed bytes not yet written */
-	size_t olen, ooff;
-	bool closing;                     /* close frame queued: drop once written */
-	bool forgotten;                   /* on the dead list */
-	struct eio_ws *dead_next;
-};
-
-struct pl_eio_sess {
-	struct pl_eio *e;
-	struct pl_conn *c;
-	char sid[EIO_SID_LEN + 1];
-	bool ws_transport;                /* upgraded, or WebSocket from the start */
-	bool upgrading;                   /* probe answered, waiting for "5" */
-	bool engine_only;
-	bool ended;
-	struct pl_eio_req *get;           /* the waiting polling GET */
-	struct eio_ws *ws;                /* the WebSocket (transport or probe) */
-	char *token;
-	int64_t ping_due, pong_due;       /* pong_due 0: no ping outstanding */
-	int64_t connect_due;              /* 0: Socket.IO connected (or engine only) */
-	int64_t due;
-	size_t hidx;
-	void *upper;
-	struct pl_eio_sess *dead_next;
-};
-
-struct eio_mail {
-	struct pl_eio_req *req;           /* a polling request, or */
-	int fd;                           /* an upgraded socket */
-	char *extra;
-	size_t extra_len;
-	char sid[EIO_SID_LEN + 1];
-	char *token;
-	bool engine_only;
-	struct eio_mail *next;
-};
-
-/* A job for the worker thread. */
-struct eio_job {
-	void (*fn)(void *arg);
-	void *arg;
-	struct eio_job *next;
-};
-
-struct pl_eio {
-	struct pl_hub *h;
-	/* the worker: chat operations that wait for the writer */
-	pthread_t worker;
-	bool worker_started, worker_stop;
-	pthread_cond_t work_cond;
-	struct eio_job *jobs, *jobs_tail;
-	pl_map *sessions;                 /* sid -> session (hub thread) */
-	pthread_mutex_t lock;             /* the mailbox */
-	struct eio_mail *head, *tail;
-	bool stopped;
-	struct pl_watch wake;             /* eventfd: mail */
-	struct pl_watch timer;            /* timerfd: the earliest deadline */
-	struct pl_eio_sess **heap;        /* sessions by due time */
-	size_t nheap, capheap;
-	int64_t armed;
-	int ping_interval, ping_timeout, max_payload;
-	bool conformance;
-	pl_map *receipts;                 /* the chat binding's (push/sio_bind.c) */
-	struct pl_eio_sess *dead;
-	struct eio_ws *dead_ws;
-};
-
-static void sess_end(struct pl_eio_sess *s, const char *why);
-static void ws_pump(struct eio_ws *ws);
-static void ws_drop(struct eio_ws *ws);
-
 /* ---- requests (any thread) ---- */
 
 struct pl_eio_req *pl_eio_req_new(void)
@@ -373,11 +285,11 @@ static void reschedule(struct pl_eio_sess *s)
 static void sess_timer(struct pl_eio_sess *s, int64_t now)
 {
 	if (s->connect_due && now >= s->connect_due) {
-		sess_end(s, "connect timeout");
+		eio_sess_end(s, "connect timeout");
 		return;
 	}
 	if (s->pong_due && now >= s->pong_due) {
-		sess_end(s, "ping timeout");
+		eio_sess_end(s, "ping timeout");
 		return;
 	}
 	if (!s->pong_due && now >= s->ping_due) {
@@ -426,7 +338,7 @@ static void sess_free(struct pl_eio_sess *s)
 	free(s);
 }
 
-static struct pl_eio_sess *sess_new(struct pl_eio *e, const char *token, bool engine_only)
+struct pl_eio_sess *eio_sess_new(struct pl_eio *e, const char *token, bool engine_only)
 {
 	struct pl_eio_sess *s = calloc(1, sizeof *s);
 	if (!s)
@@ -456,7 +368,7 @@ static struct pl_eio_sess *sess_new(struct pl_eio *e, const char *token, bool en
 	return s;
 }
 
-static bool send_open(struct pl_eio_sess *s, char *out, size_t cap, size_t *len)
+bool eio_send_open(struct pl_eio_sess *s, char *out, size_t cap, size_t *len)
 {
 	int n = snprintf(out, cap,
 			 "0{\"sid\":\"%s\",\"upgrades\":[%s],\"pingInterval\":%d,\"pingTimeout\":%d,"
@@ -497,7 +409,7 @@ static char *queue_payload(struct pl_conn *c, size_t *len)
 
 /* Answers the waiting GET with what is queued, or with a noop when
  * nothing is and an upgrade (or the end) needs it released. */
-static void answer_get(struct pl_eio_sess *s, bool force)
+void eio_answer_get(struct pl_eio_sess *s, bool force)
 {
 	struct pl_eio_req *r = s->get;
 	if (!r)
@@ -518,7 +430,7 @@ static void answer_get(struct pl_eio_sess *s, bool force)
 	free(body);
 }
 
-static void sess_end(struct pl_eio_sess *s, const char *why)
+void eio_sess_end(struct pl_eio_sess *s, const char *why)
 {
 	if (s->ended)
 		return;
@@ -538,14 +450,14 @@ static void sess_end(struct pl_eio_sess *s, const char *why)
 		struct eio_ws *ws = s->ws;
 		s->ws = NULL;
 		ws->s = NULL;
-		ws_drop(ws);
+		eio_ws_drop(ws);
 	}
 	s->c->closing = true;
 	s->dead_next = s->e->dead;
 	s->e->dead = s;
 }
 
-void pl_eio_end(struct pl_eio_sess *s, const char *why) { sess_end(s, why); }
+void pl_eio_end(struct pl_eio_sess *s, const char *why) { eio_sess_end(s, why); }
 
 bool pl_eio_send(struct pl_eio_sess *s, struct pl_buf *b)
 {
@@ -627,7 +539,7 @@ static bool echo_binary(struct pl_eio_sess *s, const uint8_t *p, size_t n)
 }
 
 /* One packet; false for a malformed one (the session then ends). */
-static bool on_packet(struct pl_eio_sess *s, const char *p, size_t n, bool binary)
+bool eio_on_packet(struct pl_eio_sess *s, const char *p, size_t n, bool binary)
 {
 	if (s->ended)
 		return true;
@@ -640,8 +552,8 @@ static bool on_packet(struct pl_eio_sess *s, const char *p, size_t n, bool binar
 		return false;
 	switch (p[0]) {
 	case EIO_CLOSE:
-		answer_get(s, true); /* a waiting poll ends cleanly, with a noop */
-		sess_end(s, "client close");
+		eio_answer_get(s, true); /* a waiting poll ends cleanly, with a noop */
+		eio_sess_end(s, "client close");
 		return true;
 	case EIO_PING: {
 		char pong[64];
@@ -672,7 +584,7 @@ static void handle_post(struct pl_eio_sess *s, struct pl_eio_req *r)
 {
 	if (r->too_large) {
 		reply(r, 413, "text/plain", "payload too large", 17);
-		sess_end(s, "payload too large");
+		eio_sess_end(s, "payload too large");
 		return;
 	}
 	size_t pos = 0, n;
@@ -685,15 +597,15 @@ static void handle_post(struct pl_eio_sess *s, struct pl_eio_req *r)
 			free(bin);
 			bin = malloc(n);
 			ok = bin && eio_b64_decode(pkt + 1, n - 1, bin, &blen) &&
-			     on_packet(s, (const char *)bin, blen, true);
+			     eio_on_packet(s, (const char *)bin, blen, true);
 		} else {
-			ok = on_packet(s, pkt, n, false);
+			ok = eio_on_packet(s, pkt, n, false);
 		}
 	}
 	free(bin);
 	if (!ok) {
 		reply_error(r, 3);
-		sess_end(s, "parse error");
+		eio_sess_end(s, "parse error");
 		return;
 	}
 	reply(r, 200, "text/html", "ok", 2);
@@ -706,10 +618,10 @@ static void handle_req(struct pl_eio *e, struct pl_eio_req *r)
 			reply_error(r, 2);
 			return;
 		}
-		struct pl_eio_sess *s = sess_new(e, r->token, r->engine_only);
+		struct pl_eio_sess *s = eio_sess_new(e, r->token, r->engine_only);
 		char open[256];
 		size_t n;
-		if (!s || !send_open(s, open, sizeof open, &n)) {
+		if (!s || !eio_send_open(s, open, sizeof open, &n)) {
 			reply(r, 503, "text/plain", "cannot open a session now", 25);
 			return;
 		}
@@ -731,344 +643,13 @@ static void handle_req(struct pl_eio *e, struct pl_eio_req *r)
 	}
 	if (s->get) { /* one GET at a time */
 		reply_error(r, 3);
-		sess_end(s, "poll overlap");
+		eio_sess_end(s, "poll overlap");
 		return;
 	}
 	s->get = r;
 	atomic_fetch_add(&r->refs, 1);
 	pl_eio_req_unref(r); /* the mail's reference: s->get holds one now */
-	answer_get(s, s->upgrading);
-}
-
-/* ---- WebSocket ---- */
-
-static bool ws_append(struct eio_ws *ws, enum ws_opcode op, const void *p, size_t n)
-{
-	uint8_t head[14];
-	size_t h = ws_frame_header(head, op, true, n);
-	char *grown = realloc(ws->out, ws->olen + h + n);
-	if (!grown)
-		return false;
-	ws->out = grown;
-	memcpy(ws->out + ws->olen, head, h);
-	memcpy(ws->out + ws->olen + h, p, n);
-	ws->olen += h + n;
-	return true;
-}
-
-static void ws_forget(struct eio_ws *ws)
-{
-	if (ws->watch.fd >= 0) {
-		pl_loop_del(ws->e->h->loop, &ws->watch);
-		close(ws->watch.fd);
-		ws->watch.fd = -1;
-	}
-	free(ws->rbuf);
-	free(ws->msg);
-	free(ws->out);
-	ws->rbuf = ws->msg = NULL;
-	ws->out = NULL;
-	ws->rlen = ws->rcap = ws->mlen = ws->olen = ws->ooff = 0;
-	if (ws->forgotten)
-		return;
-	ws->forgotten = true;
-	ws->dead_next = ws->e->dead_ws;
-	ws->e->dead_ws = ws;
-}
-
-/* Writes what is framed; true when all of it went. */
-static bool ws_write(struct eio_ws *ws)
-{
-	while (ws->ooff < ws->olen && ws->watch.fd >= 0) {
-		ssize_t w = write(ws->watch.fd, ws->out + ws->ooff, ws->olen - ws->ooff);
-		if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-			pl_loop_mod(ws->e->h->loop, &ws->watch, EPOLLIN | EPOLLOUT);
-			return false;
-		}
-		if (w < 0) {
-			if (ws->s)
-				sess_end(ws->s, "transport error");
-			else
-				ws_forget(ws);
-			return false;
-		}
-		ws->ooff += (size_t)w;
-	}
-	if (ws->watch.fd < 0)
-		return false;
-	free(ws->out);
-	ws->out = NULL;
-	ws->olen = ws->ooff = 0;
-	pl_loop_mod(ws->e->h->loop, &ws->watch, EPOLLIN);
-	if (ws->closing) {
-		shutdown(ws->watch.fd, SHUT_WR);
-		ws_forget(ws);
-		return false;
-	}
-	return true;
-}
-
-/* The session let go of ws: a close packet and frame, then it goes. */
-static void ws_drop(struct eio_ws *ws)
-{
-	if (ws->watch.fd < 0 || ws->closing)
-		return;
-	uint8_t payload[125];
-	size_t n = ws_close_payload(payload, WS_CLOSE_NORMAL, "");
-	ws_append(ws, WS_TEXT, "1", 1);
-	ws_append(ws, WS_CLOSE, payload, n);
-	ws->closing = true;
-	ws_write(ws);
-}
-
-/* Moves the session's queue into frames and writes them. */
-static void ws_pump(struct eio_ws *ws)
-{
-	struct pl_eio_sess *s = ws->s;
-	while (s && !s->ended && ws->watch.fd >= 0) {
-		if (ws->olen && !ws_write(ws))
-			return;
-		struct pl_conn *c = s->c;
-		pthread_mutex_lock(&c->lock);
-		bool any = c->head != NULL;
-		for (struct pl_qitem *it = c->head; it; it = it->next) {
-			const char *d = it->buf->data;
-			size_t len = it->buf->len;
-			if (len && d[0] == 'b') {
-				ws_append(ws, WS_BINARY, d + 1, len - 1);
-				continue;
-			}
-			while (len) { /* text: one frame per packet */
-				const char *sep = memchr(d, EIO_SEP, len);
-				size_t one = sep ? (size_t)(sep - d) : len;
-				ws_append(ws, WS_TEXT, d, one);
-				d += one + (sep ? 1 : 0);
-				len -= one + (sep ? 1 : 0);
-			}
-		}
-		pl_conn_clear(c);
-		pthread_mutex_unlock(&c->lock);
-		if (!any)
-			return;
-	}
-}
-
-/* A whole message from the socket. */
-static bool ws_message(struct eio_ws *ws, const uint8_t *p, size_t n, bool binary)
-{
-	struct pl_eio_sess *s = ws->s;
-	if (!binary && !pl_utf8_valid((const char *)p, n))
-		return false; /* RFC 6455: text is UTF-8 */
-	if (!s)
-		return true;
-	if (!s->ws_transport) { /* probing */
-		if (!binary && n == 6 && memcmp(p, "2probe", 6) == 0) {
-			ws_append(ws, WS_TEXT, "3probe", 6);
-			ws_write(ws);
-			s->upgrading = true;
-			/* The noop that releases the waiting poll; with none waiting
-			 * it is queued, for the next poll or (as the reference
-			 * server's) the WebSocket once upgraded. */
-			if (s->get)
-				answer_get(s, true);
-			else
-				pl_eio_send_text(s, "6", 1);
-			return true;
-		}
-		if (!binary && n == 1 && p[0] == EIO_UPGRADE && s->upgrading) {
-			s->ws_transport = true;
-			s->upgrading = false;
-			answer_get(s, true);
-			ws_pump(ws);
-			return true;
-		}
-		return !binary && n > 0 && (p[0] == EIO_NOOP || p[0] == EIO_PING);
-	}
-	return on_packet(s, (const char *)p, n, binary);
-}
-
-static void ws_gone(struct eio_ws *ws, const char *why)
-{
-	struct pl_eio_sess *s = ws->s;
-	if (s && s->ws_transport) {
-		sess_end(s, why); /* drops ws too */
-		if (ws->watch.fd >= 0)
-			ws_forget(ws);
-		return;
-	}
-	if (s) { /* a probe that failed: polling goes on */
-		s->ws = NULL;
-		s->upgrading = false;
-		ws->s = NULL;
-	}
-	if (ws->watch.fd >= 0)
-		ws_forget(ws);
-}
-
-static bool ws_data(struct eio_ws *ws, const struct ws_frame *f, uint8_t *p)
-{
-	size_t n = (size_t)f->payload_len;
-	if ((f->opcode == WS_CONT) != ws->in_msg || ws->mlen + n > WS_MAX_MSG(ws))
-		return false;
-	if (f->fin && !ws->in_msg)
-		return ws_message(ws, p, n, f->opcode == WS_BINARY);
-	if (!ws->in_msg) {
-		ws->in_msg = true;
-		ws->msg_bin = f->opcode == WS_BINARY;
-	}
-	uint8_t *grown = realloc(ws->msg, ws->mlen + n + 1);
-	if (!grown)
-		return false;
-	ws->msg = grown;
-	memcpy(ws->msg + ws->mlen, p, n);
-	ws->mlen += n;
-	if (!f->fin)
-		return true;
-	bool ok = ws_message(ws, ws->msg, ws->mlen, ws->msg_bin);
-	free(ws->msg);
-	ws->msg = NULL;
-	ws->mlen = 0;
-	ws->in_msg = false;
-	return ok;
-}
-
-static void ws_process(struct eio_ws *ws)
-{
-	size_t off = 0;
-	while (ws->watch.fd >= 0 && !ws->closing) {
-		struct ws_frame f;
-		uint16_t code = WS_CLOSE_PROTOCOL;
-		enum ws_parse_result r =
-			ws_parse_frame(ws->rbuf + off, ws->rlen - off, WS_MAX_MSG(ws), &f, &code);
-		if (r == WS_PARSE_NEED_MORE)
-			break;
-		if (r == WS_PARSE_ERROR) {
-			ws_gone(ws, "websocket protocol error");
-			return;
-		}
-		uint8_t *p = ws->rbuf + off + f.header_len;
-		ws_unmask(p, (size_t)f.payload_len, f.mask, 0);
-		off += f.header_len + (size_t)f.payload_len;
-		if (f.opcode == WS_PING) {
-			ws_append(ws, WS_PONG, p, (size_t)f.payload_len);
-			ws_write(ws);
-		} else if (f.opcode == WS_CLOSE) {
-			ws_gone(ws, "transport close");
-			return;
-		} else if (f.opcode != WS_PONG && !ws_data(ws, &f, p)) {
-			if (ws->s)
-				sess_end(ws->s, "parse error");
-			else
-				ws_gone(ws, "parse error");
-			return;
-		}
-	}
-	if (ws->watch.fd < 0 || !ws->rbuf)
-		return;
-	memmove(ws->rbuf, ws->rbuf + off, ws->rlen - off);
-	ws->rlen -= off;
-	if (ws->rlen == 0) { /* idle sockets keep no buffer */
-		free(ws->rbuf);
-		ws->rbuf = NULL;
-		ws->rcap = 0;
-	}
-}
-
-static void on_ws_io(struct pl_watch *w, uint32_t events)
-{
-	struct eio_ws *ws = (struct eio_ws *)w;
-	if (ws->watch.fd < 0)
-		return;
-	if (events & (EPOLLERR | EPOLLHUP)) {
-		ws_gone(ws, "transport close");
-		return;
-	}
-	if (events & EPOLLIN) {
-		for (;;) {
-			if (ws->rcap - ws->rlen < 4096) {
-				size_t cap = ws->rcap ? ws->rcap * 2 : 4096;
-				uint8_t *grown = cap <= 2 * WS_MAX_MSG(ws) + 16384 ? realloc(ws->rbuf, cap) : NULL;
-				if (!grown) {
-					ws_gone(ws, "message too big");
-					return;
-				}
-				ws->rbuf = grown;
-				ws->rcap = cap;
-			}
-			size_t room = ws->rcap - ws->rlen;
-			ssize_t n = read(ws->watch.fd, ws->rbuf + ws->rlen, room);
-			if (n > 0) {
-				ws->rlen += (size_t)n;
-				ws_process(ws); /* frees the buffer once it is empty */
-				if (ws->watch.fd < 0)
-					return;
-				if ((size_t)n < room)
-					break; /* drained: no idle buffer for another read */
-				continue;
-			}
-			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-				if (!ws->rlen) {
-					free(ws->rbuf);
-					ws->rbuf = NULL;
-					ws->rcap = 0;
-				}
-				break;
-			}
-			ws_gone(ws, "transport close");
-			return;
-		}
-	}
-	if ((events & EPOLLOUT) && ws->watch.fd >= 0) {
-		if (ws_write(ws) && ws->s && ws->s->ws == ws && ws->s->ws_transport)
-			ws_pump(ws);
-	}
-}
-
-static void adopt_ws(struct pl_eio *e, struct eio_mail *m)
-{
-	struct eio_ws *ws = calloc(1, sizeof *ws);
-	if (!ws) {
-		close(m->fd);
-		return;
-	}
-	ws->e = e;
-	ws->watch.fd = m->fd;
-	ws->watch.fn = on_ws_io;
-	int one = 1;
-	setsockopt(m->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (!pl_loop_add(e->h->loop, &ws->watch, EPOLLIN)) {
-		close(m->fd);
-		free(ws);
-		return;
-	}
-	struct pl_eio_sess *s;
-	if (m->sid[0]) {
-		s = pl_map_get(e->sessions, m->sid);
-		if (!s || s->ended || s->ws || s->ws_transport || s->engine_only != m->engine_only) {
-			ws_drop(ws); /* no such session to upgrade */
-			return;
-		}
-		s->ws = ws;
-		ws->s = s;
-	} else {
-		s = sess_new(e, m->token, m->engine_only);
-		if (!s) {
-			ws_drop(ws);
-			return;
-		}
-		s->ws = ws;
-		s->ws_transport = true;
-		ws->s = s;
-		char open[256];
-		size_t n;
-		if (send_open(s, open, sizeof open, &n))
-			pl_eio_send_text(s, open, n);
-	}
-	if (m->extra_len && (ws->rbuf = malloc(m->extra_len))) {
-		memcpy(ws->rbuf, m->extra, m->extra_len);
-		ws->rlen = ws->rcap = m->extra_len;
-		ws_process(ws);
-	}
+	eio_answer_get(s, s->upgrading);
 }
 
 /* ---- the hub's side ---- */
@@ -1080,13 +661,13 @@ void pl_eio_flush(struct pl_hub *h, struct pl_conn *c)
 	if (!s || s->ended)
 		return;
 	if (c->closing) {
-		sess_end(s, "closed by the server");
+		eio_sess_end(s, "closed by the server");
 		return;
 	}
 	if (s->ws_transport && s->ws)
-		ws_pump(s->ws);
+		eio_ws_pump(s->ws);
 	else
-		answer_get(s, false);
+		eio_answer_get(s, false);
 }
 
 void pl_eio_conn_close(struct pl_hub *h, struct pl_conn *c)
@@ -1119,7 +700,7 @@ static void on_mail(struct pl_watch *w, uint32_t events)
 		if (m->req)
 			handle_req(e, m->req);
 		else
-			adopt_ws(e, m);
+			eio_ws_adopt(e, m);
 		free_mail(m);
 		m = next;
 	}
@@ -1187,7 +768,7 @@ void pl_eio_stop(struct pl_eio *e)
 		m = next;
 	}
 	while (e->nheap)
-		sess_end(e->heap[0], "server stopping");
+		eio_sess_end(e->heap[0], "server stopping");
 	pl_eio_bury(e);
 	worker_stop(e);
 }

@@ -14,6 +14,8 @@
  * Heartbeats use a timerfd armed for the earliest session deadline (a
  * min-heap), not the hub's 250 ms tick, so ping timeouts are precise.
  *
+ * push/eiosess.c has requests, polling, timers and the worker; the
+ * WebSocket transport is push/eiows.c (shared insides: push/eioint.h).
  * The Socket.IO layer on top (push/sio_bind.c) gets each message through
  * pl_sio_on_text / pl_sio_on_binary and sends with pl_eio_send. */
 #ifndef PL_EIOSESS_H
