@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #include "api/handlers.h"
-#include "core/clock.h"
-#include "core/log.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "db/bus.h"
 #include "push/hub.h"
 

@@ -19,7 +19,7 @@
 #include <stddef.h>
 
 #include "chat/ctx.h"
-#include "core/err.h"
+#include "base/err.h"
 
 struct pl_fcgi;
 

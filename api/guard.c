@@ -11,10 +11,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/clock.h"
-#include "core/ids.h"
-#include "core/log.h"
-#include "core/map.h"
+#include "base/clock.h"
+#include "base/ids.h"
+#include "base/log.h"
+#include "base/map.h"
 
 #define SWEEP_MS 250
 

@@ -10,7 +10,7 @@
 
 #include "chat/chat.h"
 #include "chat/webhook.h"
-#include "core/clock.h"
+#include "base/clock.h"
 #include "db/presence.h"
 
 

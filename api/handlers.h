@@ -10,7 +10,7 @@
 #include "api/http.h"
 #include "api/router.h"
 #include "chat/ctx.h"
-#include "core/jwt.h"
+#include "base/jwt.h"
 
 struct pl_call {
 	struct pl_ctx *ctx;

@@ -18,8 +18,8 @@
 #include "api/guard.h"
 #include "api/handlers.h"
 #include "api/sio_http.h"
-#include "core/clock.h"
-#include "core/log.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "push/ws.h"
 
 /* Per-connection memory pool: enough for a browser's request headers,

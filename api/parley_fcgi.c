@@ -27,8 +27,8 @@
 
 #include "api/fcgi.h"
 #include "chat/ctx.h"
-#include "core/config.h"
-#include "core/log.h"
+#include "base/config.h"
+#include "base/log.h"
 
 #define PROG "parley.fcgi"
 

@@ -22,10 +22,10 @@
 #include "api/mhd.h"
 #include "chat/ctx.h"
 #include "chat/webhook.h"
-#include "core/clock.h"
-#include "core/config.h"
-#include "core/jwt.h"
-#include "core/log.h"
+#include "base/clock.h"
+#include "base/config.h"
+#include "base/jwt.h"
+#include "base/log.h"
 #include "push/hub.h"
 
 static int print_token(int argc, char **argv)

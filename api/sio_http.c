@@ -8,7 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "core/config.h"
+#include "base/config.h"
 #include "push/ws.h"
 
 bool pl_sio_http_path(const struct pl_config *cfg, const char *url, bool *engine_only)

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
-#include "core/ids.h"
-#include "core/ratelimit.h"
-#include "core/utf8.h"
+#include "base/clock.h"
+#include "base/ids.h"
+#include "base/ratelimit.h"
+#include "base/utf8.h"
 #include "chat/webhook.h"
 #include "db/presence.h"
 

@@ -14,8 +14,8 @@
 #include <stdint.h>
 
 #include "chat/ctx.h"
-#include "core/err.h"
-#include "core/jwt.h"
+#include "base/err.h"
+#include "base/jwt.h"
 
 #define PL_TEXT_MAX 4000
 #define PL_NAME_MAX 200

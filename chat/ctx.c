@@ -8,10 +8,10 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "core/clock.h"
-#include "core/log.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "chat/chat.h"
-#include "core/ratelimit.h"
+#include "base/ratelimit.h"
 #include "db/bus.h"
 #include "db/perms.h"
 #include "db/presence.h"

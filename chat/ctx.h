@@ -13,8 +13,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "core/config.h"
-#include "core/map.h"
+#include "base/config.h"
+#include "base/map.h"
 #include "db/store.h"
 #include "db/writer.h"
 

@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include "chat/ctx.h"
-#include "core/clock.h"
-#include "core/jwt.h"
-#include "core/log.h"
+#include "base/clock.h"
+#include "base/jwt.h"
+#include "base/log.h"
 #include "db/outbox.h"
 
 #define TIMEOUT_MS 5000

@@ -16,7 +16,7 @@
 #include <jansson.h>
 #include <stdatomic.h>
 
-#include "core/err.h"
+#include "base/err.h"
 
 #define PL_WEBHOOK_INFLIGHT 16
 

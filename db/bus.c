@@ -20,10 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/clock.h"
-#include "core/ids.h"
-#include "core/log.h"
-#include "core/loop.h"
+#include "base/clock.h"
+#include "base/ids.h"
+#include "base/log.h"
+#include "base/loop.h"
 #include "db/perms.h"
 #include "db/presence.h"
 #include "db/redis.h"

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "core/log.h"
+#include "base/log.h"
 
 /* SQLite's own threshold: pages in the WAL before a checkpoint is due. */
 #define WAL_DUE 1000

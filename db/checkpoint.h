@@ -11,7 +11,7 @@
 #ifndef PL_CHECKPOINT_H
 #define PL_CHECKPOINT_H
 
-#include "core/err.h"
+#include "base/err.h"
 #include "db/store.h"
 
 typedef struct pl_checkpointer pl_checkpointer;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/config.h"
+#include "base/config.h"
 
 void pl_delivery_clear(struct pl_delivery *d)
 {

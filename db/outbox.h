@@ -19,8 +19,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/err.h"
-#include "core/ids.h"
+#include "base/err.h"
+#include "base/ids.h"
 #include "db/store.h"
 
 struct pl_delivery {
@@ -38,7 +38,7 @@ void pl_delivery_clear(struct pl_delivery *d);
 enum pl_code pl_outbox_add(pl_store *s, const char *user, const char *type, int64_t ts,
 			   const char *data, int64_t now, pl_error *err);
 /* Turns up to max stored events after the cursor into rows, those whose
- * type bit (core/config.h PL_HOOK_*) is in mask; the first call starts the
+ * type bit (base/config.h PL_HOOK_*) is in mask; the first call starts the
  * cursor at the end of the log (webhooks carry what happens from then on).
  * *fed: rows added. */
 enum pl_code pl_outbox_feed(pl_store *s, unsigned mask, int max, int64_t now, int *fed,

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/log.h"
+#include "base/log.h"
 
 enum pl_code pl_perms_data_dir(const char *dir, struct pl_perms *out, pl_error *err)
 {

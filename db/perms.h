@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "core/err.h"
+#include "base/err.h"
 
 struct pl_perms {
 	bool shared;   /* the folder's group may write */

@@ -8,10 +8,10 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "core/clock.h"
-#include "core/ids.h"
-#include "core/log.h"
-#include "core/map.h"
+#include "base/clock.h"
+#include "base/ids.h"
+#include "base/log.h"
+#include "base/map.h"
 #include "db/bus.h"
 
 #define PREFIX "parley:"

@@ -8,8 +8,8 @@
 #include <sys/epoll.h>
 #include <sys/time.h>
 
-#include "core/log.h"
-#include "core/loop.h"
+#include "base/log.h"
+#include "base/loop.h"
 
 /* ---- URL ---- */
 

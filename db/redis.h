@@ -2,7 +2,7 @@
  *
  * - REDIS_URL parsing: redis://[[user]:password@]host[:port][/db] and
  *   unix:///path/to/redis.sock[?db=N] (a password there: unix://:pw@/path).
- * - The adapter that drives a hiredis async context from core/loop:
+ * - The adapter that drives a hiredis async context from base/loop:
  *   hiredis's ev hooks (addRead, delRead, addWrite, delWrite, cleanup)
  *   become pl_loop_add/mod/del of a watch on the context's socket.  The
  *   watch is freed late (pl_redis_evs_reap, outside the loop's dispatch),
@@ -21,7 +21,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
-#include "core/err.h"
+#include "base/err.h"
 
 struct pl_loop;
 
@@ -37,7 +37,7 @@ struct pl_redis_addr {
 
 bool pl_redis_parse_url(const char *url, struct pl_redis_addr *a, pl_error *err);
 
-/* ---- async: hiredis driven by core/loop ---- */
+/* ---- async: hiredis driven by base/loop ---- */
 
 struct pl_redis_ev;
 /* The adapters one owner created, with those hiredis is done with. */

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "core/err.h"
+#include "base/err.h"
 #include "db/store.h"
 
 enum pl_code pl_schema_migrate(sqlite3 *db, pl_error *err);

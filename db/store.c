@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
-#include "core/jbuf.h"
-#include "core/log.h"
+#include "base/clock.h"
+#include "base/jbuf.h"
+#include "base/log.h"
 
 enum pl_code pl_schema_migrate(sqlite3 *db, pl_error *err);
 

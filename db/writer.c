@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "core/log.h"
+#include "base/log.h"
 #include "db/checkpoint.h"
 
 /* A batch larger than this waits for the next commit: it bounds how long

@@ -23,7 +23,7 @@
 
 #include <stdint.h>
 
-#include "core/err.h"
+#include "base/err.h"
 #include "db/store.h"
 
 typedef struct pl_writer pl_writer;

@@ -19,8 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/ids.h"
-#include "core/loop.h"
+#include "base/ids.h"
+#include "base/loop.h"
 
 /* A serialised event (or frame), shared by every queue holding it. */
 struct pl_buf {

@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/loop.h"
-#include "core/map.h"
+#include "base/loop.h"
+#include "base/map.h"
 #include "push/eiosess.h"
 
 /* A WebSocket: the session's transport, or one probing for the upgrade. */

@@ -26,8 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/ids.h"
-#include "core/map.h"
+#include "base/ids.h"
+#include "base/map.h"
 #include "push/conn.h"
 
 struct pl_hub;

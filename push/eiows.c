@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/utf8.h"
+#include "base/utf8.h"
 #include "push/eio.h"
 #include "push/eioint.h"
 #include "push/hubint.h"

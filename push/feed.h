@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/map.h"
+#include "base/map.h"
 
 struct pl_conn;
 struct pl_hub;

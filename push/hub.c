@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "chat/chat.h"
-#include "core/clock.h"
-#include "core/log.h"
+#include "base/clock.h"
+#include "base/log.h"
 #include "db/bus.h"
 #include "db/presence.h"
 #include "push/eiosess.h"

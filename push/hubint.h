@@ -8,11 +8,11 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "core/map.h"
+#include "base/map.h"
 #include "push/hub.h"
 #include "push/feed.h"
 #include "push/stats.h"
-#include "core/loop.h"
+#include "base/loop.h"
 
 /* One subscription: a connection listening to a room.  It sits in two
  * lists: the room's (doubly linked, for O(1) removal) and the

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "chat/chat.h"
-#include "core/clock.h"
+#include "base/clock.h"
 #include "push/hubint.h"
 
 #define TYPING_LAPSE_MS 5000

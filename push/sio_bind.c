@@ -18,9 +18,9 @@
 #include <string.h>
 
 #include "chat/chat.h"
-#include "core/clock.h"
-#include "core/jbuf.h"
-#include "core/log.h"
+#include "base/clock.h"
+#include "base/jbuf.h"
+#include "base/log.h"
 #include "push/eiosess.h"
 #include "push/hubint.h"
 #include "push/sio.h"

@@ -3,7 +3,7 @@
 
 #include <stdio.h>
 
-#include "core/log.h"
+#include "base/log.h"
 
 static _Atomic long long *gauge(struct pl_counters *k, enum pl_conn_kind kind)
 {

@@ -3,7 +3,7 @@
  * here, where it can be unit-tested and fuzzed without sockets. */
 #include "push/ws.h"
 
-#include "core/utf8.h"
+#include "base/utf8.h"
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>

@@ -17,12 +17,12 @@
 #include <unistd.h>
 
 #include "chat/chat.h"
-#include "core/clock.h"
-#include "core/config.h"
-#include "core/jbuf.h"
-#include "core/jwt.h"
-#include "core/log.h"
-#include "core/utf8.h"
+#include "base/clock.h"
+#include "base/config.h"
+#include "base/jbuf.h"
+#include "base/jwt.h"
+#include "base/log.h"
+#include "base/utf8.h"
 #include "push/hubint.h"
 #include "push/ws.h"
 

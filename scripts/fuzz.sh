@@ -47,7 +47,7 @@ SRCS=$(sed -n '/^libparley_a_SOURCES/,/^$/p' Makefile.am | tr ' \t\\' '\n\n\n' |
 SRCS="$SRCS"$'\n'api/fcgi.c
 compile() { # src
   local src=$1 obj=$OUT/obj/$(echo "$1" | tr / _).o
-  if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find core db chat push api -name '*.h' -newer "$obj" | head -1)" ]; then
+  if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find base db chat push api -name '*.h' -newer "$obj" | head -1)" ]; then
     $CC $CFLAGS -fsanitize=fuzzer-no-link -c "$src" -o "$obj" || return 1
   fi
 }

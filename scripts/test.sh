@@ -214,7 +214,7 @@ suite "fuzz" scripts/fuzz.sh --check
 step "cppcheck"
 cpp() {
   if cppcheck -q --enable=warning,style,performance,portability --std=c11 --error-exitcode=1 \
-    --inline-suppr -I. --suppress=missingIncludeSystem core db chat api push 2>&1; then
+    --inline-suppr -I. --suppress=missingIncludeSystem base db chat api push 2>&1; then
     echo "cppcheck: 1 passed, 0 failed"
   else
     echo "cppcheck: 0 passed, 1 failed"

@@ -6,7 +6,7 @@
  *
  * Echoes every text and binary message (fragmented or not) as one frame,
  * answers pings, and completes the close handshake.  The framing, masking,
- * UTF-8 and close-payload rules are push/ws.c and core/utf8.c, exactly what
+ * UTF-8 and close-payload rules are push/ws.c and base/utf8.c, exactly what
  * parleyd runs.  The connection loop is this file's own: push/wsconn.c is
  * bound to the hub (its queues, mailbox and chat frames, and it closes
  * binary messages with 1003 as the contract says), so this loop mirrors
@@ -27,7 +27,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "core/utf8.h"
+#include "base/utf8.h"
 #include "push/ws.h"
 
 static uint64_t max_msg = 16u << 20; /* Autobahn's largest cases are 16 MiB */

@@ -1,11 +1,11 @@
-/* tests/fuzz/fuzz_jwt: libFuzzer harness for core/jwt's verification.
+/* tests/fuzz/fuzz_jwt: libFuzzer harness for base/jwt's verification.
  *
  * The input is a token as a client sends it (Authorization or ?token=).
  * Besides the sanitizers: a token that verifies has a valid sub and a
  * future exp, and is verified by nothing but the right secret; a token
  * made from the input's first bytes as sub verifies back to them. */
-#include "core/ids.h"
-#include "core/jwt.h"
+#include "base/ids.h"
+#include "base/jwt.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,12 +1,12 @@
 /* tests/fuzz/fuzz_time: libFuzzer harness for the API's RFC 3339 times
- * (core/clock: `since`, `before`) and resume points (api/http:
+ * (base/clock: `since`, `before`) and resume points (api/http:
  * last_event_id, Last-Event-ID, cursor).
  *
  * Properties: a time that parses formats to a string that parses to the
  * same instant; the formatted form is what pl_time_format always writes;
  * a resume point that parses is -1 (absent) or a non-negative id. */
 #include "api/http.h"
-#include "core/clock.h"
+#include "base/clock.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
-/* Run: clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz/fuzz_ws.c push/ws.c core/utf8.c -lcrypto -o /tmp/fuzz_ws && /tmp/fuzz_ws -max_total_time=60 */
-/* tests/fuzz/fuzz_ws: libFuzzer harness for push/ws and core/utf8.
+/* Run: clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. tests/fuzz/fuzz_ws.c push/ws.c base/utf8.c -lcrypto -o /tmp/fuzz_ws && /tmp/fuzz_ws -max_total_time=60 */
+/* tests/fuzz/fuzz_ws: libFuzzer harness for push/ws and base/utf8.
  *
  * Treats the input as a stream of client frames and walks it the way the
  * connection code does: parse, unmask, track UTF-8 across fragments, check
@@ -11,7 +11,7 @@
  *  - incremental UTF-8 agrees with whole-buffer UTF-8;
  *  - a valid close payload survives re-encoding;
  *  - a server header with the mask bit set parses back to its fields. */
-#include "core/utf8.h"
+#include "base/utf8.h"
 #include "push/ws.h"
 
 #include <stdlib.h>

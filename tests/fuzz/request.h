@@ -23,10 +23,10 @@
 
 #include "api/fcgi.h"
 #include "chat/ctx.h"
-#include "core/config.h"
-#include "core/ids.h"
-#include "core/jwt.h"
-#include "core/log.h"
+#include "base/config.h"
+#include "base/ids.h"
+#include "base/jwt.h"
+#include "base/log.h"
 
 #define FUZZ_SECRET "fuzz-secret-0123456789abcdef-0123456789"
 #define FUZZ_PARAMS 16

@@ -1,11 +1,11 @@
-/* tests/unit/test_config: core/config's defaults, flags, environment and
+/* tests/unit/test_config: base/config's defaults, flags, environment and
  * .env layers and their precedence, run in a scratch directory. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "core/config.h"
+#include "base/config.h"
 #include "tests/unit/t.h"
 
 static const char *const VARS[] = {

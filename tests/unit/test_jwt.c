@@ -1,4 +1,4 @@
-/* tests/unit/test_jwt: core/jwt against tokens it made and tokens made
+/* tests/unit/test_jwt: base/jwt against tokens it made and tokens made
  * independently here (EVP_EncodeBlock + HMAC, and the jwt.io vector). */
 #include <stdlib.h>
 #include <string.h>
@@ -6,7 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "core/jwt.h"
+#include "base/jwt.h"
 #include "tests/unit/t.h"
 
 #define NOW 1700000000LL

@@ -1,7 +1,7 @@
-/* tests/unit/test_utf8: core/utf8 against Markus Kuhn's UTF-8 stress test,
+/* tests/unit/test_utf8: base/utf8 against Markus Kuhn's UTF-8 stress test,
  * Autobahn's fail-fast cases, and an independent reference decoder (every
  * 1- to 3-byte string, then random strings), whole and split into pieces. */
-#include "core/utf8.h"
+#include "base/utf8.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,8 +1,8 @@
 /* tests/unit/test_validate: the argument shapes every front end relies on.
  *
- *   core/ids    pl_valid_id, pl_dm_room_id, pl_dm_has_user, pl_is_dm
+ *   base/ids    pl_valid_id, pl_dm_room_id, pl_dm_has_user, pl_is_dm
  *               (including user ids that contain ':' themselves)
- *   core/clock  pl_time_format / pl_time_parse: the API's RFC 3339 form,
+ *   base/clock  pl_time_format / pl_time_parse: the API's RFC 3339 form,
  *               round trips, offsets, and what must be refused
  *   chat/chat   pl_check_id / pl_check_text: limits counted in characters
  *               (code points), not bytes, and strict UTF-8 */
@@ -12,9 +12,9 @@
 #include <string.h>
 
 #include "chat/chat.h"
-#include "core/clock.h"
-#include "core/ids.h"
-#include "core/utf8.h"
+#include "base/clock.h"
+#include "base/ids.h"
+#include "base/utf8.h"
 #include "api/http.h"
 #include "tests/unit/t.h"
 
@@ -31,7 +31,7 @@ static char *repeat(const char *unit, size_t n)
 	return s;
 }
 
-/* ---- core/ids ---- */
+/* ---- base/ids ---- */
 
 static void test_valid_id(void)
 {
@@ -151,7 +151,7 @@ static void test_dm_has_user(void)
 	}
 }
 
-/* ---- core/clock ---- */
+/* ---- base/clock ---- */
 
 #define T_2026 (1795508130LL * 1000 + 123) /* 2026-11-24T08:15:30.123Z */
 
@@ -399,7 +399,7 @@ static void test_check_text(void)
 	}
 }
 
-/* ---- core/err: messages that quote client bytes stay UTF-8 ---- */
+/* ---- base/err: messages that quote client bytes stay UTF-8 ---- */
 
 static void test_error_utf8(void)
 {

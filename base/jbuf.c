@@ -1,11 +1,11 @@
-/* core/jbuf: see jbuf.h. */
-#include "core/jbuf.h"
+/* base/jbuf: see jbuf.h. */
+#include "base/jbuf.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
-#include "core/utf8.h"
+#include "base/clock.h"
+#include "base/utf8.h"
 
 bool pl_jb_room(struct pl_jbuf *b, size_t n)
 {

@@ -1,4 +1,4 @@
-/* core/jbuf: JSON text written straight into one growing buffer.
+/* base/jbuf: JSON text written straight into one growing buffer.
  *
  * The hot paths (history pages, stored messages, acks) write their JSON
  * without a jansson tree: no per-field allocations, no printf.  The text is

@@ -1,4 +1,4 @@
-/* core/loop: a small event loop, a thin layer over epoll (the hub runs one).
+/* base/loop: a small event loop, a thin layer over epoll (the hub runs one).
  *
  * Each watched descriptor is embedded in its owner as a pl_watch whose fn
  * is called with the ready events (the Redis ae.c habit: the loop knows

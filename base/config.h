@@ -1,4 +1,4 @@
-/* core/config: the settings of parleyd and parley.fcgi.
+/* base/config: the settings of parleyd and parley.fcgi.
  *
  * Each setting comes from a flag, an environment variable or a .env file in
  * the working directory; flag beats environment beats .env. */

@@ -1,11 +1,11 @@
-#include "core/ratelimit.h"
+#include "base/ratelimit.h"
 
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "core/clock.h"
-#include "core/map.h"
+#include "base/clock.h"
+#include "base/map.h"
 
 struct bucket {
 	double tokens;

@@ -1,10 +1,10 @@
-#include "core/err.h"
+#include "base/err.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "core/utf8.h"
+#include "base/utf8.h"
 
 static const struct {
 	const char *name;

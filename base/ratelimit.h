@@ -1,4 +1,4 @@
-/* core/ratelimit: token buckets keyed by a string (a user id), so one
+/* base/ratelimit: token buckets keyed by a string (a user id), so one
  * client cannot flood a room or the store.  Thread-safe. */
 #ifndef PL_RATELIMIT_H
 #define PL_RATELIMIT_H

@@ -1,4 +1,4 @@
-/* core/clock: wall-clock and monotonic time, and the RFC 3339 form the API
+/* base/clock: wall-clock and monotonic time, and the RFC 3339 form the API
  * uses everywhere ("2026-11-24T08:15:30.123Z"). */
 #ifndef PL_CLOCK_H
 #define PL_CLOCK_H

@@ -1,4 +1,4 @@
-#include "core/ids.h"
+#include "base/ids.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* core/err: the API's error classes and the one error value every layer
+/* base/err: the API's error classes and the one error value every layer
  * returns.  A layer that fails fills a pl_error; the front end turns it into
  * {"error":{"code":..,"message":..}} with the fitting HTTP status (or a
  * WebSocket error frame).  The message names the offending field. */

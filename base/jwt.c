@@ -1,11 +1,11 @@
-/* core/jwt: HS256 JSON Web Tokens (RFC 7519) for Parley's bearer auth.
+/* base/jwt: HS256 JSON Web Tokens (RFC 7519) for Parley's bearer auth.
  *
  * Signing builds {"alg":"HS256","typ":"JWT"}.{"sub","exp","iat"[,"name"]}
  * and appends HMAC-SHA256 over both.  Verifying is deliberately narrow:
  * HS256 only, strict base64url (no padding, no stray characters, no
  * non-canonical trailing bits), the signature is checked before the payload
  * is even parsed, and exp and a valid sub are mandatory. */
-#include "core/jwt.h"
+#include "base/jwt.h"
 
 #include <limits.h>
 #include <stdlib.h>

@@ -1,10 +1,10 @@
-#include "core/log.h"
+#include "base/log.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 
-#include "core/clock.h"
+#include "base/clock.h"
 
 /* The minimum level is process-wide by nature (stderr is too); it is set
  * once at start and read atomically. */

@@ -1,4 +1,4 @@
-/* core/ids: the shapes of user and room ids ([A-Za-z0-9_.:-]{1,64}) and
+/* base/ids: the shapes of user and room ids ([A-Za-z0-9_.:-]{1,64}) and
  * the direct-message room id "dm:<a>:<b>" with a < b. */
 #ifndef PL_IDS_H
 #define PL_IDS_H

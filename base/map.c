@@ -1,4 +1,4 @@
-#include "core/map.h"
+#include "base/map.h"
 
 #include <stdint.h>
 #include <stdlib.h>

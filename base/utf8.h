@@ -1,4 +1,4 @@
-/* core/utf8: strict UTF-8 validation (RFC 3629: no overlongs, no
+/* base/utf8: strict UTF-8 validation (RFC 3629: no overlongs, no
  * surrogates, nothing above U+10FFFF), whole or incremental, and counting
  * characters for the API's length limits. */
 #ifndef PL_UTF8_H

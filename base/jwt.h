@@ -1,4 +1,4 @@
-/* core/jwt: HS256 JSON Web Tokens, signed and checked with libcrypto's
+/* base/jwt: HS256 JSON Web Tokens, signed and checked with libcrypto's
  * HMAC-SHA256.  Only HS256 is accepted: "none" and every other alg are
  * refused, as are bad signatures, expired tokens and tokens without sub. */
 #ifndef PL_JWT_H
@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/ids.h"
+#include "base/ids.h"
 
 struct pl_claims {
 	char sub[PL_ID_MAX + 1];   /* user id; must pass pl_valid_id */

@@ -1,4 +1,4 @@
-/* core/config: the settings of parleyd and parley.fcgi, from flags, the
+/* base/config: the settings of parleyd and parley.fcgi, from flags, the
  * environment and a .env file in the working directory.
  *
  * One table describes every setting (flag, variable, default, setter), so
@@ -8,7 +8,7 @@
  * over PORT from the same layer while a PORT in the environment still beats a
  * PARLEY_LISTEN in .env.  The .env values stay in a local table: the process
  * environment is never changed. */
-#include "core/config.h"
+#include "base/config.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* core/log: one-line log records on stderr.
+/* base/log: one-line log records on stderr.
  *
  * Every record is "TIME LEVEL message".  Never pass a token, a secret or a
  * request's Authorization header to these functions: the log is for

@@ -1,9 +1,9 @@
-/* core/utf8: strict UTF-8 validation (RFC 3629) and code point counting.
+/* base/utf8: strict UTF-8 validation (RFC 3629) and code point counting.
  *
  * A single byte-at-a-time state machine serves both the whole-buffer and
  * the incremental validator, so the two can never disagree; both skip runs
  * of ASCII eight bytes at a time, since chat text is mostly ASCII. */
-#include "core/utf8.h"
+#include "base/utf8.h"
 
 #include <string.h>
 

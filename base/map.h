@@ -1,4 +1,4 @@
-/* core/map: a string-keyed hash map (open addressing, linear probing).
+/* base/map: a string-keyed hash map (open addressing, linear probing).
  *
  * Keys are copied and owned by the map; values are the caller's.  Used for
  * the hub's room and user indexes, where lookups are per event and must not
