@@ -1,6 +1,9 @@
 /* push/eio: see eio.h. */
 #include "push/eio.h"
 
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
 #include <string.h>
 
 bool eio_payload_next(const char *p, size_t len, size_t *pos, const char **pkt, size_t *n)
@@ -15,72 +18,36 @@ bool eio_payload_next(const char *p, size_t len, size_t *pos, const char **pkt, 
 	return true;
 }
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
+/* Base64 is OpenSSL's (EVP_EncodeBlock/EVP_DecodeBlock); only strictness
+ * is added here. */
 size_t eio_b64_encode(const uint8_t *in, size_t n, char *out)
 {
-	size_t o = 0;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= in[i + 2];
-		out[o++] = b64[(v >> 18) & 63];
-		out[o++] = b64[(v >> 12) & 63];
-		out[o++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < n ? b64[v & 63] : '=';
-	}
-	return o;
-}
-
-static int b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	if (n > (size_t)INT_MAX / 4 * 3)
+		return 0;
+	return (size_t)EVP_EncodeBlock((unsigned char *)out, in, (int)n);
 }
 
 bool eio_b64_decode(const char *in, size_t len, uint8_t *out, size_t *outlen)
 {
-	size_t o = 0;
-	if (len % 4)
+	*outlen = 0;
+	if (len == 0)
+		return true;
+	if (len % 4 || len > (size_t)INT_MAX)
 		return false;
-	for (size_t i = 0; i < len; i += 4) {
-		bool last = i + 4 == len;
-		int v[4];
-		int pad = 0;
-		for (int k = 0; k < 4; k++) {
-			char c = in[i + k];
-			if (c == '=' && last && k >= 2) {
-				v[k] = 0;
-				pad++;
-				continue;
-			}
-			if (pad || (v[k] = b64_value(c)) < 0)
-				return false; /* a character after padding, or not base64 */
-		}
-		/* Canonical only: the bits padding drops must be zero. */
-		if ((pad == 1 && (v[2] & 3)) || (pad == 2 && (v[1] & 15)))
-			return false;
-		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
-			     (uint32_t)v[3];
-		out[o++] = (uint8_t)(w >> 16);
-		if (pad < 2)
-			out[o++] = (uint8_t)(w >> 8);
-		if (pad < 1)
-			out[o++] = (uint8_t)w;
-	}
-	*outlen = o;
-	return true;
+	int n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
+	if (n < 0)
+		return false;
+	size_t pad = (size_t)(in[len - 1] == '=') + (size_t)(in[len - 2] == '=');
+	if ((size_t)n < pad)
+		return false;
+	*outlen = (size_t)n - pad;
+	/* Canonical only: EVP_DecodeBlock also takes blanks around the text,
+	 * padding in the middle and stray bits before the padding; what
+	 * encodes back to the very input is what the protocol sends. */
+	char *back = malloc(len + 1);
+	bool same = back && eio_b64_encode(out, *outlen, back) == len && memcmp(back, in, len) == 0;
+	free(back);
+	return same;
 }
 
 bool eio_client_type(char type) { return type >= EIO_CLOSE && type <= EIO_NOOP; }

@@ -26,7 +26,7 @@ enum eio_type {
 bool eio_payload_next(const char *p, size_t len, size_t *pos, const char **pkt, size_t *n);
 
 /* Base64 (RFC 4648, with padding).  encode writes 4 * ((n + 2) / 3) bytes
- * and returns that count; decode is strict (length a multiple of 4, padding
+ * and a NUL after them, and returns that count; decode is strict (length a multiple of 4, padding
  * only at the end, no other bytes, no stray bits before the padding) and writes at most 3 * len / 4 bytes. */
 size_t eio_b64_encode(const uint8_t *in, size_t n, char *out);
 bool eio_b64_decode(const char *in, size_t len, uint8_t *out, size_t *outlen);
