@@ -639,6 +639,36 @@ test("dm: with oneself is either refused (400) or a room for one", async () => {
   isError(await as("ds_other", "GET", "/v1/rooms/dm:ds_solo:ds_solo/messages"), 403, "permission_denied");
 });
 
+// User ids may contain ':', so "dm:<a>:<b>" can spell two pairs: x:y+z and
+// x+y:z are both dm:x:y:z. The room belongs to the pair that made it
+// first (its two members never change); the other pair is refused with a
+// 409 naming the field, and can never read or post there. Both orders.
+for (const [first, second, tag] of [
+  [["dc1_x:y", "z"], ["dc1_x", "y:z"], "x:y+z first"],
+  [["dc2_x", "y:z"], ["dc2_x:y", "z"], "x+y:z first"],
+]) {
+  test(`dm: colliding ids (${tag}) map to one pair only, the other gets 409`, async () => {
+    const room = `dm:${first[0]}:${first[1]}`;
+    eq(`dm:${second[0]}:${second[1]}`, room, "the two pairs spell one id");
+    let r = await as(first[1], "POST", "/v1/dms", { user: first[0] });
+    eq(r.status, 200, r.text);
+    isRoom(r.body, { id: room, private: true, members: 2 });
+    const m = await post(first[0], room, "for the first pair only");
+    for (const [me, other] of [second, [second[1], second[0]]]) {
+      isError(await as(me, "POST", "/v1/dms", { user: other }), 409, "conflict", "user");
+      isError(await as(me, "GET", `/v1/rooms/${room}/messages`), 403, "permission_denied");
+      isError(await as(me, "POST", `/v1/rooms/${room}/messages`, { text: "mine?" }), 403, "permission_denied");
+    }
+    // the first pair still has its room, from either side, and only its words
+    r = await as(first[0], "POST", "/v1/dms", { user: first[1] });
+    eq(r.status, 200, r.text);
+    eq(r.body.members, 2);
+    const mem = (await as(first[1], "GET", `/v1/rooms/${room}/members`)).body.members.map((x) => x.user).sort();
+    eq(mem, [...first].sort());
+    eq(ids((await history(first[1], room)).messages), [m.id]);
+  });
+}
+
 // User ids may contain ':' (the id alphabet is [A-Za-z0-9_.:-]), so
 // "dm:x:y:z" is both the DM of "x" and "y:z" and the DM of "x:y" and "z".
 // Whoever asks second must not get a 200 with a room they cannot use (or
