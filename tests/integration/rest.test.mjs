@@ -951,6 +951,33 @@ test("history: since=1970-01-01T00:00:00.000Z reads from the oldest message", as
   eq(ids(h.messages), want.slice(0, 2), "since=1970-01-01T01:00:00+01:00");
 });
 
+// after=0 means "from the beginning": no message has id 0, so every message
+// of the room comes after it, oldest first. Negative ids and before=0 (no
+// message could come before it) are refused.
+test("history: after=0 reads from the oldest message; after=-1 and before=0 are 400", async () => {
+  await createRoom("a0_alice", { id: "a0-room", name: "After zero" });
+  const sent = [];
+  for (let i = 0; i < 5; i++) sent.push(await post("a0_alice", "a0-room", `z${i}`));
+  const want = ids(sent);
+  let h = await history("a0_alice", "a0-room", "after=0&limit=2");
+  eq(ids(h.messages), want.slice(0, 2), "after=0&limit=2");
+  eq(h.has_more, true);
+  h = await history("a0_alice", "a0-room", "after=0");
+  eq(ids(h.messages), want, "after=0");
+  eq(h.has_more, false);
+  h = await history("a0_alice", "a0-room", `after=0&before=${want[3]}`);
+  eq(ids(h.messages), want.slice(0, 3), "after=0 with before");
+  h = await history("a0_alice", "a0-room", "after=1");
+  eq(ids(h.messages), want.filter((id) => id > 1), "after=1");
+  h = await history("a0_alice", "a0-room", `after=${want[0]}&limit=2`);
+  eq(ids(h.messages), want.slice(1, 3), "after the first");
+  eq(h.has_more, true);
+  h = await history("a0_alice", "a0-room", `after=${want[4]}`);
+  eq(ids(h.messages), [], "after the last");
+  for (const q of ["after=-1", "after=-0", "after=", "before=0", "before=-1"])
+    isError(await as("a0_alice", "GET", `/v1/rooms/a0-room/messages?${q}`), 400, "invalid_argument", q.split("=")[0]);
+});
+
 test("edit: sender only (403 for others), edited_at set, shown in history", async () => {
   await createRoom("ed_alice", { id: "ed-room", name: "Edit" });
   eq((await as("ed_bob", "POST", "/v1/rooms/ed-room/join")).status, 200);
