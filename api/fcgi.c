@@ -410,9 +410,10 @@ static void presence_count(struct pl_fcgi *f, char sign, const char *user)
 	pl_bus_send(f->ctx->bus, 'C', msg, (size_t)n);
 }
 
-/* Takes one of user's long-poll places; false when the user holds
- * user_polls already (or no entry is free, which the global count makes
- * impossible: every entry in use holds a place). */
+/* Takes one of user's long-poll places, once a place of the process is
+ * taken; false when the user holds user_polls already.  An entry is free
+ * when the user holds none: each entry in use holds a place of the
+ * max_polls, and the caller holds one more. */
 static bool user_poll_take(struct pl_fcgi *f, const char *user)
 {
 	bool ok = false;
@@ -480,20 +481,8 @@ static void serve_poll(struct pl_fcgi *f, struct pl_call *call, struct pl_resp *
 	json_decref(presence); /* presence events are parleyd's */
 	/* A poll that may wait takes a slot; CGI runs one request a process. */
 	bool slot = timeout > 0 && !cgi;
-	if (slot && f->max_polls > 0 && !user_poll_take(f, user)) {
-		json_decref(rooms);
-		char msg[200];
-		snprintf(msg, sizeof msg,
-			 "long-poll: you hold %d of this worker's %d long-poll places already, "
-			 "the most one user may; retry when one of yours is answered",
-			 f->user_polls, f->max_polls);
-		fail(resp, PL_RATE_LIMITED, 1, msg);
-		return;
-	}
 	if (slot && atomic_fetch_add(&f->polls, 1) >= f->max_polls) {
 		atomic_fetch_sub(&f->polls, 1);
-		if (f->max_polls > 0)
-			user_poll_put(f, user);
 		json_decref(rooms);
 		char msg[200];
 		snprintf(msg, sizeof msg,
@@ -501,6 +490,18 @@ static void serve_poll(struct pl_fcgi *f, struct pl_call *call, struct pl_resp *
 			 "(--max-polls); retry, or use parleyd for push",
 			 f->max_polls);
 		fail(resp, PL_UNAVAILABLE, 1, msg);
+		return;
+	}
+	/* A place is ours, so an entry is free if the user holds none. */
+	if (slot && !user_poll_take(f, user)) {
+		atomic_fetch_sub(&f->polls, 1);
+		json_decref(rooms);
+		char msg[200];
+		snprintf(msg, sizeof msg,
+			 "long-poll: you hold %d of this worker's %d long-poll places already, "
+			 "the most one user may; retry when one of yours is answered",
+			 f->user_polls, f->max_polls);
+		fail(resp, PL_RATE_LIMITED, 1, msg);
 		return;
 	}
 	/* As on parleyd, a long-poll counts as a connection for presence
@@ -527,8 +528,8 @@ static void serve_poll(struct pl_fcgi *f, struct pl_call *call, struct pl_resp *
 	}
 	presence_count(f, '-', user);
 	if (slot) {
+		user_poll_put(f, user); /* first: an entry never outlives its place */
 		atomic_fetch_sub(&f->polls, 1);
-		user_poll_put(f, user);
 	}
 	json_decref(rooms);
 	char *out = NULL;
