@@ -596,6 +596,7 @@ void pl_metrics(struct pl_call *c)
 			 "parley_connections{transport=\"sse\"} %lld\n"
 			 "parley_connections{transport=\"poll\"} %lld\n"
 			 "parley_connections{transport=\"online_ws\"} %lld\n"
+			 "parley_connections{transport=\"socketio\"} %lld\n"
 			 "# HELP parley_users_connected users with at least one push connection open\n"
 			 "# TYPE parley_users_connected gauge\n"
 			 "parley_users_connected %lld\n"
@@ -620,7 +621,7 @@ void pl_metrics(struct pl_call *c)
 			 (long long)k->http_requests, (long long)k->messages_stored,
 			 (long long)k->events_fanned_out, (long long)k->deliveries,
 			 (long long)k->push_open, (long long)k->open_ws, (long long)k->open_sse,
-			 (long long)k->open_poll, (long long)k->open_feed,
+			 (long long)k->open_poll, (long long)k->open_feed, (long long)k->socketio_open,
 			 (long long)k->users_connected, (long long)k->push_total,
 			 (long long)k->slow_dropped, hook ? (long long)hook->delivered : 0LL,
 			 hook ? (long long)hook->failed : 0LL, hook ? (long long)hook->dropped : 0LL,

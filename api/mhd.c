@@ -17,6 +17,7 @@
 
 #include "api/guard.h"
 #include "api/handlers.h"
+#include "api/sio_http.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "push/ws.h"
@@ -52,6 +53,7 @@ struct req_state {
 	bool started;              /* the first call (head checks) is done */
 	bool nul;                  /* the raw URI holds %00 */
 	bool counted;              /* in s->requests */
+	struct pl_eio_req *sio;    /* a suspended Engine.IO polling request */
 };
 
 static const char *query(void *adapter, const char *name)
@@ -546,6 +548,10 @@ static enum MHD_Result dispatch(struct pl_http *s, struct MHD_Connection *mc, co
 				const char *method, struct req_state *st)
 {
 	enum MHD_Result ret;
+	bool engine_only;
+	if (pl_sio_http_path(s->ctx->cfg, url, &engine_only)) /* Socket.IO: api/sio_http.c */
+		return pl_sio_http_start(s->hub, mc, method, engine_only, &st->body, st->len,
+					 st->too_large, &st->sio);
 	if ((strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
 	    serve_static(s, mc, url, &ret))
 		return ret;
@@ -619,6 +625,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	}
 	if (st->poll)
 		return answer_poll(mc, st);
+	if (st->sio)
+		return pl_sio_http_answer(mc, st->sio);
 	if (st->answered) {
 		st->answered = false;
 		return send_resp(mc, &st->answer);
@@ -655,6 +663,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 		pl_hub_detach(s->hub, st->poll);
 		pl_conn_unref(st->poll);
 	}
+	pl_eio_req_unref(st->sio);
 	pl_resp_free(&st->answer);
 	free(st->body);
 	free(st);

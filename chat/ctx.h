@@ -61,7 +61,9 @@ struct pl_counters {
 	_Atomic long long open_sse;
 	_Atomic long long open_poll;
 	_Atomic long long open_feed;           /* /ws-online-status feeds */
+	_Atomic long long open_sio;            /* Socket.IO sockets in the hub */
 	_Atomic long long users_connected;
+	_Atomic long long socketio_open;       /* Engine.IO sessions open now */
 };
 
 struct pl_ctx {

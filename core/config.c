@@ -218,6 +218,14 @@ static bool set_dev(struct pl_config *cfg, const struct opt *o, const char *val,
 	return true;
 }
 
+static bool set_sio_conformance(struct pl_config *cfg, const struct opt *o, const char *val,
+				char *why, size_t whylen)
+{
+	(void)o, (void)why, (void)whylen, (void)val;
+	cfg->socketio_conformance = true;
+	return true;
+}
+
 static bool set_verbose(struct pl_config *cfg, const struct opt *o, const char *val, char *why,
 			size_t whylen)
 {
@@ -452,6 +460,9 @@ static const struct opt opts[] = {
 	{"--webhook-retry-for", "PARLEY_WEBHOOK_RETRY_FOR", "SECONDS",
 	 "how long a failing delivery is retried before it is dropped", "3600", FOR_D, set_int,
 	 F(webhook_retry_for), 1, 7 * 86400},
+	{"--socketio-conformance", NULL, NULL,
+	 "serve the app of the Engine.IO/Socket.IO protocol test suites (conformance runs only)",
+	 "off", FOR_D, set_sio_conformance, 0, 0, 0, 0},
 	{"--verbose", "PARLEY_LOG", NULL, "debug logging (PARLEY_LOG=debug too)", "off",
 	 FOR_BOTH, set_verbose, 0, 0, 0, 0},
 };

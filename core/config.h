@@ -18,6 +18,7 @@ struct pl_config {
 	unsigned char *jwt_secret; /* from --jwt-secret-file FILE or PARLEY_JWT_SECRET (malloc'd) */
 	size_t jwt_secret_len;
 	bool dev;                  /* --dev / PARLEY_DEV=1 */
+	bool socketio_conformance; /* --socketio-conformance: the upstream test suites' app */
 	int presence_grace;        /* seconds, --presence-grace / PARLEY_PRESENCE_GRACE, 5 */
 	int ping_interval;         /* seconds, --ping-interval / PARLEY_PING_INTERVAL, 25 */
 	int small_room;            /* members, --small-room / PARLEY_SMALL_ROOM, 100 */

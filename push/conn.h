@@ -35,7 +35,8 @@ struct pl_buf *pl_buf_alloc(size_t len);
 struct pl_buf *pl_buf_ref(struct pl_buf *b);
 void pl_buf_unref(struct pl_buf *b);
 
-enum pl_conn_kind { PL_CONN_SSE, PL_CONN_WS, PL_CONN_POLL, PL_CONN_ONLINE_WS };
+enum pl_conn_kind { PL_CONN_SSE, PL_CONN_WS, PL_CONN_POLL, PL_CONN_ONLINE_WS,
+		   PL_CONN_SIO /* an Engine.IO session (push/eiosess.h) */ };
 
 #define PL_QUEUE_MAX_ITEMS 4096
 #define PL_QUEUE_MAX_BYTES (4u << 20)
@@ -99,6 +100,8 @@ struct pl_conn {
 	 * gives back the connection's place under the connection caps). */
 	void (*released)(void *ud);
 	void *released_ud;
+	/* Socket.IO: the Engine.IO session (hub thread only; NULL once it ended) */
+	struct pl_eio_sess *eio;
 };
 
 struct pl_conn *pl_conn_new(enum pl_conn_kind kind, const char *user);

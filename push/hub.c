@@ -16,7 +16,9 @@
 #include "core/log.h"
 #include "db/bus.h"
 #include "db/presence.h"
+#include "push/eiosess.h"
 #include "push/hubint.h"
+#include "push/sio_bind.h"
 #include "push/ws.h"
 
 #define TICK_MS 250
@@ -320,11 +322,12 @@ static struct pl_buf *online_buf(const struct pl_event_out *e)
 	return b;
 }
 
-static struct pl_buf *buf_for(struct pl_event_out *e, enum pl_conn_kind kind)
+static struct pl_buf *buf_for(struct pl_hub *h, struct pl_event_out *e, enum pl_conn_kind kind)
 {
 	struct pl_buf **slot = kind == PL_CONN_SSE ? &e->sse
 			       : kind == PL_CONN_WS ? &e->ws
 			       : kind == PL_CONN_POLL ? &e->raw
+			       : kind == PL_CONN_SIO ? &e->sio
 						      : &e->online;
 	if (!*slot) {
 		switch (kind) {
@@ -334,6 +337,7 @@ static struct pl_buf *buf_for(struct pl_event_out *e, enum pl_conn_kind kind)
 		case PL_CONN_ONLINE_WS:
 			*slot = strcmp(e->type, "presence") == 0 ? online_buf(e) : NULL;
 			break;
+		case PL_CONN_SIO: *slot = pl_sio_event_buf(h, e); break;
 		}
 	}
 	return *slot;
@@ -345,7 +349,8 @@ void pl_event_out_release(struct pl_event_out *e)
 	pl_buf_unref(e->ws);
 	pl_buf_unref(e->raw);
 	pl_buf_unref(e->online);
-	e->sse = e->ws = e->raw = e->online = NULL;
+	pl_buf_unref(e->sio);
+	e->sse = e->ws = e->raw = e->online = e->sio = NULL;
 }
 
 void pl_hub_mark_dirty(struct pl_hub *h, struct pl_conn *c)
@@ -360,7 +365,7 @@ void pl_hub_mark_dirty(struct pl_hub *h, struct pl_conn *c)
 
 static bool locked_kind(const struct pl_conn *c)
 {
-	return c->kind == PL_CONN_SSE || c->kind == PL_CONN_POLL;
+	return c->kind == PL_CONN_SSE || c->kind == PL_CONN_POLL || c->kind == PL_CONN_SIO;
 }
 
 static bool queue(struct pl_conn *c, struct pl_buf *b)
@@ -395,7 +400,7 @@ void pl_hub_deliver_buf(struct pl_hub *h, struct pl_conn *c, struct pl_buf *b)
  * are kept for the session's next poll (PL_POLL_KEEP, hubint.h). */
 static void deliver_poll(struct pl_hub *h, struct pl_conn *c, struct pl_event_out *e)
 {
-	struct pl_buf *b = buf_for(e, c->kind);
+	struct pl_buf *b = buf_for(h, e, c->kind);
 	if (!b)
 		return;
 	bool taken = false;
@@ -423,7 +428,7 @@ void pl_hub_deliver(struct pl_hub *h, struct pl_conn *c, struct pl_event_out *e)
 		deliver_poll(h, c, e);
 		return;
 	}
-	pl_hub_deliver_buf(h, c, buf_for(e, c->kind));
+	pl_hub_deliver_buf(h, c, buf_for(h, e, c->kind));
 	if (e->id > 0 && !c->closing)
 		c->cursor = e->id;
 	if (e->sender && e->message_id > 0 && strcmp(e->sender, c->user) != 0)
@@ -436,6 +441,10 @@ void pl_hub_close(struct pl_hub *h, struct pl_conn *c, uint16_t ws_code, const c
 		return;
 	if (c->kind == PL_CONN_WS || c->kind == PL_CONN_ONLINE_WS) {
 		pl_ws_close(h, c, ws_code, why);
+		return;
+	}
+	if (c->kind == PL_CONN_SIO) {
+		pl_eio_conn_close(h, c);
 		return;
 	}
 	pthread_mutex_lock(&c->lock);
@@ -742,8 +751,12 @@ static void do_attach(struct pl_hub *h, struct pl_conn *c, struct pl_attach *a)
 	 * the user's count passing through zero. */
 	if (c->kind == PL_CONN_POLL && c->session[0])
 		take_session(h, c);
-	/* Catch up first, so the resume point is current before any event. */
+	/* Catch up first, so the resume point is current before any event.
+	 * c is subscribed already but not placed yet: the catch-up must not
+	 * reach it (those events are its replay's, or before its hello). */
+	c->replaying = true;
 	fan_out(h);
+	c->replaying = false;
 	if (c->kind != PL_CONN_POLL)
 		hello(h, c);
 	if (a->last_event_id >= 0 && a->last_event_id < h->cursor) {
@@ -755,6 +768,11 @@ static void do_attach(struct pl_hub *h, struct pl_conn *c, struct pl_attach *a)
 	}
 	if (c->kind == PL_CONN_POLL)
 		c->poll_start = c->cursor;
+}
+
+void pl_hub_attach_now(struct pl_hub *h, struct pl_conn *c, struct pl_attach *a)
+{
+	do_attach(h, c, a);
 }
 
 /* The session c holds (its id names c), or false. */
@@ -1023,6 +1041,8 @@ static void flush(struct pl_hub *h)
 		c->dirty = false;
 		if (c->kind == PL_CONN_WS || c->kind == PL_CONN_ONLINE_WS)
 			pl_ws_flush(h, c);
+		else if (c->kind == PL_CONN_SIO)
+			pl_eio_flush(h, c);
 		else if (c->kind == PL_CONN_SSE && c->watch.fd >= 0)
 			pl_sse_flush(h, c);
 		else
@@ -1109,7 +1129,9 @@ static void tick(struct pl_hub *h, int64_t now)
 			pl_hub_expire(h, c);
 		if (c->kind == PL_CONN_WS || c->kind == PL_CONN_ONLINE_WS)
 			pl_ws_tick(h, c, now); /* also ends closes the peer never answers */
-		else if (!c->closing || c->parked) /* a parked one must still end */
+		else if (c->kind == PL_CONN_SIO) {
+			/* Engine.IO heartbeats run on their own timer */
+		} else if (!c->closing || c->parked) /* a parked one must still end */
 			tick_http(h, c, now);
 		if (c->replaying && !c->done)
 			replay(h, c);
@@ -1199,9 +1221,11 @@ static void *hub_main(void *arg)
 		pl_hub_delivered_next(h);
 		flush(h);
 		bury(h);
+		pl_eio_bury(h->eio);
 	}
 	on_wake(&h->wake, 0); /* take what was posted before the stop */
 	wait_for_acks(h);
+	pl_eio_stop(h->eio);
 	close_everything(h);
 	pl_hub_delivered_drain(h);
 	while (h->nall)
@@ -1209,6 +1233,7 @@ static void *hub_main(void *arg)
 	pl_ws_backlog(h); /* its connections are detached: this lets go of them */
 	flush(h);
 	bury(h);
+	pl_eio_bury(h->eio);
 	return NULL;
 }
 
@@ -1238,9 +1263,10 @@ struct pl_hub *pl_hub_start(struct pl_ctx *ctx, pl_error *err)
 	h->poll_sessions = pl_map_new();
 	h->delivered_round = pl_map_new();
 	h->store = pl_ctx_reader(ctx);
+	h->eio = h->loop ? pl_eio_new(h) : NULL;
 	ctx->presence = pl_presence_new(ctx->cfg->presence_grace, on_presence, h);
 	if (h->wake.fd < 0 || !h->loop || !h->rooms || !h->users || !h->typing || !h->receipts ||
-	    !h->delivered || !h->delivered_round || !h->poll_sessions || !h->store || !ctx->presence ||
+	    !h->delivered || !h->delivered_round || !h->poll_sessions || !h->store || !h->eio || !ctx->presence ||
 	    !pl_loop_add(h->loop, &h->wake, EPOLLIN) ||
 	    !pl_bus_attach(ctx->bus, h->loop, on_bus_message, h)) {
 		pl_fail(err, PL_INTERNAL, "cannot start the hub");
@@ -1287,6 +1313,7 @@ void pl_hub_free(struct pl_hub *h)
 	pl_map_free_all(h->delivered);
 	pl_map_free_all(h->delivered_round);
 	pl_map_free(h->poll_sessions); /* its conns are gone by now */
+	pl_eio_free(h->eio);
 	if (h->ping)
 		pl_buf_unref(h->ping);
 	pl_ctx_reader_put(h->ctx, h->store);

@@ -77,6 +77,7 @@ struct pl_hub {
 	int64_t next_tick_ms, next_flush_ms;
 	int churn;                    /* connections attached since the last trim */
 	struct pl_buf *ping;          /* the ping frame every WebSocket gets */
+	struct pl_eio *eio;           /* Engine.IO sessions (push/eiosess.c) */
 	int64_t trimmed_ms;
 	struct pl_stats stats;        /* the stats line's state (push/stats.h) */
 	struct pl_feeds feeds;        /* /ws-online-status feeds (push/feed.h) */
@@ -108,7 +109,7 @@ struct pl_event_out {
 	int64_t message_id;           /* message.created: the message's id */
 	const char *json;
 	size_t len;
-	struct pl_buf *sse, *ws, *raw, *online;
+	struct pl_buf *sse, *ws, *raw, *online, *sio;
 };
 
 void pl_event_out_release(struct pl_event_out *e);
@@ -170,6 +171,8 @@ void pl_hub_expire(struct pl_hub *h, struct pl_conn *c);
 #define PL_WS_CLOSE_EXPIRED 4001
 /* Detaches a connection the hub closed itself. */
 void pl_hub_drop(struct pl_hub *h, struct pl_conn *c);
+/* Attaches c on the hub thread itself (Socket.IO's CONNECT). */
+void pl_hub_attach_now(struct pl_hub *h, struct pl_conn *c, struct pl_attach *a);
 /* Queues a framed buffer from another thread (WebSocket acks). */
 void pl_hub_post_buf(struct pl_hub *h, struct pl_conn *c, struct pl_buf *b);
 /* Frames a text message into a buffer. */

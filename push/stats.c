@@ -16,6 +16,8 @@ static _Atomic long long *gauge(struct pl_counters *k, enum pl_conn_kind kind)
 		return &k->open_poll;
 	case PL_CONN_ONLINE_WS:
 		return &k->open_feed;
+	case PL_CONN_SIO:
+		return &k->open_sio;
 	}
 	return &k->open_ws;
 }
@@ -33,12 +35,13 @@ void pl_stats_line(struct pl_stats *st, struct pl_counters *k, char *out, size_t
 {
 	long long ws = atomic_load(&k->open_ws) + atomic_load(&k->open_feed);
 	long long sse = atomic_load(&k->open_sse), poll = atomic_load(&k->open_poll);
+	long long sio = atomic_load(&k->open_sio);
 	long long messages = atomic_load(&k->messages_stored);
 	long long deliveries = atomic_load(&k->deliveries);
 	snprintf(out, size,
 		 "stats: users=%lld connections=%lld ws=%lld sse=%lld poll=%lld messages=%lld "
 		 "deliveries=%lld",
-		 atomic_load(&k->users_connected), ws + sse + poll, ws, sse, poll,
+		 atomic_load(&k->users_connected), ws + sse + poll + sio, ws, sse, poll,
 		 messages - st->messages, deliveries - st->deliveries);
 	st->messages = messages;
 	st->deliveries = deliveries;

@@ -4,7 +4,8 @@
  * here as connections attach and detach (it is the one place that sees
  * both), and writes the stats line every --stats-interval seconds:
  *   stats: users=5 connections=8 ws=6 sse=1 poll=1 messages=120 deliveries=960
- * users and connections are now; messages (stored by this node) and
+ * users and connections are now (connections include Socket.IO sockets,
+ * which have no column of their own); messages (stored by this node) and
  * deliveries (event copies queued on connections) since the last line. */
 #ifndef PL_STATS_H
 #define PL_STATS_H

@@ -30,7 +30,7 @@ if ! command -v "$CC" >/dev/null 2>&1 ||
   exit 1
 fi
 
-PKGS="libmicrohttpd jansson sqlite3 hiredis libcrypto"
+PKGS="libmicrohttpd jansson sqlite3 hiredis libcrypto libcurl"
 CFLAGS="-std=c11 -g -O1 -pthread -D_GNU_SOURCE -DHAVE_CONFIG_H -I$ROOT -fno-omit-frame-pointer \
   -fsanitize=address,undefined -fno-sanitize-recover=undefined $(pkg-config --cflags $PKGS)"
 LIBS="$(pkg-config --libs $PKGS) -lfcgi -lm"

@@ -150,7 +150,8 @@ IT=(tests/integration/rest.test.mjs tests/integration/compat.test.mjs tests/inte
   tests/integration/limits.test.mjs
   tests/integration/presence.test.mjs tests/integration/many.test.mjs tests/integration/resume.test.mjs
   tests/integration/shutdown.test.mjs tests/integration/ops.test.mjs tests/integration/webhook.test.mjs
-  tests/integration/pushlimits.test.mjs tests/integration/security.test.mjs tests/integration/wsecho.test.mjs)
+  tests/integration/pushlimits.test.mjs tests/integration/security.test.mjs tests/integration/wsecho.test.mjs
+  tests/integration/socketio.test.mjs)
 present=()
 for t in "${IT[@]}"; do [ -f "$t" ] && present+=("$t"); done
 
@@ -165,7 +166,7 @@ MANY_CONNECTIONS=1000 integration "$SAN/parleyd" "${present[@]}"
 export TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1
 suite "unit (tsan)" units "$TSAN"
 integration "$TSAN/parleyd" tests/integration/push.test.mjs tests/integration/presence.test.mjs \
-  tests/integration/resume.test.mjs tests/integration/webhook.test.mjs
+  tests/integration/resume.test.mjs tests/integration/webhook.test.mjs tests/integration/socketio.test.mjs
 integration "$TSAN/parleyd" tests/integration/pushlimits.test.mjs
 SHUTDOWN_ROUNDS=8 integration "$TSAN/parleyd" tests/integration/shutdown.test.mjs
 tsan_smoke() {
@@ -200,6 +201,7 @@ command -v redis-server >/dev/null && redis_mode
 [ -x tests/redis/run.sh ] && suite "redis (tsan)" env PARLEYD="$TSAN/parleyd" ROOT="$ROOT" tests/redis/run.sh
 [ -x tests/install/run.sh ] && suite "install" env ROOT="$ROOT" tests/install/run.sh
 [ -f tests/e2e/chat.test.mjs ] && suite "e2e" env PARLEYD="$ROOT/parleyd" node tests/e2e/chat.test.mjs
+[ -f tests/e2e/socketio.test.mjs ] && suite "e2e socket.io" env PARLEYD="$ROOT/parleyd" node tests/e2e/socketio.test.mjs
 bench_smoke() {
   if make -s bench-smoke; then echo "bench: 1 passed, 0 failed"; else echo "bench: 0 passed, 1 failed"; fi
 }

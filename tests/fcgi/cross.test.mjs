@@ -27,7 +27,7 @@ import crypto from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { SECRET, api, assert, eq, freePort, run, sleep, test as libTest, token, until } from "../integration/lib.mjs";
+import { SECRET, api, assert, eq, freePort, requireNode, run, sleep, test as libTest, token, until } from "../integration/lib.mjs";
 import { sseClient, wsClient } from "../integration/clients.mjs";
 import { cgiParams, cgiRun, fcgiConnect, fcgiRequest } from "./fcgi.mjs";
 
@@ -128,6 +128,28 @@ test("the web servers pass push streams to parleyd: SSE and WebSocket through ea
     } finally {
       sse.close();
       await ws.close();
+    }
+  }
+});
+
+test("the web servers pass /socket.io/ to parleyd: socket.io-client polls, upgrades and gets messages through each front", async () => {
+  const { io } = requireNode("socket.io-client");
+  const fronts = [["lighttpd", LIGHTTPD], ["apache", APACHE]];
+  if (env.NGINX_URL) fronts.push(["nginx", { url: env.NGINX_URL }]);
+  const u = `sio${tag}`;
+  const rid = await room("siofronts", [u]);
+  for (const [name, f] of fronts) {
+    const s = io(f.url, { auth: { token: tok(u) }, reconnection: false, forceNew: true });
+    try {
+      await new Promise((res, rej) => (s.once("connect", res), s.once("connect_error", rej)));
+      await until(() => s.io.engine.transport.name === "websocket", `${name}: upgrade to WebSocket`, 5000);
+      const got = [];
+      s.on("receive_message", (m) => got.push(m));
+      const ack = await s.timeout(5000).emitWithAck("send_message", { chatId: rid, content: `sio via ${name}` });
+      assert(ack.id > 0, `${name}: ack ${JSON.stringify(ack)}`);
+      await until(() => got.some((m) => m.id === ack.id), `${name}: receive_message`, 5000);
+    } finally {
+      s.close();
     }
   }
 });

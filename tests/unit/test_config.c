@@ -413,7 +413,7 @@ static void test_help(void)
 		"--presence-grace", "PARLEY_PRESENCE_GRACE", "--ping-interval", "PARLEY_PING_INTERVAL",
 		"--small-room", "PARLEY_SMALL_ROOM", "--keepalive", "PARLEY_KEEPALIVE",
 		"--max-connections", "PARLEY_MAX_CONNECTIONS", "19500", "--threads", "PARLEY_THREADS",
-		"--no-metrics", "--verbose", "-v", "PARLEY_LOG", "--help",
+		"--no-metrics", "--verbose", "-v", "PARLEY_LOG", "--help", "--socketio-conformance",
 		"parleyd token USER [--ttl SECONDS]"};
 	CHECK(help("parleyd", out, sizeof out) == PL_CONFIG_HELP);
 	for (size_t i = 0; i < sizeof want / sizeof *want; i++)
@@ -421,7 +421,7 @@ static void test_help(void)
 			fprintf(stderr, "  --help lacks %s\n", want[i]);
 			CHECK(!"help complete");
 		}
-	CHECK(strstr(out, "--socket") == NULL && strstr(out, "--max-polls") == NULL);
+	CHECK(strstr(out, "--socket ") == NULL && strstr(out, "--max-polls") == NULL);
 	CHECK(strstr(out, "do-not-print-me") == NULL);
 	CHECK(help("parley.fcgi", out, sizeof out) == PL_CONFIG_HELP);
 	CHECK(strstr(out, "--socket PATH|HOST:PORT") && strstr(out, "PARLEY_FCGI_SOCKET"));
