@@ -39,6 +39,14 @@ struct pl_fcgi {
 	struct pl_ctx *ctx;
 	int max_polls;
 	atomic_int polls;            /* long-polls waiting now */
+	/* Who holds them (under lock): max_polls entries, n == 0 is free.  A
+	 * user holds at most user_polls of them, so one user cannot take
+	 * every place of the process. */
+	struct poller {
+		char user[PL_ID_MAX + 1];
+		int n;
+	} *pollers;
+	int user_polls;
 	atomic_bool stopping;
 	/* Long-polls sleep on wake: this process's commits (the sink) and
 	 * stopping broadcast it; other processes' are seen within
@@ -402,6 +410,44 @@ static void presence_count(struct pl_fcgi *f, char sign, const char *user)
 	pl_bus_send(f->ctx->bus, 'C', msg, (size_t)n);
 }
 
+/* Takes one of user's long-poll places, once a place of the process is
+ * taken; false when the user holds user_polls already.  An entry is free
+ * when the user holds none: each entry in use holds a place of the
+ * max_polls, and the caller holds one more. */
+static bool user_poll_take(struct pl_fcgi *f, const char *user)
+{
+	bool ok = false;
+	pthread_mutex_lock(&f->lock);
+	struct poller *mine = NULL, *free_one = NULL;
+	for (int i = 0; i < f->max_polls && !mine; i++) {
+		if (f->pollers[i].n > 0 && strcmp(f->pollers[i].user, user) == 0)
+			mine = &f->pollers[i];
+		else if (f->pollers[i].n == 0 && !free_one)
+			free_one = &f->pollers[i];
+	}
+	if (mine && mine->n < f->user_polls) {
+		mine->n++;
+		ok = true;
+	} else if (!mine && free_one && strlen(user) <= PL_ID_MAX) {
+		snprintf(free_one->user, sizeof free_one->user, "%s", user);
+		free_one->n = 1;
+		ok = true;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return ok;
+}
+
+static void user_poll_put(struct pl_fcgi *f, const char *user)
+{
+	pthread_mutex_lock(&f->lock);
+	for (int i = 0; i < f->max_polls; i++)
+		if (f->pollers[i].n > 0 && strcmp(f->pollers[i].user, user) == 0) {
+			f->pollers[i].n--;
+			break;
+		}
+	pthread_mutex_unlock(&f->lock);
+}
+
 /* GET /v1/poll: the same checks, order and answers as parleyd's; stored
  * events only (typing, receipts and presence travel through parleyd). */
 static void serve_poll(struct pl_fcgi *f, struct pl_call *call, struct pl_resp *resp, bool cgi)
@@ -446,6 +492,18 @@ static void serve_poll(struct pl_fcgi *f, struct pl_call *call, struct pl_resp *
 		fail(resp, PL_UNAVAILABLE, 1, msg);
 		return;
 	}
+	/* A place is ours, so an entry is free if the user holds none. */
+	if (slot && !user_poll_take(f, user)) {
+		atomic_fetch_sub(&f->polls, 1);
+		json_decref(rooms);
+		char msg[200];
+		snprintf(msg, sizeof msg,
+			 "long-poll: you hold %d of this worker's %d long-poll places already, "
+			 "the most one user may; retry when one of yours is answered",
+			 f->user_polls, f->max_polls);
+		fail(resp, PL_RATE_LIMITED, 1, msg);
+		return;
+	}
 	/* As on parleyd, a long-poll counts as a connection for presence
 	 * while it lasts (the grace period then bridges to the next poll). */
 	presence_count(f, '+', user);
@@ -469,8 +527,10 @@ static void serve_poll(struct pl_fcgi *f, struct pl_call *call, struct pl_resp *
 		wait_a_little(f, seen, deadline);
 	}
 	presence_count(f, '-', user);
-	if (slot)
+	if (slot) {
+		user_poll_put(f, user); /* first: an entry never outlives its place */
 		atomic_fetch_sub(&f->polls, 1);
+	}
 	json_decref(rooms);
 	char *out = NULL;
 	int n = s.oom ? -1
@@ -731,6 +791,13 @@ struct pl_fcgi *pl_fcgi_new(struct pl_ctx *ctx, int max_polls, pl_error *err)
 	}
 	f->ctx = ctx;
 	f->max_polls = max_polls;
+	/* Half the places, at least one, for any one user. */
+	f->user_polls = max_polls / 2 > 0 ? max_polls / 2 : 1;
+	if (max_polls > 0 && !(f->pollers = calloc((size_t)max_polls, sizeof *f->pollers))) {
+		free(f);
+		pl_fail(err, PL_INTERNAL, "out of memory");
+		return NULL;
+	}
 	f->listen_fd = -1;
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_mutex_init(&f->accept_lock, NULL);
@@ -787,6 +854,7 @@ void pl_fcgi_free(struct pl_fcgi *f)
 	pthread_cond_destroy(&f->wake);
 	pthread_mutex_destroy(&f->lock);
 	pthread_mutex_destroy(&f->accept_lock);
+	free(f->pollers);
 	free(f);
 }
 

@@ -6,7 +6,8 @@
  * worker pool is no place for connections that last hours, so they answer
  * 404 here.  Long-poll is served, with bounded waits and at most
  * --max-polls of them held at once by one process (over that: 503 with
- * Retry-After: 1).
+ * Retry-After: 1), and at most half of those (at least one) by one user
+ * (over that: 429 rate_limited with Retry-After: 1).
  *
  * Threads: N workers take turns accepting on one listening socket (the one
  * a process manager passes as fd 0, or --socket) and share one pl_ctx.

@@ -261,10 +261,17 @@ void pl_api_post_async(struct pl_call *c, pl_api_done done, void *ud)
 	pl_chat_post_async(c->ctx, c->who.sub, param(c, 0), text, client_id, async_post_done, a);
 }
 
-static enum pl_code page_arg(struct pl_call *c, const char *name, int64_t *out, pl_error *err)
+static enum pl_code page_arg(struct pl_call *c, const char *name, int64_t *out, bool *has_zero,
+			     pl_error *err)
 {
 	const char *v = pl_req_query(c->req, name);
 	*out = 0;
+	/* after=0: from the beginning (every id is above it); before=0 would
+	 * be a page that is always empty, and stays refused. */
+	if (v && strcmp(v, "0") == 0 && has_zero) {
+		*has_zero = true;
+		return PL_OK;
+	}
 	if (v && !parse_id(v, out))
 		return pl_fail(err, PL_INVALID_ARGUMENT, "%s must be a message id", name);
 	return PL_OK;
@@ -302,9 +309,9 @@ static void h_messages(struct pl_call *c)
 	struct pl_page page = {0};
 	enum pl_code rc = pl_parse_limit(pl_req_query(c->req, "limit"), &page.limit, &err);
 	if (rc == PL_OK)
-		rc = page_arg(c, "before", &page.before, &err);
+		rc = page_arg(c, "before", &page.before, NULL, &err);
 	if (rc == PL_OK)
-		rc = page_arg(c, "after", &page.after, &err);
+		rc = page_arg(c, "after", &page.after, &page.from_start, &err);
 	if (rc == PL_OK)
 		rc = pl_parse_since(pl_req_query(c->req, "since"), &page, &err);
 	if (rc == PL_OK)

@@ -32,6 +32,11 @@ struct pl_http {
 	struct pl_hub *hub;
 	atomic_bool stopping;
 	atomic_int posting;        /* posts waiting for their commit */
+	/* From the quiesce on, every request is answered 503 with
+	 * "Connection: close"; the stop waits (a little) for the requests
+	 * begun to be answered, so no client has its request reset. */
+	atomic_bool quiet;
+	atomic_int requests;       /* begun and not completed (push streams not counted) */
 	struct pl_guard *guard;    /* connection caps, the request deadline */
 };
 
@@ -47,6 +52,7 @@ struct req_state {
 	bool answered;
 	bool started;              /* the first call (head checks) is done */
 	bool nul;                  /* the raw URI holds %00 */
+	bool counted;              /* in s->requests */
 	struct pl_eio_req *sio;    /* a suspended Engine.IO polling request */
 };
 
@@ -564,6 +570,13 @@ static enum MHD_Result dispatch(struct pl_http *s, struct MHD_Connection *mc, co
 	enum pl_route_kind kind = pl_api_handle(s->ctx, &req, &resp, &call);
 	if (kind != PL_ROUTE_REST && kind != PL_ROUTE_POST && strcmp(method, "HEAD") == 0)
 		kind = head_only(kind, &resp);
+	if ((kind == PL_ROUTE_SSE || kind == PL_ROUTE_WS || kind == PL_ROUTE_ONLINE_WS) &&
+	    st->counted) {
+		/* A stream, not a request to wait for at the stop: the hub
+		 * ends it. */
+		st->counted = false;
+		atomic_fetch_sub(&s->requests, 1);
+	}
 	switch (kind) {
 	case PL_ROUTE_REST: ret = send_resp(mc, &resp); break;
 	case PL_ROUTE_SSE: ret = start_sse(s, mc, &call); break;
@@ -624,6 +637,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		return MHD_YES;
 	}
 	pl_guard_busy(s->guard, slot_of(mc), true); /* all in: the deadline is met */
+	if (atomic_load(&s->quiet)) {
+		/* The whole request is read: closing after the answer resets
+		 * nothing. */
+		pl_error err;
+		pl_fail(&err, PL_UNAVAILABLE, "server: shutting down; retry in a moment");
+		err.retry_after = 1;
+		return send_error_close(mc, &err);
+	}
 	return dispatch(s, mc, url, method, st);
 }
 
@@ -636,6 +657,8 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	pl_guard_busy(s->guard, slot_of(mc), false); /* the next request's clock */
 	if (!st)
 		return;
+	if (st->counted)
+		atomic_fetch_sub(&s->requests, 1);
 	if (st->poll) {
 		pl_hub_detach(s->hub, st->poll);
 		pl_conn_unref(st->poll);
@@ -652,11 +675,14 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
  * so it is looked for here.  The request's state starts here too. */
 static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *mc)
 {
-	(void)cls;
+	struct pl_http *s = cls;
 	(void)mc;
 	struct req_state *st = calloc(1, sizeof *st);
-	if (st)
+	if (st) {
 		st->nul = strstr(uri, "%00") != NULL;
+		st->counted = true;
+		atomic_fetch_add(&s->requests, 1);
+	}
 	return st;
 }
 
@@ -763,6 +789,7 @@ struct pl_http *pl_http_start(struct pl_ctx *ctx, struct pl_hub *hub, pl_error *
 void pl_http_quiesce(struct pl_http *s)
 {
 	if (s && s->d) {
+		atomic_store(&s->quiet, true);
 		MHD_socket fd = MHD_quiesce_daemon(s->d);
 		if (fd != MHD_INVALID_SOCKET)
 			close(fd);
@@ -777,6 +804,12 @@ void pl_http_stop(struct pl_http *s)
 	 * nothing acknowledged is lost, and no answer reaches a freed request. */
 	atomic_store(&s->stopping, true);
 	for (int i = 0; i < 1000 && atomic_load(&s->posting) > 0; i++)
+		usleep(10 * 1000);
+	/* Requests begun (a keep-alive client's next one, say) get their
+	 * answer, 503 since the quiesce, before MHD closes their sockets: a
+	 * close with a request unread would reach the client as a reset.
+	 * Bounded: a client that never finishes its request is not waited for. */
+	for (int i = 0; i < 200 && atomic_load(&s->requests) > 0; i++)
 		usleep(10 * 1000);
 	MHD_stop_daemon(s->d);
 	pl_guard_free(s->guard);

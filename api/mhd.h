@@ -13,7 +13,10 @@
 struct pl_http;
 
 struct pl_http *pl_http_start(struct pl_ctx *ctx, struct pl_hub *hub, pl_error *err);
-/* Stops accepting new connections (the first step of a graceful stop). */
+/* Stops accepting new connections (the first step of a graceful stop);
+ * from then on every request is answered 503 unavailable with
+ * "Connection: close", and pl_http_stop waits (up to 2 s) for the requests
+ * begun to be answered before it closes the connections left. */
 void pl_http_quiesce(struct pl_http *s);
 void pl_http_stop(struct pl_http *s);
 

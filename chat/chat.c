@@ -435,7 +435,8 @@ static enum pl_code dm_job(pl_store *s, void *arg, pl_error *err)
 	    !(pl_store_is_member(s, a->room, a->user) && pl_store_is_member(s, a->room, a->other)))
 		/* dm:<a>:<b> is ambiguous when ids contain ':'. */
 		return pl_fail(err, PL_CONFLICT,
-			       "user: the direct-message id %s already belongs to another pair",
+			       "user: the direct-message id %s already belongs to another pair "
+			       "(user ids with ':' can spell the same id); it stays theirs",
 			       a->room);
 	if (!pl_store_room_private(s, a->room, &priv)) {
 		if (pl_store_room_create(s, a->room, a->name, true, a->user, pl_now_ms(), err) !=

@@ -728,7 +728,7 @@ char *pl_store_messages_text(pl_store *s, const char *room, const char *member,
 	/* after/since read forwards from the start point; before or nothing
 	 * reads backwards from the end point.  ?2 is the upper bound, ?3 the
 	 * lower one. */
-	enum stmt_id id = p->after ? S_MSGS_AFTER
+	enum stmt_id id = p->after || p->from_start ? S_MSGS_AFTER
 			  : p->has_since ? S_MSGS_SINCE
 			  : p->before ? S_MSGS_BEFORE
 				      : S_MSGS_LATEST;

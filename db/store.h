@@ -117,7 +117,8 @@ enum pl_code pl_store_message_delete(pl_store *s, int64_t id, int64_t now, json_
 struct pl_page {
 	int limit;          /* 1..200 */
 	int64_t before;     /* 0 = none */
-	int64_t after;      /* 0 = none */
+	int64_t after;      /* 0 = none, unless from_start */
+	bool from_start;    /* after=0: forwards from the oldest */
 	int64_t since;      /* ms, when has_since */
 	bool has_since;
 };

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1182,6 +1183,25 @@ static void close_everything(struct pl_hub *h)
 	}
 }
 
+/* At the stop, before the close frames: the writer still commits the
+ * WebSocket sends it was given, and each one's ack (or error) must be
+ * queued ahead of its connection's close frame, or the client would see a
+ * message stored but never acknowledged.  No frame is read meanwhile, so
+ * no new send starts.  Bounded by STOP_WAIT_MS. */
+static void wait_for_acks(struct pl_hub *h)
+{
+	int64_t until = pl_mono_ms() + STOP_WAIT_MS;
+	while (atomic_load(&h->sends_in_flight) > 0 && pl_mono_ms() < until) {
+		struct pollfd p = {.fd = h->wake.fd, .events = POLLIN};
+		(void)poll(&p, 1, 10);
+		on_wake(&h->wake, 0);
+	}
+	on_wake(&h->wake, 0); /* the last ones posted */
+	if (atomic_load(&h->sends_in_flight) > 0)
+		log_warn("stop: %d WebSocket sends still at the writer; their acks are lost",
+			 atomic_load(&h->sends_in_flight));
+}
+
 static void *hub_main(void *arg)
 {
 	struct pl_hub *h = arg;
@@ -1204,6 +1224,7 @@ static void *hub_main(void *arg)
 		pl_eio_bury(h->eio);
 	}
 	on_wake(&h->wake, 0); /* take what was posted before the stop */
+	wait_for_acks(h);
 	pl_eio_stop(h->eio);
 	close_everything(h);
 	pl_hub_delivered_drain(h);

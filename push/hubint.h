@@ -52,6 +52,9 @@ struct pl_hub {
 	atomic_llong stored_hint;     /* newest event id known committed */
 	atomic_bool stopping;
 	atomic_bool stopped;          /* the thread has ended */
+	/* WebSocket sends at the writer whose ack is not yet in the mailbox:
+	 * the stop hands those acks out before the close frames. */
+	atomic_int sends_in_flight;
 
 	/* indexes */
 	int64_t cursor;               /* last event fanned out */

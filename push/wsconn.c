@@ -184,6 +184,9 @@ static void ack_done(void *ud, const char *msg, size_t len, bool created, const 
 		pl_hub_post_buf(a->h, a->c, pl_ws_text_buf(text, n));
 		free(text);
 	}
+	/* After the post: at the stop, none in flight means every ack is in
+	 * the mailbox. */
+	atomic_fetch_sub(&a->h->sends_in_flight, 1);
 	pl_conn_unref(a->c);
 	free(a->client_id);
 	free(a);
@@ -199,6 +202,7 @@ static void frame_send(struct pl_hub *h, struct pl_conn *c, json_t *f)
 	a->c = c;
 	a->client_id = client_id ? strdup(client_id) : NULL;
 	pl_conn_ref(c);
+	atomic_fetch_add(&h->sends_in_flight, 1);
 	pl_chat_post_async(h->ctx, c->user, json_string_value(json_object_get(f, "room")),
 			   json_string_value(json_object_get(f, "text")), client_id, ack_done, a);
 }

@@ -172,17 +172,55 @@ function readParams() {
 
 // ------------------------------------------------------------------ sign-in
 
+/** The user a stored token signs in, or null (none, unreadable, expired). */
+function signedInAs(token) {
+  const c = token ? decodeToken(token) : null;
+  if (!c?.sub || (c.exp && c.exp * 1000 <= Date.now())) return null;
+  return c.sub;
+}
+
+/** Asks, in the page's own dialog, whether to leave account `was` for
+ * `next`; closing it any other way (Escape) is staying. */
+async function askSwitch(was, next) {
+  const dlg = $("switch-dialog");
+  $("switch-text").textContent = `You are signed in as “${was}”. This link signs in as “${next || "another account"}”.`;
+  $("switch-stay").textContent = `Stay as ${was}`;
+  $("switch-ok").textContent = next ? `Switch to ${next}` : "Switch";
+  dlg.returnValue = "";
+  dlg.showModal();
+  $("switch-stay").focus();
+  await new Promise((res) => dlg.addEventListener("close", res, { once: true }));
+  return dlg.returnValue === "switch";
+}
+
+/** A token handed in the URL fragment (a sign-in link) leaves the address
+ * bar at once. It replaces the stored one only when nobody else is signed
+ * in here or the user says so: a link must never switch accounts silently.
+ * True when the stored token changed. */
+async function takeLinkToken(params) {
+  if (!params.token) return false;
+  const h = new URLSearchParams(location.hash.replace(/^#/, ""));
+  h.delete("token");
+  h.delete("access_token");
+  const rest = h.toString();
+  history.replaceState(null, "", location.pathname + location.search + (rest ? "#" + rest : ""));
+  const current = sessionStorage.getItem(TOKEN_KEY);
+  if (current === params.token) return false;
+  const was = signedInAs(current);
+  const next = decodeToken(params.token)?.sub;
+  if (was && was !== next && !(await askSwitch(was, next))) return false;
+  sessionStorage.setItem(TOKEN_KEY, params.token);
+  return true;
+}
+
 async function boot() {
   for (const i of document.querySelectorAll("i[data-icon]")) i.replaceWith(icon(i.dataset.icon));
   const params = readParams();
-  if (params.token) {
-    sessionStorage.setItem(TOKEN_KEY, params.token);
-    const h = new URLSearchParams(location.hash.replace(/^#/, ""));
-    h.delete("token");
-    h.delete("access_token");
-    const rest = h.toString();
-    history.replaceState(null, "", location.pathname + location.search + (rest ? "#" + rest : ""));
-  }
+  await takeLinkToken(params);
+  // A link pasted into this tab changes only the fragment: no reload.
+  addEventListener("hashchange", async () => {
+    if (await takeLinkToken(readParams())) location.reload();
+  });
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (token) start(token, params);
   else showSignin(params);

@@ -486,6 +486,67 @@ async function moreChecks(browser, base) {
     if (page.url().includes("token")) throw new Error("the token is still in the URL");
     await ctx.close();
   });
+  // A link carrying another user's token must not switch accounts silently:
+  // the page asks in a dialog of its own. Both answers, on a full load and
+  // on a link pasted into the tab (a hash change, no reload).
+  const devToken = async (user) =>
+    (await fetch(`${base}/v1/dev/login`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ user }) }).then((r) => r.json())).token;
+  const tokenUser = (page) => page.evaluate(() => JSON.parse(atob(sessionStorage.getItem("parley.token").split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).sub);
+  const linkDialog = async (page, was, next) => {
+    const dlg = page.locator("#switch-dialog");
+    await visible(dlg);
+    const text = await dlg.textContent();
+    if (!text.includes(was) || !text.includes(next)) throw new Error(`the dialog does not name both accounts: ${text}`);
+    return dlg;
+  };
+  await check(`${tag} a link with another user's token asks first; "Stay" keeps the account signed in`, async () => {
+    const u = await signIn(browser, base, "gina");
+    try {
+      const hank = await devToken("hank");
+      // a full load (the link opened in this tab)
+      await u.page.goto(`${base}/?from=link#token=${hank}`);
+      await linkDialog(u.page, "gina", "hank");
+      await u.page.locator("#switch-stay").click();
+      await until(async () => (await u.page.locator("#me-name").textContent()) === "gina", "gina to stay signed in");
+      if (u.page.url().includes("token")) throw new Error("the token is still in the URL");
+      if ((await tokenUser(u.page)) !== "gina") throw new Error("the stored token changed");
+      // a link pasted into the same tab: only the fragment changes
+      await u.page.evaluate((t) => (location.hash = `token=${t}`), hank);
+      await linkDialog(u.page, "gina", "hank");
+      await u.page.keyboard.press("Escape"); // dismissing is staying
+      await until(async () => !(await u.page.locator("#switch-dialog").isVisible()), "the dialog to close");
+      await until(async () => !u.page.url().includes("token"), "the token to leave the URL");
+      if ((await tokenUser(u.page)) !== "gina") throw new Error("the stored token changed");
+      if ((await u.page.locator("#me-name").textContent()) !== "gina") throw new Error("no longer gina");
+    } finally {
+      await u.ctx.close();
+    }
+  });
+  await check(`${tag} a link with another user's token asks first; "Switch" signs in as that user`, async () => {
+    const u = await signIn(browser, base, "ivan");
+    try {
+      const judy = await devToken("judy");
+      await u.page.evaluate((t) => (location.hash = `token=${t}`), judy);
+      await linkDialog(u.page, "ivan", "judy");
+      await u.page.locator("#switch-ok").click();
+      await until(async () => (await u.page.locator("#me-name").textContent()) === "judy", "judy to be signed in");
+      if (u.page.url().includes("token")) throw new Error("the token is still in the URL");
+      // and on a full load
+      const kate = await devToken("kate");
+      await u.page.goto(`${base}/?from=link#token=${kate}`);
+      await linkDialog(u.page, "judy", "kate");
+      await u.page.locator("#switch-ok").click();
+      await until(async () => (await u.page.locator("#me-name").textContent()) === "kate", "kate to be signed in");
+      // the same user's link asks nothing
+      const kate2 = await devToken("kate");
+      await u.page.goto(`${base}/?again#token=${kate2}`);
+      await visible(u.page.locator("#app"));
+      await until(async () => (await u.page.locator("#me-name").textContent()) === "kate", "kate still");
+      if (await u.page.locator("#switch-dialog").isVisible()) throw new Error("asked about the same user");
+    } finally {
+      await u.ctx.close();
+    }
+  });
   await check(`${tag} parley.js works on its own: import from /parley.js, connect, send with ack, receive`, async () => {
     const ctx = await browser.newContext();
     const page = await ctx.newPage();

@@ -9,7 +9,8 @@
 //   exactly once, and no request fails;
 // - long-poll through FastCGI: woken by a parleyd write, bounded by its
 //   timeout, counted as a presence connection by parleyd, and limited to
-//   --max-polls per process (503 with Retry-After: 1 over it);
+//   --max-polls per process (503 with Retry-After: 1 over it), half of
+//   them per user (429 with Retry-After over it);
 // - CGI: the same request as a CGI program (environment and stdin, as
 //   Apache's mod_cgi starts it, and through Apache's mod_cgi itself) gives
 //   the very answer FastCGI gives;
@@ -305,6 +306,46 @@ test(`long-polls held at once are limited by --max-polls (${MAX_POLLS} per proce
   // Through Apache too: the limit is the workers', whatever the front.
   const a = await as(APACHE, `pm0${tag}`, "GET", "/v1/poll?timeout=0");
   eq(a.status, 200, "a poll that does not wait is never refused");
+});
+
+// One user may hold at most half a process's long-poll places (at least
+// one): beyond, 429 rate_limited with Retry-After, while other users still
+// get theirs. A parley.fcgi of its own with --max-polls 4: 2 per user.
+test("long-polls per user: at most half the --max-polls places (2 of 4), beyond 429 + Retry-After; others still served", async () => {
+  const port = await freePort();
+  const child = spawn(BIN, ["--socket", `127.0.0.1:${port}`, "--data", DATA, "--threads", "8", "--max-polls", "4"], {
+    env: { ...process.env, PARLEY_JWT_SECRET: SECRET },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let log = "";
+  child.stderr.on("data", (d) => (log += d));
+  const exited = new Promise((r) => child.on("exit", (code, sig) => r({ code, sig })));
+  const addr = { host: "127.0.0.1", port };
+  try {
+    await until(async () => (await fcgiRequest(addr, "GET", "/v1/health").catch(() => null))?.status === 200, "parley.fcgi up", 5000);
+    const hog = `ph${tag}`;
+    // Three at once: two wait (up to 30 s), the third is refused at once.
+    const polls = [0, 1, 2].map((k) =>
+      fcgiRequest(addr, "GET", "/v1/poll?timeout=30", { tok: tok(hog) }).then((r) => ({ k, r })));
+    const first = await Promise.race([...polls, sleep(15000).then(() => null)]);
+    assert(first, "no poll of the three was refused: one user held 3 of 4 places for 15 s");
+    const third = first.r;
+    eq(third.status, 429, `the poll answered first: ${third.text}`);
+    const held = polls.filter((_, k) => k !== first.k).map((p) => p.then((x) => x.r));
+    eq(third.body.error.code, "rate_limited", "error code");
+    assert(/long-poll/.test(third.body.error.message), `message: ${third.body.error.message}`);
+    assert(Number(third.headers["retry-after"]) >= 1, `Retry-After: ${third.headers["retry-after"]}`);
+    assert((third.headers["content-type"] || "").startsWith("application/json"), "JSON");
+    eq((await fcgiRequest(addr, "GET", "/v1/poll?timeout=0", { tok: tok(hog) })).status, 200, "a poll that does not wait is never refused");
+    // Another user still gets a place.
+    const other = await fcgiRequest(addr, "GET", "/v1/poll?timeout=1", { tok: tok(`po${tag}`) });
+    eq(other.status, 200, `another user's poll: ${other.text}`);
+    child.kill("SIGTERM");
+    for (const r of await Promise.all(held)) eq(r.status, 200, `the held polls are answered: ${r.text}`);
+    eq((await exited).code, 0, `exit status (${log})`);
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  }
 });
 
 // ---- CGI ----

@@ -639,6 +639,36 @@ test("dm: with oneself is either refused (400) or a room for one", async () => {
   isError(await as("ds_other", "GET", "/v1/rooms/dm:ds_solo:ds_solo/messages"), 403, "permission_denied");
 });
 
+// User ids may contain ':', so "dm:<a>:<b>" can spell two pairs: x:y+z and
+// x+y:z are both dm:x:y:z. The room belongs to the pair that made it
+// first (its two members never change); the other pair is refused with a
+// 409 naming the field, and can never read or post there. Both orders.
+for (const [first, second, tag] of [
+  [["dc1_x:y", "z"], ["dc1_x", "y:z"], "x:y+z first"],
+  [["dc2_x", "y:z"], ["dc2_x:y", "z"], "x+y:z first"],
+]) {
+  test(`dm: colliding ids (${tag}) map to one pair only, the other gets 409`, async () => {
+    const room = `dm:${first[0]}:${first[1]}`;
+    eq(`dm:${second[0]}:${second[1]}`, room, "the two pairs spell one id");
+    let r = await as(first[1], "POST", "/v1/dms", { user: first[0] });
+    eq(r.status, 200, r.text);
+    isRoom(r.body, { id: room, private: true, members: 2 });
+    const m = await post(first[0], room, "for the first pair only");
+    for (const [me, other] of [second, [second[1], second[0]]]) {
+      isError(await as(me, "POST", "/v1/dms", { user: other }), 409, "conflict", "user");
+      isError(await as(me, "GET", `/v1/rooms/${room}/messages`), 403, "permission_denied");
+      isError(await as(me, "POST", `/v1/rooms/${room}/messages`, { text: "mine?" }), 403, "permission_denied");
+    }
+    // the first pair still has its room, from either side, and only its words
+    r = await as(first[0], "POST", "/v1/dms", { user: first[1] });
+    eq(r.status, 200, r.text);
+    eq(r.body.members, 2);
+    const mem = (await as(first[1], "GET", `/v1/rooms/${room}/members`)).body.members.map((x) => x.user).sort();
+    eq(mem, [...first].sort());
+    eq(ids((await history(first[1], room)).messages), [m.id]);
+  });
+}
+
 // User ids may contain ':' (the id alphabet is [A-Za-z0-9_.:-]), so
 // "dm:x:y:z" is both the DM of "x" and "y:z" and the DM of "x:y" and "z".
 // Whoever asks second must not get a 200 with a room they cannot use (or
@@ -919,6 +949,33 @@ test("history: since=1970-01-01T00:00:00.000Z reads from the oldest message", as
   eq(h.has_more, true);
   h = await history("ep_alice", "ep-room", "since=1970-01-01T01:00:00%2B01:00&limit=2");
   eq(ids(h.messages), want.slice(0, 2), "since=1970-01-01T01:00:00+01:00");
+});
+
+// after=0 means "from the beginning": no message has id 0, so every message
+// of the room comes after it, oldest first. Negative ids and before=0 (no
+// message could come before it) are refused.
+test("history: after=0 reads from the oldest message; after=-1 and before=0 are 400", async () => {
+  await createRoom("a0_alice", { id: "a0-room", name: "After zero" });
+  const sent = [];
+  for (let i = 0; i < 5; i++) sent.push(await post("a0_alice", "a0-room", `z${i}`));
+  const want = ids(sent);
+  let h = await history("a0_alice", "a0-room", "after=0&limit=2");
+  eq(ids(h.messages), want.slice(0, 2), "after=0&limit=2");
+  eq(h.has_more, true);
+  h = await history("a0_alice", "a0-room", "after=0");
+  eq(ids(h.messages), want, "after=0");
+  eq(h.has_more, false);
+  h = await history("a0_alice", "a0-room", `after=0&before=${want[3]}`);
+  eq(ids(h.messages), want.slice(0, 3), "after=0 with before");
+  h = await history("a0_alice", "a0-room", "after=1");
+  eq(ids(h.messages), want.filter((id) => id > 1), "after=1");
+  h = await history("a0_alice", "a0-room", `after=${want[0]}&limit=2`);
+  eq(ids(h.messages), want.slice(1, 3), "after the first");
+  eq(h.has_more, true);
+  h = await history("a0_alice", "a0-room", `after=${want[4]}`);
+  eq(ids(h.messages), [], "after the last");
+  for (const q of ["after=-1", "after=-0", "after=", "before=0", "before=-1"])
+    isError(await as("a0_alice", "GET", `/v1/rooms/a0-room/messages?${q}`), 400, "invalid_argument", q.split("=")[0]);
 });
 
 test("edit: sender only (403 for others), edited_at set, shown in history", async () => {
