@@ -208,6 +208,9 @@ static void post_done(void *ud, const char *msg, size_t len, bool created, const
 		post_ack(p->h, p->c, p->ack, m ? message_shape(m) : error_value(err));
 		json_decref(m);
 	}
+	/* After the post: at the stop, none in flight means every ack is in
+	 * the mailbox (as for a WebSocket send). */
+	atomic_fetch_sub(&p->h->sends_in_flight, 1);
 	pl_conn_unref(p->c);
 	free(p);
 }
@@ -225,6 +228,7 @@ static void op_send(struct op_args *a)
 	p->c = a->c;
 	p->ack = a->ack;
 	pl_conn_ref(a->c);
+	atomic_fetch_add(&a->h->sends_in_flight, 1);
 	pl_chat_post_async(a->h->ctx, a->user, room_arg(o), text,
 			   json_string_value(json_object_get(o, "client_id")), post_done, p);
 }
