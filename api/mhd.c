@@ -1,5 +1,6 @@
 /* api/mhd: see mhd.h. */
 #include "api/mhd.h"
+#include "api/upgrade.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -381,28 +382,12 @@ static void ws_upgraded(void *cls, struct MHD_Connection *mc, void *con_cls,
 	(void)mc;
 	(void)con_cls;
 	struct ws_pending *p = cls;
-	/* The hub takes the socket: a dup survives MHD's close, and MHD frees
-	 * its connection at once (about 0.4 KiB per WebSocket remains). */
-	int fd = fcntl(sock, F_DUPFD_CLOEXEC, 0);
-	MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
-	if (fd >= 0) {
-		int fl = fcntl(fd, F_GETFL);
-		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	int fd = pl_upgrade_take(sock, urh); /* api/upgrade.h */
+	if (fd >= 0)
 		pl_hub_adopt_ws(p->s->hub, p->c, fd, extra, extra_len, &p->a);
-	}
 	free_options(&p->a);
 	pl_conn_unref(p->c);
 	free(p);
-}
-
-static bool header_has(struct MHD_Connection *mc, const char *name, const char *token)
-{
-	const char *v = header(mc, name);
-	size_t n = strlen(token);
-	for (; v && *v; v++)
-		if (strncasecmp(v, token, n) == 0)
-			return true;
-	return false;
 }
 
 static enum MHD_Result start_ws(struct pl_http *s, struct MHD_Connection *mc,
@@ -410,10 +395,7 @@ static enum MHD_Result start_ws(struct pl_http *s, struct MHD_Connection *mc,
 {
 	pl_error err;
 	char accept[29];
-	const char *key = header(mc, "Sec-WebSocket-Key");
-	const char *version = header(mc, "Sec-WebSocket-Version");
-	if (!header_has(mc, "Upgrade", "websocket") || !header_has(mc, "Connection", "upgrade") ||
-	    !version || strcmp(version, "13") != 0 || !key || !ws_accept_key(key, accept)) {
+	if (!pl_upgrade_handshake(mc, accept)) {
 		pl_fail(&err, PL_INVALID_ARGUMENT,
 			"Upgrade: a WebSocket handshake (version 13) is required here");
 		return send_error(mc, &err);
@@ -433,17 +415,13 @@ static enum MHD_Result start_ws(struct pl_http *s, struct MHD_Connection *mc,
 		free(p);
 		return send_error(mc, &err);
 	}
-	struct MHD_Response *resp = p->c ? MHD_create_response_for_upgrade(ws_upgraded, p) : NULL;
-	if (!resp) {
+	bool made = false;
+	enum MHD_Result ok = p->c ? pl_upgrade_answer(mc, accept, ws_upgraded, p, &made) : MHD_NO;
+	if (!made) {
 		pl_conn_unref(p->c);
 		free_options(&p->a);
 		free(p);
-		return MHD_NO;
 	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
-	MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
-	enum MHD_Result ok = MHD_queue_response(mc, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
-	MHD_destroy_response(resp);
 	return ok;
 }
 

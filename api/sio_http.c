@@ -1,5 +1,6 @@
 /* api/sio_http: see sio_http.h. */
 #include "api/sio_http.h"
+#include "api/upgrade.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,11 +27,6 @@ bool pl_sio_http_path(const struct pl_config *cfg, const char *url, bool *engine
 static const char *arg(struct MHD_Connection *mc, const char *name)
 {
 	return MHD_lookup_connection_value(mc, MHD_GET_ARGUMENT_KIND, name);
-}
-
-static const char *header(struct MHD_Connection *mc, const char *name)
-{
-	return MHD_lookup_connection_value(mc, MHD_HEADER_KIND, name);
 }
 
 static enum MHD_Result answer(struct MHD_Connection *mc, unsigned status, const char *ctype,
@@ -76,36 +72,19 @@ static void upgraded(void *cls, struct MHD_Connection *mc, void *con_cls, const 
 {
 	(void)mc, (void)con_cls;
 	struct pending *p = cls;
-	/* As for native WebSockets (api/mhd.c): a dup outlives MHD's close. */
-	int fd = fcntl(sock, F_DUPFD_CLOEXEC, 0);
-	MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
-	if (fd >= 0) {
-		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	int fd = pl_upgrade_take(sock, urh); /* api/upgrade.h, as for native WebSockets */
+	if (fd >= 0)
 		pl_eio_adopt_ws(p->hub, fd, extra, extra_len, p->sid[0] ? p->sid : NULL, p->token,
 				p->engine_only);
-	}
 	free(p->token);
 	free(p);
-}
-
-static bool has_token(struct MHD_Connection *mc, const char *name, const char *token)
-{
-	const char *v = header(mc, name);
-	size_t n = strlen(token);
-	for (; v && *v; v++)
-		if (strncasecmp(v, token, n) == 0)
-			return true;
-	return false;
 }
 
 static enum MHD_Result start_ws(struct pl_hub *hub, struct MHD_Connection *mc, const char *sid,
 				bool engine_only)
 {
 	char accept[29];
-	const char *key = header(mc, "Sec-WebSocket-Key");
-	const char *version = header(mc, "Sec-WebSocket-Version");
-	if (!has_token(mc, "Upgrade", "websocket") || !has_token(mc, "Connection", "upgrade") ||
-	    !version || strcmp(version, "13") != 0 || !key || !ws_accept_key(key, accept))
+	if (!pl_upgrade_handshake(mc, accept))
 		return refuse(mc, E_BAD);
 	struct pending *p = calloc(1, sizeof *p);
 	if (!p)
@@ -115,16 +94,12 @@ static enum MHD_Result start_ws(struct pl_hub *hub, struct MHD_Connection *mc, c
 	snprintf(p->sid, sizeof p->sid, "%s", sid ? sid : "");
 	const char *token = arg(mc, "token");
 	p->token = token ? strdup(token) : NULL;
-	struct MHD_Response *resp = MHD_create_response_for_upgrade(upgraded, p);
-	if (!resp) {
+	bool made = false;
+	enum MHD_Result ok = pl_upgrade_answer(mc, accept, upgraded, p, &made);
+	if (!made) {
 		free(p->token);
 		free(p);
-		return MHD_NO;
 	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
-	MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
-	enum MHD_Result ok = MHD_queue_response(mc, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
-	MHD_destroy_response(resp);
 	return ok;
 }
 

@@ -86,26 +86,36 @@ static const char *data_str(json_t *ev, const char *key)
 	return json_string_value(json_object_get(json_object_get(ev, "data"), key));
 }
 
-static void route_typing(struct pl_hub *h, json_t *ev)
+/* The typing state of ev's room and user: their lapse time, made when
+ * start is set and there is none; the key is written to key.  NULL when ev
+ * names no room or user, or there is no state (or no memory for it). */
+static int64_t *typing_state(struct pl_hub *h, json_t *ev, bool start, char *key, size_t size)
 {
 	const char *room = json_string_value(json_object_get(ev, "room"));
 	const char *user = data_str(ev, "user");
 	if (!room || !user)
-		return;
-	char key[2 * PL_ID_MAX + 16];
-	key_of(room, user, key, sizeof key);
-	bool on = json_is_true(json_object_get(json_object_get(ev, "data"), "typing"));
+		return NULL;
+	key_of(room, user, key, size);
 	int64_t *until = pl_map_get(h->typing, key);
-	if (on) {
-		if (!until && (until = malloc(sizeof *until)) && !pl_map_put(h->typing, key, until)) {
-			free(until);
-			until = NULL;
-		}
-		if (until)
-			*until = pl_mono_ms() + TYPING_LAPSE_MS;
-	} else {
-		free(pl_map_del(h->typing, key));
+	if (!until && start && (until = malloc(sizeof *until)) && !pl_map_put(h->typing, key, until)) {
+		free(until);
+		until = NULL;
 	}
+	return until;
+}
+
+static void route_typing(struct pl_hub *h, json_t *ev)
+{
+	char key[2 * PL_ID_MAX + 16];
+	bool on = json_is_true(json_object_get(json_object_get(ev, "data"), "typing"));
+	int64_t *until = typing_state(h, ev, on, key, sizeof key);
+	const char *user = data_str(ev, "user");
+	if (!user || !json_string_value(json_object_get(ev, "room")))
+		return;
+	if (on && until)
+		*until = pl_mono_ms() + TYPING_LAPSE_MS;
+	else if (!on)
+		free(pl_map_del(h->typing, key));
 	to_room(h, ev, user);
 }
 
@@ -113,13 +123,8 @@ static void route_typing(struct pl_hub *h, json_t *ev)
  * lapse counts from now.  Reaches no connection. */
 static void typing_renew(struct pl_hub *h, json_t *ev)
 {
-	const char *room = json_string_value(json_object_get(ev, "room"));
-	const char *user = data_str(ev, "user");
-	if (!room || !user)
-		return;
 	char key[2 * PL_ID_MAX + 16];
-	key_of(room, user, key, sizeof key);
-	int64_t *until = pl_map_get(h->typing, key);
+	int64_t *until = typing_state(h, ev, false, key, sizeof key);
 	if (until)
 		*until = pl_mono_ms() + TYPING_LAPSE_MS;
 }
