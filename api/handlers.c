@@ -619,10 +619,23 @@ void pl_metrics(struct pl_call *c)
 			 hook ? (long long)hook->failed : 0LL, hook ? (long long)hook->dropped : 0LL,
 			 hook ? (long long)hook->queued : 0LL,
 			 (long long)((pl_now_ms() - c->ctx->started_ms) / 1000));
-	if (n < 0) {
+	size_t len = n < 0 ? 0 : (size_t)n;
+	struct pl_histo_snap deliv, commit;
+	pl_histo_snapshot(&c->ctx->counters.delivery_latency, &deliv);
+	pl_histo_snapshot(&c->ctx->counters.commit_latency, &commit);
+	if (n < 0 ||
+	    !pl_histo_prom(&deliv, "parley_delivery_latency_seconds",
+			   "stored events from their commit to the hub's write to a client "
+			   "(this process's commits, live deliveries)",
+			   &out, &len) ||
+	    !pl_histo_prom(&commit, "parley_store_commit_seconds",
+			   "writer transactions, BEGIN (waiting for the lock included) to COMMIT",
+			   &out, &len)) {
+		if (n >= 0)
+			free(out);
 		pl_fail(&err, PL_INTERNAL, "out of memory");
 		pl_resp_error(c->resp, &err);
 		return;
 	}
-	pl_resp_text(c->resp, 200, "text/plain; version=0.0.4", out, (size_t)n);
+	pl_resp_text(c->resp, 200, "text/plain; version=0.0.4", out, len);
 }

@@ -26,6 +26,7 @@
 struct pl_buf {
 	atomic_int refs;
 	uint32_t len;
+	int64_t commit_us;     /* a live stored event: its commit (pl_mono_us), else 0 */
 	char data[];
 };
 

@@ -116,9 +116,11 @@ void pl_hub_adopt_sse(struct pl_hub *h, struct pl_conn *c, int fd, struct pl_att
 
 /* The sink: called on the writer thread after commits, and by chat
  * operations on any thread. */
-static void sink_stored(void *ud, int64_t id)
+static void sink_stored(void *ud, int64_t id, const struct pl_commit *commit)
 {
 	struct pl_hub *h = ud;
+	if (commit)
+		pl_commits_add(&h->commits, commit);
 	long long cur = atomic_load(&h->stored_hint);
 	while (id > cur && !atomic_compare_exchange_weak(&h->stored_hint, &cur, id))
 		;
@@ -334,6 +336,8 @@ static struct pl_buf *buf_for(struct pl_event_out *e, enum pl_conn_kind kind)
 			*slot = strcmp(e->type, "presence") == 0 ? online_buf(e) : NULL;
 			break;
 		}
+		if (*slot)
+			(*slot)->commit_us = e->commit_us;
 	}
 	return *slot;
 }
@@ -523,6 +527,7 @@ static bool fan_out_row(void *ud, const struct pl_event_row *row)
 	struct pl_event_out e;
 	char sender[PL_ID_MAX + 1];
 	char *text = prepare_row(row, &e, sender);
+	e.commit_us = pl_commits_time(&h->commits, row->id);
 	if (text && row->target[0]) {
 		struct pl_user *u = user_entry(h, row->target, false);
 		for (struct pl_conn *c = u ? u->conns : NULL; c; c = c->user_next)
@@ -982,7 +987,7 @@ static void on_bus_message(void *ud, char kind, const char *payload, size_t len)
 {
 	struct pl_hub *h = ud;
 	if (kind == 'W') {
-		sink_stored(h, strtoll(payload, NULL, 10)); /* read on the next pass */
+		sink_stored(h, strtoll(payload, NULL, 10), NULL); /* read on the next pass */
 	} else if (kind == 'E') {
 		json_t *ev = json_loadb(payload, len, 0, NULL);
 		if (ev)
@@ -999,10 +1004,11 @@ static void on_bus_message(void *ud, char kind, const char *payload, size_t len)
 /* SSE and long-poll output leaves on the HTTP library's threads: resume
  * the suspended ones.  Resumes happen here, once per loop pass for every
  * connection that got output, which batches them. */
-static void flush_http(struct pl_conn *c)
+static void flush_http(struct pl_hub *h, struct pl_conn *c)
 {
 	pthread_mutex_lock(&c->lock);
 	if (c->kind == PL_CONN_POLL && !c->done && (c->qitems > 0 || c->closing)) {
+		pl_latency_queued(&h->ctx->counters.delivery_latency, c);
 		c->done = true;
 		c->poll_start = c->cursor; /* the answer's cursor, fixed now */
 	}
@@ -1025,7 +1031,7 @@ static void flush(struct pl_hub *h)
 		else if (c->kind == PL_CONN_SSE && c->watch.fd >= 0)
 			pl_sse_flush(h, c);
 		else
-			flush_http(c);
+			flush_http(h, c);
 		pl_conn_unref(c);
 	}
 }
@@ -1206,6 +1212,7 @@ struct pl_hub *pl_hub_start(struct pl_ctx *ctx, pl_error *err)
 	}
 	h->ctx = ctx;
 	pthread_mutex_init(&h->mail_lock, NULL);
+	pl_commits_init(&h->commits);
 	h->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	h->wake.fn = on_wake;
 	h->loop = pl_loop_new();
@@ -1273,6 +1280,7 @@ void pl_hub_free(struct pl_hub *h)
 	close(h->wake.fd);
 	free(h->all);
 	pthread_mutex_destroy(&h->mail_lock);
+	pl_commits_free(&h->commits);
 	free(h);
 }
 
