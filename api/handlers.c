@@ -461,6 +461,7 @@ static const struct pl_route routes[] = {
 	{"GET", "/v1/ws", PL_ROUTE_WS, NULL, 0},
 	{"GET", "/v1/poll", PL_ROUTE_POLL, NULL, 0},
 	{"GET", "/ws-online-status", PL_ROUTE_ONLINE_WS, NULL, 0},
+	{"GET", "/v1/admin/stats", PL_ROUTE_ADMIN, NULL, 0},
 	R("POST", "/sendMessage", pl_compat_send, BODY),
 	R("GET", "/getMessages", pl_compat_get_messages, 0),
 	R("POST", "/updateStatus", pl_compat_update_status, BODY),
@@ -539,6 +540,9 @@ enum pl_route_kind pl_api_handle(struct pl_ctx *ctx, const struct pl_req *req,
 		rc = pl_fail(&err, PL_PAYLOAD_TOO_LARGE, "body: at most %d bytes", PL_BODY_MAX);
 	else if (!(c->m.route->flags & PL_ROUTE_PUBLIC))
 		rc = authenticate(c, &err);
+	if (rc == PL_OK && c->m.route->kind == PL_ROUTE_ADMIN && !c->who.admin)
+		rc = pl_fail(&err, PL_PERMISSION_DENIED,
+			     "token: this needs an admin token (the claim \"admin\": true)");
 	if (rc == PL_OK && (c->m.route->flags & (PL_ROUTE_BODY | PL_ROUTE_BODY_OPT)))
 		rc = parse_body(c, &err);
 	if (rc != PL_OK) {

@@ -727,6 +727,10 @@ static void do_attach(struct pl_hub *h, struct pl_conn *c, struct pl_attach *a)
 			c->poll_deadline_ms = at;
 	}
 	all_add(h, c);
+	if (c->admin) { /* figures only: no rooms, no presence, no gauges */
+		pl_admin_attach(h, c);
+		return;
+	}
 	struct pl_user *u = user_entry(h, c->user, true);
 	if (u) {
 		c->user_next = u->conns;
@@ -776,6 +780,10 @@ static void detach_now(struct pl_hub *h, struct pl_conn *c)
 	if (holds_session(h, c))
 		pl_map_del(h->poll_sessions, c->session);
 	all_remove(h, c);
+	if (c->admin) {
+		pl_admin_detach(h, c);
+		return;
+	}
 	unsubscribe_all(h, c);
 	watchers_remove(h, c);
 	struct pl_user *u = user_entry(h, c->user, false);
@@ -1103,6 +1111,7 @@ static void tick(struct pl_hub *h, int64_t now)
 		pl_presence_tick(h->ctx->presence);
 	pl_hub_route_tick(h, now);
 	pl_stats_tick(&h->stats, &h->ctx->counters, h->ctx->cfg->stats_interval, now);
+	pl_admin_tick(h, now);
 	/* Delivered receipts are written in rounds, one a tick at most. */
 	pl_hub_flush_delivered(h);
 	/* Pings, keep-alives and timeouts every tick, not every second: the
@@ -1281,6 +1290,7 @@ void pl_hub_free(struct pl_hub *h)
 	free(h->all);
 	pthread_mutex_destroy(&h->mail_lock);
 	pl_commits_free(&h->commits);
+	pl_admin_free(&h->admin);
 	free(h);
 }
 

@@ -13,6 +13,7 @@
 #include "push/feed.h"
 #include "push/stats.h"
 #include "push/latency.h"
+#include "push/admin.h"
 #include "core/loop.h"
 
 /* One subscription: a connection listening to a room.  It sits in two
@@ -79,6 +80,7 @@ struct pl_hub {
 	struct pl_stats stats;        /* the stats line's state (push/stats.h) */
 	struct pl_feeds feeds;        /* /ws-online-status feeds (push/feed.h) */
 	struct pl_commits commits;    /* this process's recent commits (push/latency.h) */
+	struct pl_admin admin;        /* admin streams and their figures (push/admin.h) */
 };
 
 /* Long-poll sessions: between two polls of a session its connection stays
