@@ -172,6 +172,8 @@ static bool serve_static(struct pl_http *s, struct MHD_Connection *mc, const cha
 	    strlen(path) > 256)
 		return false;
 	char file[4500];
+	if (strcmp(path, "/admin") == 0)
+		path = "/admin.html"; /* the operators' page (www/admin.html) */
 	snprintf(file, sizeof file, "%s%s%s", s->ctx->cfg->www_dir, path,
 		 path[strlen(path) - 1] == '/' ? "index.html" : "");
 	int fd = open(file, O_RDONLY | O_CLOEXEC);
