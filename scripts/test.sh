@@ -201,6 +201,7 @@ command -v redis-server >/dev/null && redis_mode
 [ -x tests/redis/run.sh ] && suite "redis (tsan)" env PARLEYD="$TSAN/parleyd" ROOT="$ROOT" tests/redis/run.sh
 [ -x tests/install/run.sh ] && suite "install" env ROOT="$ROOT" tests/install/run.sh
 [ -f tests/e2e/chat.test.mjs ] && suite "e2e" env PARLEYD="$ROOT/parleyd" node tests/e2e/chat.test.mjs
+[ -f tests/e2e/admin.test.mjs ] && suite "e2e admin" env PARLEYD="$ROOT/parleyd" node tests/e2e/admin.test.mjs
 bench_smoke() {
   if make -s bench-smoke; then echo "bench: 1 passed, 0 failed"; else echo "bench: 0 passed, 1 failed"; fi
 }

@@ -117,8 +117,8 @@ function update(st) {
   const c = st.connections || {};
   const total = Object.values(c).reduce((a, b) => a + b, 0);
   $("t-users").textContent = fmt(st.users_online);
-  $("t-conns").textContent = `${total} (ws ${c.ws ?? 0}, sse ${c.sse ?? 0}, poll ${c.poll ?? 0}${
-    c.socketio !== undefined ? `, socket.io ${c.socketio}` : ""})`;
+  $("t-conns").textContent = fmt(total);
+  $("t-conns-by").textContent = Object.entries(c).map(([k, v]) => `${k} ${v}`).join(" · ");
   $("t-msgs").textContent = fmt(st.messages_per_s, 1);
   $("t-deliv").textContent = fmt(st.deliveries_per_s, 1);
   $("t-commit").textContent = `${ms(st.commit_latency?.p50)} / ${ms(st.commit_latency?.p99)}`;
@@ -165,6 +165,9 @@ function chart(id, series) {
   let max = 0;
   for (const s of series) for (const v of s.values) if (v !== null && v > max) max = v;
   max = niceMax(max);
+  // The time axis grows with the figures up to POINTS, so a new page is
+  // not an empty chart with a stub at its right edge.
+  const span = Math.max(20, ...series.map((s) => s.values.length));
   for (let i = 0; i <= 4; i++) {
     const y = ((H - B) * i) / 4;
     el("line", { x1: L, x2: W, y1: y, y2: y, class: "grid" }, svg);
@@ -175,7 +178,7 @@ function chart(id, series) {
     const pts = [];
     s.values.forEach((v, i) => {
       if (v === null || v === undefined) return;
-      const x = L + ((W - L) * (i + POINTS - s.values.length)) / (POINTS - 1);
+      const x = L + ((W - L) * (i + span - s.values.length)) / (span - 1);
       const y = (H - B) - ((H - B) * v) / max;
       pts.push(`${x.toFixed(1)},${y.toFixed(1)}`);
     });
@@ -196,11 +199,12 @@ function chart(id, series) {
 function niceMax(v) {
   if (!(v > 0)) return 1;
   const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (v <= m * p) return m * p;
+  for (const m of [1, 2, 4, 10]) if (v <= m * p) return m * p;
   return 10 * p;
 }
 
 function fmtAxis(v) {
+  if (Number.isInteger(v) && v < 1000) return String(v);
   if (v >= 1000) return (v / 1000).toFixed(v >= 10000 ? 0 : 1) + "k";
   if (v >= 10 || v === 0) return v.toFixed(0);
   return v.toFixed(v >= 1 ? 1 : 2);
