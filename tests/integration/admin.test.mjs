@@ -174,4 +174,17 @@ test("an admin stream ends with its token (exp)", async () => {
   r.body?.cancel().catch(() => {});
 });
 
+test("SIGTERM with admin streams open: they end and parleyd exits 0", async () => {
+  const own = await startServer();
+  const streams = [adminStream(own, adminToken("adm_stop")), adminStream(own, adminToken("adm_stop"))];
+  try {
+    await until(() => streams.every((a) => a.stats.length >= 1), "stats on both streams", 15000);
+    const r = await own.stop();
+    own.cleanup();
+    eq(r.code, 0, `exit status (signal ${r.sig})`);
+  } finally {
+    for (const a of streams) a.close();
+  }
+});
+
 await run("admin");
