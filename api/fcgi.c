@@ -544,9 +544,10 @@ static void serve_poll(struct pl_fcgi *f, struct pl_call *call, struct pl_resp *
 	pl_resp_text(resp, 200, "application/json", out, (size_t)n);
 }
 
-static void on_stored(void *ud, int64_t last_event_id)
+static void on_stored(void *ud, int64_t last_event_id, const struct pl_commit *commit)
 {
 	(void)last_event_id;
+	(void)commit;
 	struct pl_fcgi *f = ud;
 	pthread_mutex_lock(&f->lock);
 	f->commits++;

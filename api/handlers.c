@@ -468,6 +468,7 @@ static const struct pl_route routes[] = {
 	{"GET", "/v1/ws", PL_ROUTE_WS, NULL, 0},
 	{"GET", "/v1/poll", PL_ROUTE_POLL, NULL, 0},
 	{"GET", "/ws-online-status", PL_ROUTE_ONLINE_WS, NULL, 0},
+	{"GET", "/v1/admin/stats", PL_ROUTE_ADMIN, NULL, 0},
 	R("POST", "/sendMessage", pl_compat_send, BODY),
 	R("GET", "/getMessages", pl_compat_get_messages, 0),
 	R("POST", "/updateStatus", pl_compat_update_status, BODY),
@@ -546,6 +547,9 @@ enum pl_route_kind pl_api_handle(struct pl_ctx *ctx, const struct pl_req *req,
 		rc = pl_fail(&err, PL_PAYLOAD_TOO_LARGE, "body: at most %d bytes", PL_BODY_MAX);
 	else if (!(c->m.route->flags & PL_ROUTE_PUBLIC))
 		rc = authenticate(c, &err);
+	if (rc == PL_OK && c->m.route->kind == PL_ROUTE_ADMIN && !c->who.admin)
+		rc = pl_fail(&err, PL_PERMISSION_DENIED,
+			     "token: this needs an admin token (the claim \"admin\": true)");
 	if (rc == PL_OK && (c->m.route->flags & (PL_ROUTE_BODY | PL_ROUTE_BODY_OPT)))
 		rc = parse_body(c, &err);
 	if (rc != PL_OK) {
@@ -627,10 +631,23 @@ void pl_metrics(struct pl_call *c)
 			 hook ? (long long)hook->failed : 0LL, hook ? (long long)hook->dropped : 0LL,
 			 hook ? (long long)hook->queued : 0LL,
 			 (long long)((pl_now_ms() - c->ctx->started_ms) / 1000));
-	if (n < 0) {
+	size_t len = n < 0 ? 0 : (size_t)n;
+	struct pl_histo_snap deliv, commit;
+	pl_histo_snapshot(&c->ctx->counters.delivery_latency, &deliv);
+	pl_histo_snapshot(&c->ctx->counters.commit_latency, &commit);
+	if (n < 0 ||
+	    !pl_histo_prom(&deliv, "parley_delivery_latency_seconds",
+			   "stored events from their commit to the hub's write to a client "
+			   "(this process's commits, live deliveries)",
+			   &out, &len) ||
+	    !pl_histo_prom(&commit, "parley_store_commit_seconds",
+			   "writer transactions, BEGIN (waiting for the lock included) to COMMIT",
+			   &out, &len)) {
+		if (n >= 0)
+			free(out);
 		pl_fail(&err, PL_INTERNAL, "out of memory");
 		pl_resp_error(c->resp, &err);
 		return;
 	}
-	pl_resp_text(c->resp, 200, "text/plain; version=0.0.4", out, (size_t)n);
+	pl_resp_text(c->resp, 200, "text/plain; version=0.0.4", out, len);
 }

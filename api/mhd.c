@@ -181,6 +181,8 @@ static bool serve_static(struct pl_http *s, struct MHD_Connection *mc, const cha
 	    strlen(path) > 256)
 		return false;
 	char file[4500];
+	if (strcmp(path, "/admin") == 0)
+		path = "/admin.html"; /* the operators' page (www/admin.html) */
 	snprintf(file, sizeof file, "%s%s%s", s->ctx->cfg->www_dir, path,
 		 path[strlen(path) - 1] == '/' ? "index.html" : "");
 	int fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -281,6 +283,32 @@ static enum MHD_Result start_sse(struct pl_http *s, struct MHD_Connection *mc,
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	pl_hub_adopt_sse(s->hub, c, fd, &a);
 	free_options(&a);
+	pl_conn_unref(c);
+	return MHD_NO;
+}
+
+/* The admin stream (push/admin.h): an SSE socket the hub takes over as
+ * start_sse's, with no rooms, resume or presence to ask for. */
+static enum MHD_Result start_admin(struct pl_http *s, struct MHD_Connection *mc,
+				   struct pl_call *call)
+{
+	pl_error err;
+	struct pl_attach a = {.last_event_id = -1, .exp = call->who.exp};
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+	int fd = ci ? fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
+	struct pl_conn *c = fd >= 0 ? pl_conn_new(PL_CONN_SSE, call->who.sub) : NULL;
+	if (!c)
+		pl_fail(&err, PL_UNAVAILABLE, "cannot open the stream now");
+	if (!c || !take_place(s, mc, c, &err)) {
+		if (fd >= 0)
+			close(fd);
+		pl_conn_unref(c);
+		return send_error(mc, &err);
+	}
+	c->admin = true;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	pl_hub_adopt_sse(s->hub, c, fd, &a);
 	pl_conn_unref(c);
 	return MHD_NO;
 }
@@ -457,7 +485,7 @@ static enum MHD_Result start_post(struct pl_http *s, struct MHD_Connection *mc,
 static enum pl_route_kind head_only(enum pl_route_kind kind, struct pl_resp *resp)
 {
 	pl_error err;
-	if (kind == PL_ROUTE_SSE) {
+	if (kind == PL_ROUTE_SSE || kind == PL_ROUTE_ADMIN) {
 		pl_resp_text(resp, 200, "text/event-stream", NULL, 0);
 	} else if (kind == PL_ROUTE_POLL) {
 		pl_resp_text(resp, 200, "application/json", NULL, 0);
@@ -558,6 +586,7 @@ static enum MHD_Result dispatch(struct pl_http *s, struct MHD_Connection *mc, co
 	switch (kind) {
 	case PL_ROUTE_REST: ret = send_resp(mc, &resp); break;
 	case PL_ROUTE_SSE: ret = start_sse(s, mc, &call); break;
+	case PL_ROUTE_ADMIN: ret = start_admin(s, mc, &call); break;
 	case PL_ROUTE_POLL: ret = start_poll(s, mc, &call, st); break;
 	case PL_ROUTE_WS: ret = start_ws(s, mc, &call, PL_CONN_WS); break;
 	case PL_ROUTE_ONLINE_WS: ret = start_ws(s, mc, &call, PL_CONN_ONLINE_WS); break;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stdbool.h>
 #include <unistd.h>
 
 #include "api/mhd.h"
@@ -31,20 +32,32 @@
 static int print_token(int argc, char **argv)
 {
 	if (argc < 3 || argv[2][0] == '-') {
-		fprintf(stderr, "usage: parleyd token USER [--ttl SECONDS] [flags]\n");
+		fprintf(stderr, "usage: parleyd token USER [--ttl SECONDS] [--admin] [flags]\n");
 		return 2;
 	}
 	const char *user = argv[2];
 	long ttl = 24 * 3600;
+	bool admin = false;
 	int first = 3;
-	if (argc > 4 && strcmp(argv[3], "--ttl") == 0) {
-		char *end;
-		ttl = strtol(argv[4], &end, 10);
-		if (*end || ttl < 1 || ttl > 10L * 365 * 24 * 3600) {
-			fprintf(stderr, "parleyd token: --ttl must be 1 to 315360000 seconds\n");
-			return 2;
+	/* --ttl and --admin, in either order, before the server's own flags */
+	for (;;) {
+		if (argc > first && strcmp(argv[first], "--admin") == 0) {
+			admin = true;
+			first++;
+			continue;
 		}
-		first = 5;
+		if (argc > first && strcmp(argv[first], "--ttl") == 0) {
+			char *end = NULL;
+			ttl = argc > first + 1 ? strtol(argv[first + 1], &end, 10) : 0;
+			if (!end || *end || ttl < 1 || ttl > 10L * 365 * 24 * 3600) {
+				fprintf(stderr,
+					"parleyd token: --ttl must be 1 to 315360000 seconds\n");
+				return 2;
+			}
+			first += 2;
+			continue;
+		}
+		break;
 	}
 	struct pl_config cfg;
 	char err[512];
@@ -62,8 +75,8 @@ static int print_token(int argc, char **argv)
 		pl_config_free(&cfg);
 		return 1;
 	}
-	char *token = pl_jwt_sign(cfg.jwt_secret, cfg.jwt_secret_len, user, NULL,
-				  pl_now_ms() / 1000 + ttl);
+	char *token = pl_jwt_sign_admin(cfg.jwt_secret, cfg.jwt_secret_len, user, NULL,
+					pl_now_ms() / 1000 + ttl, admin);
 	pl_config_free(&cfg);
 	if (!token) {
 		fprintf(stderr, "parleyd token: USER must be 1 to 64 of A-Z a-z 0-9 _ . : -\n");

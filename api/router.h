@@ -21,6 +21,7 @@ enum pl_route_kind {
 	PL_ROUTE_POLL,       /* /v1/poll */
 	PL_ROUTE_ONLINE_WS,  /* /ws-online-status */
 	PL_ROUTE_POST,       /* posting a message, finished by pl_api_post_async */
+	PL_ROUTE_ADMIN,      /* /v1/admin/stats: an SSE stream of figures, admins only */
 };
 
 enum { PL_ROUTE_PUBLIC = 1, PL_ROUTE_BODY = 2, PL_ROUTE_BODY_OPT = 4 };

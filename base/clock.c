@@ -18,6 +18,13 @@ int64_t pl_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t pl_mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 void pl_time_format(int64_t ms, char out[PL_TIME_LEN])
 {
 	/* Floor, not truncation: before 1970 (a `since` of year 1013 is

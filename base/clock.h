@@ -10,6 +10,7 @@
 
 int64_t pl_now_ms(void);        /* Unix epoch, milliseconds */
 int64_t pl_mono_ms(void);       /* monotonic, for timers */
+int64_t pl_mono_us(void);       /* monotonic, microseconds, for latencies */
 void pl_time_format(int64_t ms, char out[PL_TIME_LEN]);
 /* Parses RFC 3339 (with or without fraction, Z or +hh:mm). */
 bool pl_time_parse(const char *s, int64_t *ms);

@@ -112,7 +112,7 @@ bool pl_hmac_sha256(const unsigned char *key, size_t keylen, const char *data, s
 	return maclen == SIG_LEN;
 }
 
-static char *claims_json(const char *sub, const char *name, int64_t exp)
+static char *claims_json(const char *sub, const char *name, int64_t exp, bool admin)
 {
 	json_t *o = json_object();
 	char *s = NULL;
@@ -121,7 +121,8 @@ static char *claims_json(const char *sub, const char *name, int64_t exp)
 	if (json_object_set_new(o, "sub", json_string(sub)) == 0 &&
 	    json_object_set_new(o, "exp", json_integer((json_int_t)exp)) == 0 &&
 	    json_object_set_new(o, "iat", json_integer((json_int_t)time(NULL))) == 0 &&
-	    (!name || !*name || json_object_set_new(o, "name", json_string(name)) == 0))
+	    (!name || !*name || json_object_set_new(o, "name", json_string(name)) == 0) &&
+	    (!admin || json_object_set_new(o, "admin", json_true()) == 0))
 		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	return s;
@@ -147,11 +148,17 @@ static char *signing_input(const char *claims, size_t *len)
 char *pl_jwt_sign(const unsigned char *secret, size_t secret_len, const char *sub,
 		  const char *name, int64_t exp)
 {
+	return pl_jwt_sign_admin(secret, secret_len, sub, name, exp, false);
+}
+
+char *pl_jwt_sign_admin(const unsigned char *secret, size_t secret_len, const char *sub,
+			const char *name, int64_t exp, bool admin)
+{
 	unsigned char mac[SIG_LEN];
 	size_t n = 0;
 	if (!secret || !pl_valid_id(sub))
 		return NULL;
-	char *claims = claims_json(sub, name, exp); /* NULL too for non-UTF-8 names */
+	char *claims = claims_json(sub, name, exp, admin); /* NULL too for non-UTF-8 names */
 	if (!claims)
 		return NULL;
 	char *tok = signing_input(claims, &n);
@@ -272,11 +279,17 @@ static const char *check_claims(const json_t *p, int64_t now, struct pl_claims *
 		return "bad token sub";
 	if (name && !json_is_string(name))
 		return "bad token name";
+	/* Narrow on purpose: only a JSON true makes an admin; a claim of any
+	 * other type is a malformed token, not a quiet "no". */
+	const json_t *admin = json_object_get(p, "admin");
+	if (admin && !json_is_boolean(admin))
+		return "bad token admin";
 	memset(out, 0, sizeof *out);
 	strcpy(out->sub, json_string_value(sub)); /* pl_valid_id bounds it */
 	if (name)
 		copy_name(out->name, json_string_value(name));
 	out->exp = (int64_t)json_integer_value(exp);
+	out->admin = json_is_true(admin);
 	return NULL;
 }
 

@@ -14,11 +14,15 @@ struct pl_claims {
 	char sub[PL_ID_MAX + 1];   /* user id; must pass pl_valid_id */
 	char name[129];            /* display name, "" when absent (truncated UTF-8-safely) */
 	int64_t exp;               /* seconds since the epoch */
+	bool admin;                /* "admin": true (operators: /v1/admin/stats) */
 };
 
 /* Returns a malloc'd token (caller frees) or NULL on failure. */
 char *pl_jwt_sign(const unsigned char *secret, size_t secret_len, const char *sub,
 		  const char *name, int64_t exp);
+/* The same, with "admin": true among the claims when admin is set. */
+char *pl_jwt_sign_admin(const unsigned char *secret, size_t secret_len, const char *sub,
+			const char *name, int64_t exp, bool admin);
 
 /* Verifies token at time now (seconds).  On failure returns false and sets
  * *why to a short static reason fit for an error message ("token expired",

@@ -17,9 +17,12 @@
 #include "db/presence.h"
 
 
-static void on_commit(void *ud, int64_t last_event_id)
+static void on_commit(void *ud, const struct pl_commit *c)
 {
-	pl_ctx_stored(ud, last_event_id);
+	struct pl_ctx *ctx = ud;
+	pl_histo_record(&ctx->counters.commit_latency, c->took_us, 1);
+	if (c->last_event_id > 0)
+		pl_ctx_stored(ctx, c->last_event_id, c);
 }
 
 /* The folder 0700 and the store 0600 (0660 in a folder shared with a
@@ -156,11 +159,11 @@ static struct pl_sink get_sink(struct pl_ctx *ctx)
 	return s;
 }
 
-void pl_ctx_stored(struct pl_ctx *ctx, int64_t last_event_id)
+void pl_ctx_stored(struct pl_ctx *ctx, int64_t last_event_id, const struct pl_commit *commit)
 {
 	struct pl_sink s = get_sink(ctx);
 	if (s.stored)
-		s.stored(s.ud, last_event_id);
+		s.stored(s.ud, last_event_id, commit);
 	char id[24];
 	int n = snprintf(id, sizeof id, "%lld", (long long)last_event_id);
 	pl_bus_send(ctx->bus, 'W', id, (size_t)n);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "base/config.h"
+#include "base/histo.h"
 #include "base/map.h"
 #include "db/store.h"
 #include "db/writer.h"
@@ -24,12 +25,14 @@ struct pl_ratelimit;
 
 /* What the push layer registers to be told of events.  stored() follows
  * every commit that appended events (this process's or, through the bus,
- * another's); ephemeral() carries typing, receipt and presence events and
+ * another's); commit is this process's commit (its event ids and when it
+ * returned, for the delivery latency), NULL for another process's.
+ * ephemeral() carries typing, receipt and presence events and
  * takes the event: a jansson value belongs to one thread at a time, so the
  * one that made it lets go of it entirely. */
 struct pl_sink {
 	void *ud;
-	void (*stored)(void *ud, int64_t last_event_id);
+	void (*stored)(void *ud, int64_t last_event_id, const struct pl_commit *commit);
 	void (*ephemeral)(void *ud, json_t *event);
 };
 
@@ -64,6 +67,8 @@ struct pl_counters {
 	_Atomic long long open_sio;            /* Socket.IO sockets in the hub */
 	_Atomic long long users_connected;
 	_Atomic long long socketio_open;       /* Engine.IO sessions open now */
+	struct pl_histo commit_latency;      /* each writer transaction, BEGIN to COMMIT */
+	struct pl_histo delivery_latency;    /* commit to the hub's write, per delivery */
 };
 
 struct pl_ctx {
@@ -102,7 +107,7 @@ void pl_ctx_set_sink(struct pl_ctx *ctx, const struct pl_sink *sink);
 /* Tells this process's sink and the other processes about new events or an
  * ephemeral event (the caller's reference is taken: it must not touch the
  * event again). */
-void pl_ctx_stored(struct pl_ctx *ctx, int64_t last_event_id);
+void pl_ctx_stored(struct pl_ctx *ctx, int64_t last_event_id, const struct pl_commit *commit);
 void pl_ctx_ephemeral(struct pl_ctx *ctx, json_t *event);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "db/checkpoint.h"
 
@@ -109,9 +110,13 @@ static void run_batch(pl_writer *w, struct job *batch)
 {
 	pl_error err = {0};
 	int64_t before = pl_store_last_event(w->store);
+	int64_t began = pl_mono_us(), first = 0;
 	for (bool careful = false;; careful = true) {
 		if (begin_retrying(w->store, &err) != PL_OK)
 			break;
+		/* Read under the write lock: this commit's events are exactly
+		 * the ids above it, whatever other processes wrote before. */
+		first = pl_store_last_event(w->store) + 1;
 		if (run_jobs(w->store, batch, careful)) {
 			if (pl_store_commit(w->store, &err) != PL_OK)
 				pl_store_rollback(w->store);
@@ -126,8 +131,16 @@ static void run_batch(pl_writer *w, struct job *batch)
 	int64_t after = err.code == PL_OK ? pl_store_last_event(w->store) : before;
 	if (err.code != PL_OK)
 		log_error("writer: commit failed: %s", err.message);
-	if (after > before && w->on_commit)
-		w->on_commit(w->ud, after);
+	if (err.code == PL_OK && w->on_commit) {
+		bool appended = after > before && after >= first;
+		struct pl_commit c = {
+			.first_event_id = appended ? first : 0,
+			.last_event_id = appended ? after : 0,
+			.at_us = pl_mono_us(),
+		};
+		c.took_us = c.at_us - began;
+		w->on_commit(w->ud, &c);
+	}
 	while (batch) {
 		struct job *next = batch->next;
 		if (batch->done)

@@ -16,8 +16,9 @@
  * its own argument.  Writes are seen through SQLite's count of changed
  * rows, which misses trigger and cascade changes: the schema has neither.
  *
- * After a commit that appended events, on_commit(ud, last_event_id) runs on
- * the writer thread: the caller wakes its hub and other processes there. */
+ * After every commit, on_commit(ud, commit) runs on the writer thread with
+ * the events it appended (if any) and its timing: the caller wakes its hub
+ * and other processes there, and keeps the commit latency. */
 #ifndef PL_WRITER_H
 #define PL_WRITER_H
 
@@ -33,7 +34,14 @@ typedef struct pl_writer pl_writer;
 typedef enum pl_code (*pl_write_fn)(pl_store *s, void *arg, pl_error *err);
 /* Runs on the writer thread after the commit (or the failure). */
 typedef void (*pl_write_done)(void *arg, const pl_error *err);
-typedef void (*pl_commit_fn)(void *ud, int64_t last_event_id);
+/* One commit as on_commit sees it. */
+struct pl_commit {
+	int64_t first_event_id;   /* the first event it appended ... */
+	int64_t last_event_id;    /* ... and the last; both 0 when it appended none */
+	int64_t at_us;            /* when COMMIT returned (pl_mono_us) */
+	int64_t took_us;          /* from BEGIN (waits for the lock included) to then */
+};
+typedef void (*pl_commit_fn)(void *ud, const struct pl_commit *c);
 
 enum pl_code pl_writer_start(const char *db_path, pl_commit_fn on_commit, void *ud,
 			     pl_writer **out, pl_error *err);

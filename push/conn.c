@@ -14,6 +14,7 @@ struct pl_buf *pl_buf_alloc(size_t len)
 		return NULL;
 	atomic_init(&b->refs, 1);
 	b->len = (uint32_t)len;
+	b->commit_us = 0;
 	b->data[len] = 0;
 	return b;
 }

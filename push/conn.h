@@ -26,6 +26,7 @@
 struct pl_buf {
 	atomic_int refs;
 	uint32_t len;
+	int64_t commit_us;     /* a live stored event: its commit (pl_mono_us), else 0 */
 	char data[];
 };
 
@@ -90,6 +91,7 @@ struct pl_conn {
 	int64_t poll_start;             /* long-poll: cursor the client gave */
 	char session[33];               /* long-poll: its session, "" for none */
 	bool parked;                    /* long-poll: answered, keeping the session */
+	bool admin;                     /* SSE: the admin stream (push/admin.h) */
 	int64_t park_until_ms;          /* long-poll: when a parked session ends */
 	int64_t exp_ms;                 /* the token's exp (wall clock ms), 0 = none;
 					 * hub thread only once attached */

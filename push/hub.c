@@ -119,9 +119,11 @@ void pl_hub_adopt_sse(struct pl_hub *h, struct pl_conn *c, int fd, struct pl_att
 
 /* The sink: called on the writer thread after commits, and by chat
  * operations on any thread. */
-static void sink_stored(void *ud, int64_t id)
+static void sink_stored(void *ud, int64_t id, const struct pl_commit *commit)
 {
 	struct pl_hub *h = ud;
+	if (commit)
+		pl_commits_add(&h->commits, commit);
 	long long cur = atomic_load(&h->stored_hint);
 	while (id > cur && !atomic_compare_exchange_weak(&h->stored_hint, &cur, id))
 		;
@@ -339,6 +341,8 @@ static struct pl_buf *buf_for(struct pl_hub *h, struct pl_event_out *e, enum pl_
 			break;
 		case PL_CONN_SIO: *slot = pl_sio_event_buf(h, e); break;
 		}
+		if (*slot)
+			(*slot)->commit_us = e->commit_us;
 	}
 	return *slot;
 }
@@ -533,6 +537,7 @@ static bool fan_out_row(void *ud, const struct pl_event_row *row)
 	struct pl_event_out e;
 	char sender[PL_ID_MAX + 1];
 	char *text = prepare_row(row, &e, sender);
+	e.commit_us = pl_commits_time(&h->commits, row->id);
 	if (text && row->target[0]) {
 		struct pl_user *u = user_entry(h, row->target, false);
 		for (struct pl_conn *c = u ? u->conns : NULL; c; c = c->user_next)
@@ -732,6 +737,10 @@ static void do_attach(struct pl_hub *h, struct pl_conn *c, struct pl_attach *a)
 			c->poll_deadline_ms = at;
 	}
 	all_add(h, c);
+	if (c->admin) { /* figures only: no rooms, no presence, no gauges */
+		pl_admin_attach(h, c);
+		return;
+	}
 	struct pl_user *u = user_entry(h, c->user, true);
 	if (u) {
 		c->user_next = u->conns;
@@ -790,6 +799,10 @@ static void detach_now(struct pl_hub *h, struct pl_conn *c)
 	if (holds_session(h, c))
 		pl_map_del(h->poll_sessions, c->session);
 	all_remove(h, c);
+	if (c->admin) {
+		pl_admin_detach(h, c);
+		return;
+	}
 	unsubscribe_all(h, c);
 	watchers_remove(h, c);
 	struct pl_user *u = user_entry(h, c->user, false);
@@ -1001,7 +1014,7 @@ static void on_bus_message(void *ud, char kind, const char *payload, size_t len)
 {
 	struct pl_hub *h = ud;
 	if (kind == 'W') {
-		sink_stored(h, strtoll(payload, NULL, 10)); /* read on the next pass */
+		sink_stored(h, strtoll(payload, NULL, 10), NULL); /* read on the next pass */
 	} else if (kind == 'E') {
 		json_t *ev = json_loadb(payload, len, 0, NULL);
 		if (ev)
@@ -1018,10 +1031,11 @@ static void on_bus_message(void *ud, char kind, const char *payload, size_t len)
 /* SSE and long-poll output leaves on the HTTP library's threads: resume
  * the suspended ones.  Resumes happen here, once per loop pass for every
  * connection that got output, which batches them. */
-static void flush_http(struct pl_conn *c)
+static void flush_http(struct pl_hub *h, struct pl_conn *c)
 {
 	pthread_mutex_lock(&c->lock);
 	if (c->kind == PL_CONN_POLL && !c->done && (c->qitems > 0 || c->closing)) {
+		pl_latency_queued(&h->ctx->counters.delivery_latency, c);
 		c->done = true;
 		c->poll_start = c->cursor; /* the answer's cursor, fixed now */
 	}
@@ -1046,7 +1060,7 @@ static void flush(struct pl_hub *h)
 		else if (c->kind == PL_CONN_SSE && c->watch.fd >= 0)
 			pl_sse_flush(h, c);
 		else
-			flush_http(c);
+			flush_http(h, c);
 		pl_conn_unref(c);
 	}
 }
@@ -1118,6 +1132,7 @@ static void tick(struct pl_hub *h, int64_t now)
 		pl_presence_tick(h->ctx->presence);
 	pl_hub_route_tick(h, now);
 	pl_stats_tick(&h->stats, &h->ctx->counters, h->ctx->cfg->stats_interval, now);
+	pl_admin_tick(h, now);
 	/* Delivered receipts are written in rounds, one a tick at most. */
 	pl_hub_flush_delivered(h);
 	/* Pings, keep-alives and timeouts every tick, not every second: the
@@ -1252,6 +1267,7 @@ struct pl_hub *pl_hub_start(struct pl_ctx *ctx, pl_error *err)
 	}
 	h->ctx = ctx;
 	pthread_mutex_init(&h->mail_lock, NULL);
+	pl_commits_init(&h->commits);
 	h->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	h->wake.fn = on_wake;
 	h->loop = pl_loop_new();
@@ -1321,6 +1337,8 @@ void pl_hub_free(struct pl_hub *h)
 	close(h->wake.fd);
 	free(h->all);
 	pthread_mutex_destroy(&h->mail_lock);
+	pl_commits_free(&h->commits);
+	pl_admin_free(&h->admin);
 	free(h);
 }
 

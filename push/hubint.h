@@ -12,6 +12,8 @@
 #include "push/hub.h"
 #include "push/feed.h"
 #include "push/stats.h"
+#include "push/latency.h"
+#include "push/admin.h"
 #include "base/loop.h"
 
 /* One subscription: a connection listening to a room.  It sits in two
@@ -81,6 +83,8 @@ struct pl_hub {
 	int64_t trimmed_ms;
 	struct pl_stats stats;        /* the stats line's state (push/stats.h) */
 	struct pl_feeds feeds;        /* /ws-online-status feeds (push/feed.h) */
+	struct pl_commits commits;    /* this process's recent commits (push/latency.h) */
+	struct pl_admin admin;        /* admin streams and their figures (push/admin.h) */
 };
 
 /* Long-poll sessions: between two polls of a session its connection stays
@@ -109,6 +113,7 @@ struct pl_event_out {
 	int64_t message_id;           /* message.created: the message's id */
 	const char *json;
 	size_t len;
+	int64_t commit_us;            /* live and committed here: when (push/latency.h) */
 	struct pl_buf *sse, *ws, *raw, *online, *sio;
 };
 

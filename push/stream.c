@@ -66,6 +66,7 @@ bool pl_stream_write(struct pl_hub *h, struct pl_conn *c)
 			pl_stream_drop(h, c);
 			return false;
 		}
+		pl_latency_written(&h->ctx->counters.delivery_latency, c, (size_t)w);
 		pl_conn_consume(c, (size_t)w);
 		c->last_write_ms = pl_mono_ms();
 	}

@@ -151,7 +151,7 @@ IT=(tests/integration/rest.test.mjs tests/integration/compat.test.mjs tests/inte
   tests/integration/presence.test.mjs tests/integration/many.test.mjs tests/integration/resume.test.mjs
   tests/integration/shutdown.test.mjs tests/integration/ops.test.mjs tests/integration/webhook.test.mjs
   tests/integration/pushlimits.test.mjs tests/integration/security.test.mjs tests/integration/wsecho.test.mjs
-  tests/integration/socketio.test.mjs)
+  tests/integration/socketio.test.mjs tests/integration/admin.test.mjs)
 present=()
 for t in "${IT[@]}"; do [ -f "$t" ] && present+=("$t"); done
 
@@ -202,6 +202,7 @@ command -v redis-server >/dev/null && redis_mode
 [ -x tests/install/run.sh ] && suite "install" env ROOT="$ROOT" tests/install/run.sh
 [ -f tests/e2e/chat.test.mjs ] && suite "e2e" env PARLEYD="$ROOT/parleyd" node tests/e2e/chat.test.mjs
 [ -f tests/e2e/socketio.test.mjs ] && suite "e2e socket.io" env PARLEYD="$ROOT/parleyd" node tests/e2e/socketio.test.mjs
+[ -f tests/e2e/admin.test.mjs ] && suite "e2e admin" env PARLEYD="$ROOT/parleyd" node tests/e2e/admin.test.mjs
 bench_smoke() {
   if make -s bench-smoke; then echo "bench: 1 passed, 0 failed"; else echo "bench: 0 passed, 1 failed"; fi
 }

@@ -241,6 +241,39 @@ static void test_claims(void)
 		      "malformed token payload"));
 }
 
+/* The admin claim: only a JSON true makes an admin, a non-boolean claim
+ * is refused, and plain signing never sets it. */
+static void test_admin(void)
+{
+	const char *k = (const char *)SECRET;
+	struct pl_claims c;
+	const char *why = NULL;
+	char *tok = pl_jwt_sign_admin(SECRET, SLEN, "root", NULL, FAR, true);
+	CHECK(tok && ok(tok, &c, &why) && c.admin);
+	CHECK(tok && strcmp(c.sub, "root") == 0);
+	free(tok);
+	tok = pl_jwt_sign_admin(SECRET, SLEN, "alice", NULL, FAR, false);
+	CHECK(tok && ok(tok, &c, &why) && !c.admin);
+	free(tok);
+	tok = pl_jwt_sign(SECRET, SLEN, "alice", "A", FAR);
+	CHECK(tok && ok(tok, &c, &why) && !c.admin);
+	free(tok);
+	CHECK(ok(make(H, "{\"sub\":\"a\",\"exp\":4102444800,\"admin\":true}", k), &c, &why) &&
+	      c.admin);
+	CHECK(ok(make(H, "{\"sub\":\"a\",\"exp\":4102444800,\"admin\":false}", k), &c, &why) &&
+	      !c.admin);
+	CHECK(ok(make(H, "{\"sub\":\"a\",\"exp\":4102444800}", k), &c, &why) && !c.admin);
+	CHECK(refused(make(H, "{\"sub\":\"a\",\"exp\":4102444800,\"admin\":\"true\"}", k),
+		      "bad token admin"));
+	CHECK(refused(make(H, "{\"sub\":\"a\",\"exp\":4102444800,\"admin\":1}", k),
+		      "bad token admin"));
+	CHECK(refused(make(H, "{\"sub\":\"a\",\"exp\":4102444800,\"admin\":null}", k),
+		      "bad token admin"));
+	/* a forged admin claim with the wrong key stays refused */
+	CHECK(refused(make(H, "{\"sub\":\"a\",\"exp\":4102444800,\"admin\":true}", "other"),
+		      "bad signature"));
+}
+
 static void test_garbage(void)
 {
 	static const char *junk[] = {"", ".", "..", "...", "a", "a.b", "a.b.c.d", "a..c", ".b.c",
@@ -312,6 +345,7 @@ int main(void)
 	test_tampering();
 	test_claims();
 	test_garbage();
+	test_admin();
 	test_name_truncation();
 	return T_DONE();
 }
