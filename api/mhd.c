@@ -39,6 +39,7 @@ struct pl_http {
 	atomic_bool quiet;
 	atomic_int requests;       /* begun and not completed (push streams not counted) */
 	struct pl_guard *guard;    /* connection caps, the request deadline */
+	MHD_socket listen_fd;      /* handed back by the quiesce, closed at the stop */
 };
 
 /* What one request accumulates between MHD's calls. */
@@ -750,6 +751,7 @@ struct pl_http *pl_http_start(struct pl_ctx *ctx, struct pl_hub *hub, pl_error *
 	}
 	s->ctx = ctx;
 	s->hub = hub;
+	s->listen_fd = MHD_INVALID_SOCKET;
 	const struct pl_config *cfg = ctx->cfg;
 	s->guard = pl_guard_new(cfg->max_ip_connections, cfg->max_user_connections,
 				cfg->request_timeout);
@@ -797,9 +799,9 @@ void pl_http_quiesce(struct pl_http *s)
 {
 	if (s && s->d) {
 		atomic_store(&s->quiet, true);
-		MHD_socket fd = MHD_quiesce_daemon(s->d);
-		if (fd != MHD_INVALID_SOCKET)
-			close(fd);
+		/* Closed only once MHD has stopped: its worker threads may still
+		 * be taking it out of their epoll sets. */
+		s->listen_fd = MHD_quiesce_daemon(s->d);
 	}
 }
 
@@ -819,6 +821,8 @@ void pl_http_stop(struct pl_http *s)
 	for (int i = 0; i < 200 && atomic_load(&s->requests) > 0; i++)
 		usleep(10 * 1000);
 	MHD_stop_daemon(s->d);
+	if (s->listen_fd != MHD_INVALID_SOCKET)
+		close(s->listen_fd);
 	pl_guard_free(s->guard);
 	free(s);
 }

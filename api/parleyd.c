@@ -140,9 +140,14 @@ static int run(struct pl_config *cfg)
 		log_error("%s", err.message);
 		return 1;
 	}
+	/* Webhooks first: the HTTP threads read ctx.webhook (/metrics). */
+	if (cfg->webhook_url[0] && !(ctx.webhook = pl_webhook_start(&ctx, &err))) {
+		log_error("%s", err.message);
+		return 1;
+	}
 	struct pl_hub *hub = pl_hub_start(&ctx, &err);
 	struct pl_http *http = hub ? pl_http_start(&ctx, hub, &err) : NULL;
-	if (!http || (cfg->webhook_url[0] && !(ctx.webhook = pl_webhook_start(&ctx, &err)))) {
+	if (!http) {
 		log_error("%s", err.message);
 		return 1;
 	}
