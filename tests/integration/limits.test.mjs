@@ -267,8 +267,8 @@ function sseOpen(srv, user) {
 }
 
 /** A WebSocket attempt: {ok, status, body, c}. */
-async function wsTry(srv, user) {
-  const ws = new WebSocket(`${srv.ws}/v1/ws?token=${tok(user)}`);
+async function wsTry(srv, user, localAddress) {
+  const ws = new WebSocket(`${srv.ws}/v1/ws?token=${tok(user)}`, localAddress ? { localAddress } : {});
   ws.on("error", () => {});
   return new Promise((resolve) => {
     ws.once("open", () => resolve({ ok: true, c: { ws, frames: [] } }));
@@ -315,8 +315,11 @@ test("--max-user-connections (20): the 21st push connection of a user is 429 bef
 
 const capped = await startServer({ args: ["--max-ip-connections", "10", "--request-timeout", "2"] });
 
-function rawConnect(srv) {
-  const c = { out: "", closed: false, sock: net.connect(srv.port, "127.0.0.1") };
+// from: the client address (the per-address cap test uses an address of
+// its own, so no other client of the server, such as the test harness's
+// pooled health check, counts against it).
+function rawConnect(srv, from) {
+  const c = { out: "", closed: false, sock: net.connect({ port: srv.port, host: "127.0.0.1", localAddress: from }) };
   c.sock.on("data", (d) => (c.out += d));
   c.sock.on("close", () => (c.closed = true));
   c.sock.on("error", () => {});
@@ -326,10 +329,10 @@ function rawConnect(srv) {
 
 /** Sends data on a fresh socket and waits for the server to answer and
  * close, or for timeout ms: {out, closed, ms}. */
-function raw(srv, data, timeout = 8000) {
+function raw(srv, data, timeout = 8000, from) {
   return new Promise((resolve) => {
     const t0 = Date.now();
-    const c = rawConnect(srv);
+    const c = rawConnect(srv, from);
     const finish = () => {
       clearTimeout(timer);
       c.sock.destroy();
@@ -346,31 +349,39 @@ const statusOf = (out) => Number((/^HTTP\/1\.1 (\d+)/.exec(out) || [])[1]);
 const bodyOf = (out) => JSON.parse(out.slice(out.indexOf("\r\n\r\n") + 4));
 
 test("--max-ip-connections: at the cap answered, beyond 429 rate_limited (WebSockets count)", async () => {
+  // A server of its own with a long request deadline (the idle connections
+  // below must still be held, not swept, when the 11th comes, however slow
+  // the machine), and a client address of its own.
+  const capped = await startServer({ args: ["--max-ip-connections", "10", "--request-timeout", "120"] });
+  const FROM = "127.0.0.2";
   const ws = [];
   for (let i = 0; i < 4; i++) {
-    const r = await wsTry(capped, `ipuser${i}`);
+    const r = await wsTry(capped, `ipuser${i}`, FROM);
     assert(r.ok, `ws ${i}`);
     ws.push(r.c);
   }
   const idle = [];
   for (let i = 0; i < 5; i++) {
-    idle.push(rawConnect(capped));
+    idle.push(rawConnect(capped, FROM));
     await idle[i].ready;
   }
   // 9 held: the 10th (at the cap) is answered
-  let r = await raw(capped, "GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  let r = await raw(capped, "GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 8000, FROM);
   eq(statusOf(r.out), 200, "10th connection");
-  const held = rawConnect(capped); // the 10th, kept
+  const held = rawConnect(capped, FROM); // the 10th, kept: answered, so surely counted
   await held.ready;
-  r = await raw(capped, "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n");
+  held.sock.write("GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n");
+  await until(() => statusOf(held.out) === 200, "the 10th kept connection answered");
+  r = await raw(capped, "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n", 8000, FROM);
   eq(statusOf(r.out), 429, "11th connection");
   eq(bodyOf(r.out).error.code, "rate_limited");
   assert(/\r\nConnection: close\r\n/i.test(head(r.out)) && r.closed, "closed after the 429");
-  const far = await Promise.all(Array.from({ length: 30 }, () => raw(capped, "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")));
+  const far = await Promise.all(Array.from({ length: 30 }, () => raw(capped, "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n", 8000, FROM)));
   for (const f of far) assert(f.closed && (statusOf(f.out) === 429 || f.out === ""), `far past: ${f.out.slice(0, 40)}`);
   for (const c of [...idle, held]) c.sock.destroy();
   await Promise.all(ws.map(wsClose));
-  await until(async () => statusOf((await raw(capped, "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n", 3000)).out) === 200, "places given back");
+  await until(async () => statusOf((await raw(capped, "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n", 3000, FROM)).out) === 200, "places given back");
+  await capped.stop();
 });
 
 test("a request trickling in (one byte every 0.5 s) is closed at --request-timeout (2 s here)", async () => {
