@@ -253,6 +253,28 @@ static struct pl_conn *new_conn(struct pl_http *s, enum pl_conn_kind kind, const
 	return c;
 }
 
+/* An SSE stream's socket for the hub: a dup of MHD's (non-blocking), and
+ * its connection, with its place under the connection caps taken.  NULL
+ * with err (nothing left open) when it cannot be had. */
+static struct pl_conn *sse_take(struct pl_http *s, struct MHD_Connection *mc, const char *user,
+				int *fd, pl_error *err)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+	*fd = ci ? fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
+	struct pl_conn *c = *fd >= 0 ? pl_conn_new(PL_CONN_SSE, user) : NULL;
+	if (!c)
+		pl_fail(err, PL_UNAVAILABLE, "cannot open the stream now");
+	if (!c || !take_place(s, mc, c, err)) {
+		if (*fd >= 0)
+			close(*fd);
+		pl_conn_unref(c);
+		return NULL;
+	}
+	fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) | O_NONBLOCK);
+	return c;
+}
+
 /* SSE: the hub takes the socket over (a dup of it) and answers there;
  * MHD is told to drop the request (MHD_NO), and with MHD_USE_TURBO it
  * closes its descriptor without shutdown(), so the stream lives on while
@@ -268,20 +290,12 @@ static enum MHD_Result start_sse(struct pl_http *s, struct MHD_Connection *mc,
 		resume = call->req->last_event_id;
 	if (push_options(s, call, resume, &a, &err) != PL_OK)
 		return send_error(mc, &err);
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
-	int fd = ci ? fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
-	struct pl_conn *c = fd >= 0 ? pl_conn_new(PL_CONN_SSE, call->who.sub) : NULL;
-	if (!c)
-		pl_fail(&err, PL_UNAVAILABLE, "cannot open the stream now");
-	if (!c || !take_place(s, mc, c, &err)) {
-		if (fd >= 0)
-			close(fd);
-		pl_conn_unref(c);
+	int fd;
+	struct pl_conn *c = sse_take(s, mc, call->who.sub, &fd, &err);
+	if (!c) {
 		free_options(&a);
 		return send_error(mc, &err);
 	}
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	pl_hub_adopt_sse(s->hub, c, fd, &a);
 	free_options(&a);
 	pl_conn_unref(c);
@@ -295,20 +309,11 @@ static enum MHD_Result start_admin(struct pl_http *s, struct MHD_Connection *mc,
 {
 	pl_error err;
 	struct pl_attach a = {.last_event_id = -1, .exp = call->who.exp};
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
-	int fd = ci ? fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
-	struct pl_conn *c = fd >= 0 ? pl_conn_new(PL_CONN_SSE, call->who.sub) : NULL;
+	int fd;
+	struct pl_conn *c = sse_take(s, mc, call->who.sub, &fd, &err);
 	if (!c)
-		pl_fail(&err, PL_UNAVAILABLE, "cannot open the stream now");
-	if (!c || !take_place(s, mc, c, &err)) {
-		if (fd >= 0)
-			close(fd);
-		pl_conn_unref(c);
 		return send_error(mc, &err);
-	}
 	c->admin = true;
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	pl_hub_adopt_sse(s->hub, c, fd, &a);
 	pl_conn_unref(c);
 	return MHD_NO;
