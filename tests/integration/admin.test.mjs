@@ -6,7 +6,8 @@
 //   node tests/integration/admin.test.mjs      (PARLEYD=... to pick a binary)
 import { execFileSync } from "node:child_process";
 import { PARLEYD, SECRET, api, assert, eq, requireNode, run, startServer, test, token, until } from "./lib.mjs";
-import { sseClient, wsClient } from "./clients.mjs";
+import net from "node:net";
+import { wsClient } from "./clients.mjs";
 
 const { EventSource } = requireNode("eventsource");
 
@@ -99,12 +100,28 @@ test("the stream: a stats event a second with every field, named by node", async
   }
 });
 
+/** An SSE stream on a plain socket: close() ends the TCP connection at
+ * once, as a browser tab going away does (an aborted fetch may keep its
+ * socket a while on some nodes, and the figures would wait for it). */
+function rawSse(s, tok) {
+  const sock = net.connect(s.port, "127.0.0.1");
+  let got = "";
+  sock.on("data", (d) => (got += d));
+  sock.on("error", () => {});
+  sock.on("connect", () =>
+    sock.write(`GET /v1/events?token=${tok} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`));
+  return {
+    ready: () => until(() => got.includes("event: hello"), "sse hello"),
+    close: () => sock.destroy(),
+  };
+}
+
 test("figures move when clients connect and post; latency is measured", async () => {
   const s = await server();
   const a = adminStream(s, adminToken("adm_root2"));
   const [t1, t2, t3] = ["adm_a", "adm_b", "adm_c"].map((u) => token(u));
   const w = wsClient(s, t1);
-  const e = sseClient(s, t2);
+  const e = rawSse(s, t2);
   try {
     await Promise.all([w.ready(), e.ready()]);
     const polling = fetch(`${s.url}/v1/poll?token=${t3}&timeout=10`).then((r) => r.json());
