@@ -1,7 +1,10 @@
-/* push/hubint: the hub's insides, shared by the hub (push/hub.c), the
- * WebSocket connections it owns (push/wsconn.c) and its ephemeral-event
- * routing (push/route.c).  Everything here runs on the hub thread unless a
- * comment says otherwise. */
+/* push/hubint: the hub's insides, shared by the files of the hub: its
+ * thread and mailbox (push/hub.c), indexes (push/subs.c), delivery to one
+ * connection (push/deliver.c), stored events (push/fanout.c), attach and
+ * detach (push/attach.c), long-polls (push/longpoll.c), the sockets it owns
+ * (push/stream.c, push/wsconn.c) and its ephemeral-event routing
+ * (push/route.c).  Everything here runs on the hub thread unless a comment
+ * says otherwise. */
 #ifndef PL_HUBINT_H
 #define PL_HUBINT_H
 
@@ -118,6 +121,8 @@ struct pl_event_out {
 };
 
 void pl_event_out_release(struct pl_event_out *e);
+/* e's bytes for a connection of this kind, made on first need (push/deliver.c). */
+struct pl_buf *pl_hub_event_buf(struct pl_hub *h, struct pl_event_out *e, enum pl_conn_kind kind);
 /* Queues e on c (any kind); cuts c off when it has fallen too far behind. */
 void pl_hub_deliver(struct pl_hub *h, struct pl_conn *c, struct pl_event_out *e);
 /* Delivers an already framed buffer (acks, errors) to a WebSocket. */
@@ -128,6 +133,31 @@ struct pl_room *pl_hub_room(struct pl_hub *h, const char *id, bool create);
 void pl_hub_subscribe(struct pl_hub *h, struct pl_conn *c, const char *room);
 void pl_hub_unsubscribe(struct pl_hub *h, struct pl_conn *c, const char *room);
 void pl_hub_set_presence(struct pl_hub *h, struct pl_conn *c, json_t *users);
+/* Indexes (push/subs.c). */
+struct pl_user *pl_hub_user(struct pl_hub *h, const char *id, bool create);
+/* Frees u once it has no connection and no watcher. */
+void pl_hub_user_maybe_free(struct pl_hub *h, const char *id, struct pl_user *u);
+void pl_hub_unsubscribe_all(struct pl_hub *h, struct pl_conn *c);
+void pl_hub_watchers_remove(struct pl_hub *h, struct pl_conn *c);
+
+/* Stored events (push/fanout.c): reads every event up to the stored hint
+ * and queues it on its connections; feeds a replaying connection. */
+void pl_hub_fan_out(struct pl_hub *h);
+void pl_hub_replay(struct pl_hub *h, struct pl_conn *c);
+
+/* Attach and detach (push/attach.c). */
+void pl_hub_count_connection(struct pl_hub *h, const char *user, bool up);
+/* Takes c out of every index now (no parking); freed after the loop pass. */
+void pl_hub_detach_now(struct pl_hub *h, struct pl_conn *c);
+
+/* Long-polls (push/longpoll.c). */
+void pl_poll_deliver(struct pl_hub *h, struct pl_conn *c, struct pl_event_out *e);
+/* Whether c holds its session (the session's id names c). */
+bool pl_poll_holds_session(struct pl_hub *h, const struct pl_conn *c);
+void pl_poll_make_room(struct pl_hub *h, const char *user);
+void pl_poll_take_session(struct pl_hub *h, struct pl_conn *c);
+/* Seals an answer that has events (or is closing) and resumes its request. */
+void pl_poll_flush(struct pl_hub *h, struct pl_conn *c);
 /* Routes an ephemeral event (typing, receipt, presence) by its type. */
 void pl_hub_route_ephemeral(struct pl_hub *h, json_t *ev);
 void pl_hub_route_tick(struct pl_hub *h, int64_t now);
