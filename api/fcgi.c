@@ -21,16 +21,14 @@
 #include <unistd.h>
 
 #include "api/handlers.h"
+#include "api/poll.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "db/bus.h"
-#include "push/hub.h"
+#include "push/scan.h"
 
 #define QUERY_MAX 256            /* query parameters looked at */
 #define DRAIN_MAX (64 << 20)     /* bytes of an oversized body read and dropped */
-#define POLL_TIMEOUT_MAX 60      /* seconds, as parleyd */
-#define POLL_TIMEOUT_DEFAULT 30
-#define POLL_EVENTS_MAX 100      /* events in one answer, as parleyd */
 #define POLL_CHECK_MS 100        /* how often a waiting poll looks at the store */
 #define ACCEPT_WAIT_MS 250       /* how long a worker waits before looking at "stop" */
 #define THREADS_MAX 64
@@ -315,25 +313,19 @@ static bool append_event(char **buf, size_t *len, size_t *cap, const struct pl_e
 	return true;
 }
 
+/* One poll's answer as it fills (push/scan.h reads the store for it). */
 struct scan {
 	json_t *rooms;      /* rooms=a,b, or NULL for all the user's rooms */
 	char *buf;          /* the events, comma-separated */
 	size_t len, cap;
 	int count;
-	int64_t visited;    /* last row seen */
-	bool full;          /* POLL_EVENTS_MAX taken: the rest is the next poll's */
 	bool oom;
 };
 
-static bool scan_row(void *ud, const struct pl_event_row *row)
+/* As parleyd: events aimed at the user always, others by room. */
+static bool scan_wanted(void *ud, const struct pl_event_row *row)
 {
-	struct scan *s = ud;
-	if (s->count >= POLL_EVENTS_MAX) {
-		s->full = true; /* this row is the next poll's first */
-		return false;
-	}
-	s->visited = row->id;
-	/* As parleyd: events aimed at the user always, others by room. */
+	const struct scan *s = ud;
 	bool wanted = !s->rooms || row->target[0];
 	size_t i;
 	json_t *r;
@@ -342,37 +334,40 @@ static bool scan_row(void *ud, const struct pl_event_row *row)
 			break;
 		wanted = strcmp(json_string_value(r), row->room) == 0;
 	}
-	if (wanted) {
-		if (!append_event(&s->buf, &s->len, &s->cap, row)) {
-			s->oom = true;
-			return false;
-		}
-		s->count++;
+	return wanted;
+}
+
+static bool scan_full(void *ud)
+{
+	const struct scan *s = ud;
+	return s->oom || s->count >= PL_POLL_ANSWER_MAX;
+}
+
+static bool scan_take(void *ud, const struct pl_event_row *row)
+{
+	struct scan *s = ud;
+	if (!append_event(&s->buf, &s->len, &s->cap, row)) {
+		s->oom = true;
+		return false;
 	}
+	s->count++;
 	return true;
 }
 
-/* Reads what is new for user after *pos, up to POLL_EVENTS_MAX events.
- * *pos advances over every row looked at: to the last event taken when the
- * answer is full (the next poll goes on right after it), to the newest
- * event id once every event up to it was seen, as parleyd's cursor does. */
+/* Reads what is new for user after *pos into s, up to PL_POLL_ANSWER_MAX
+ * events, and moves *pos as parleyd's cursor moves (push/scan.h). */
 static void poll_scan(struct pl_ctx *ctx, const char *user, int64_t *pos, struct scan *s)
 {
 	pl_store *st = pl_ctx_reader(ctx);
 	if (!st)
 		return;
-	int64_t newest = pl_store_last_event(st);
-	while (newest > *pos && !s->full && !s->oom) {
-		s->visited = *pos;
-		int n = pl_store_events_for_user(st, user, *pos, POLL_EVENTS_MAX, scan_row, s);
-		if (s->oom)
-			break;
-		*pos = s->visited > *pos ? s->visited : *pos;
-		if (!s->full && n < POLL_EVENTS_MAX) {
-			*pos = newest > *pos ? newest : *pos;
-			break;
-		}
-	}
+	struct pl_scan sc = {
+		.user = user, .cursor = *pos, .upto = pl_store_last_event(st),
+		.batch = PL_POLL_ANSWER_MAX, .wanted = scan_wanted, .full = scan_full,
+		.take = scan_take, .ud = s,
+	};
+	pl_scan_run(st, &sc);
+	*pos = sc.cursor;
 	pl_ctx_reader_put(ctx, st);
 }
 
@@ -454,31 +449,15 @@ static void serve_poll(struct pl_fcgi *f, struct pl_call *call, struct pl_resp *
 {
 	pl_error err;
 	const char *user = call->who.sub;
-	const char *t = pl_req_query(call->req, "timeout");
-	long timeout = POLL_TIMEOUT_DEFAULT;
-	if (t) {
-		char *end;
-		errno = 0;
-		timeout = strtol(t, &end, 10);
-		if (*end || errno || timeout < 0 || timeout > POLL_TIMEOUT_MAX) {
-			fail(resp, PL_INVALID_ARGUMENT, 0, "timeout must be 0 to 60 seconds");
-			return;
-		}
-	}
-	int64_t cursor;
-	if (!pl_parse_event_id(pl_req_query(call->req, "cursor"), &cursor)) {
-		fail(resp, PL_INVALID_ARGUMENT, 0, "cursor must be an event id");
-		return;
-	}
-	json_t *rooms = NULL, *presence = NULL;
-	if (pl_hub_parse_rooms(f->ctx, user, pl_req_query(call->req, "rooms"), &rooms, &err) !=
-		    PL_OK ||
-	    pl_hub_parse_users(pl_req_query(call->req, "presence"), &presence, &err) != PL_OK) {
-		json_decref(rooms);
+	struct pl_poll_req p;
+	if (pl_poll_parse(f->ctx, call, &p, &err) != PL_OK) {
 		pl_resp_error(resp, &err);
 		return;
 	}
-	json_decref(presence); /* presence events are parleyd's */
+	long timeout = p.timeout;
+	int64_t cursor = p.cursor;
+	json_t *rooms = json_incref(p.rooms);
+	pl_poll_req_free(&p); /* presence events and sessions are parleyd's */
 	/* A poll that may wait takes a slot; CGI runs one request a process. */
 	bool slot = timeout > 0 && !cgi;
 	if (slot && atomic_fetch_add(&f->polls, 1) >= f->max_polls) {
@@ -514,11 +493,7 @@ static void serve_poll(struct pl_fcgi *f, struct pl_call *call, struct pl_resp *
 		pos = st ? pl_store_last_event(st) : 0;
 		pl_ctx_reader_put(f->ctx, st);
 	}
-	int64_t deadline = pl_mono_ms() + timeout * 1000;
-	/* A poll holds no longer than its token (API.md "Limits and abuse"). */
-	int64_t left = call->who.exp > 0 ? call->who.exp * 1000 - pl_now_ms() : INT64_MAX;
-	if (left < timeout * 1000)
-		deadline = pl_mono_ms() + (left > 0 ? left : 0);
+	int64_t deadline = pl_poll_deadline(timeout, call->who.exp);
 	for (;;) {
 		uint64_t seen = commits_seen(f);
 		poll_scan(f->ctx, user, &pos, &s);
@@ -532,16 +507,14 @@ static void serve_poll(struct pl_fcgi *f, struct pl_call *call, struct pl_resp *
 		atomic_fetch_sub(&f->polls, 1);
 	}
 	json_decref(rooms);
-	char *out = NULL;
-	int n = s.oom ? -1
-		      : asprintf(&out, "{\"events\":[%.*s],\"cursor\":%lld}", (int)s.len,
-				 s.buf ? s.buf : "", (long long)pos);
+	size_t n = 0;
+	char *out = s.oom ? NULL : pl_poll_answer(s.buf ? s.buf : "", s.len, pos, NULL, &n);
 	free(s.buf);
-	if (n < 0) {
+	if (!out) {
 		fail(resp, PL_UNAVAILABLE, 1, "out of memory");
 		return;
 	}
-	pl_resp_text(resp, 200, "application/json", out, (size_t)n);
+	pl_resp_text(resp, 200, "application/json", out, n);
 }
 
 static void on_stored(void *ud, int64_t last_event_id, const struct pl_commit *commit)

@@ -7,7 +7,6 @@
 #include <stdatomic.h>
 #include <fcntl.h>
 #include <microhttpd.h>
-#include <openssl/rand.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,8 @@
 
 #include "api/guard.h"
 #include "api/handlers.h"
+#include "api/poll.h"
+#include "api/pushargs.h"
 #include "api/sio_http.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -225,10 +226,10 @@ static enum pl_code push_options(struct pl_http *s, const struct pl_call *call,
 	a->exp = call->who.exp; /* the stream ends with the token */
 	if (!pl_parse_event_id(resume, &a->last_event_id))
 		return pl_fail(err, PL_INVALID_ARGUMENT, "last_event_id must be an event id");
-	if (pl_hub_parse_rooms(s->ctx, call->who.sub, pl_req_query(call->req, "rooms"), &a->rooms,
-			       err) != PL_OK)
+	if (pl_push_parse_rooms(s->ctx, call->who.sub, pl_req_query(call->req, "rooms"),
+				&a->rooms, err) != PL_OK)
 		return err->code;
-	if (pl_hub_parse_users(pl_req_query(call->req, "presence"), &a->presence, err) != PL_OK) {
+	if (pl_push_parse_users(pl_req_query(call->req, "presence"), &a->presence, err) != PL_OK) {
 		json_decref(a->rooms);
 		return err->code;
 	}
@@ -319,54 +320,19 @@ static enum MHD_Result start_admin(struct pl_http *s, struct MHD_Connection *mc,
 	return MHD_NO;
 }
 
-/* A long-poll session's id: the one the client passed back (as a poll
- * answered it), or a new random one.  False for a malformed one. */
-static bool poll_session(const char *given, char out[33])
-{
-	static const char hex[] = "0123456789abcdef";
-	if (given) {
-		size_t n = strspn(given, hex);
-		if (n != 32 || given[n])
-			return false;
-		memcpy(out, given, 33);
-		return true;
-	}
-	unsigned char rnd[16];
-	if (RAND_bytes(rnd, sizeof rnd) != 1)
-		return false;
-	for (size_t i = 0; i < sizeof rnd; i++) {
-		out[2 * i] = hex[rnd[i] >> 4];
-		out[2 * i + 1] = hex[rnd[i] & 15];
-	}
-	out[32] = 0;
-	return true;
-}
-
-/* Long-poll: suspend until the hub has events or the timeout passes; MHD
- * then calls the access handler again and answer_poll replies. */
+/* Long-poll (api/poll.h): suspend until the hub has events or the
+ * deadline passes; MHD then calls the access handler again and
+ * answer_poll replies. */
 static enum MHD_Result start_poll(struct pl_http *s, struct MHD_Connection *mc,
 				  struct pl_call *call, struct req_state *st)
 {
 	pl_error err;
-	struct pl_attach a;
-	const char *t = pl_req_query(call->req, "timeout");
-	long timeout = 30;
-	if (t) {
-		char *end;
-		timeout = strtol(t, &end, 10);
-		if (*end || timeout < 0 || timeout > 60) {
-			pl_fail(&err, PL_INVALID_ARGUMENT, "timeout must be 0 to 60 seconds");
-			return send_error(mc, &err);
-		}
-	}
-	char session[33];
-	if (!poll_session(pl_req_query(call->req, "session"), session)) {
-		pl_fail(&err, PL_INVALID_ARGUMENT, "session must be the id an earlier poll answered");
+	struct pl_poll_req p;
+	if (pl_poll_parse(s->ctx, call, &p, &err) != PL_OK)
 		return send_error(mc, &err);
-	}
-	if (push_options(s, call, pl_req_query(call->req, "cursor"), &a, &err) != PL_OK) {
-		if (strncmp(err.message, "last_event_id", 13) == 0)
-			pl_fail(&err, PL_INVALID_ARGUMENT, "cursor must be an event id");
+	if (!p.session[0] && !pl_poll_new_session(p.session)) {
+		pl_poll_req_free(&p);
+		pl_fail(&err, PL_UNAVAILABLE, "cannot start a session now");
 		return send_error(mc, &err);
 	}
 	struct pl_conn *c = new_conn(s, PL_CONN_POLL, call->who.sub, mc);
@@ -374,24 +340,31 @@ static enum MHD_Result start_poll(struct pl_http *s, struct MHD_Connection *mc,
 		pl_fail(&err, PL_UNAVAILABLE, "out of memory");
 	if (!c || !take_place(s, mc, c, &err)) {
 		pl_conn_unref(c);
-		free_options(&a);
+		pl_poll_req_free(&p);
 		return send_error(mc, &err);
 	}
-	c->poll_deadline_ms = pl_mono_ms() + timeout * 1000;
-	memcpy(c->session, session, sizeof session);
+	c->poll_deadline_ms = pl_poll_deadline(p.timeout, call->who.exp);
+	memcpy(c->session, p.session, sizeof p.session);
+	struct pl_attach a = {.rooms = p.rooms, .presence = p.presence,
+			      .last_event_id = p.cursor, .exp = call->who.exp};
 	/* Suspended before the hub knows of it, so the hub's resume always
 	 * finds a suspended connection. */
 	MHD_suspend_connection(mc);
 	c->suspended = true;
 	st->poll = c;
-	pl_hub_attach(s->hub, c, &a);
+	pl_hub_attach(s->hub, c, &a); /* takes p's rooms and presence */
 	return MHD_YES;
 }
 
 static enum MHD_Result answer_poll(struct MHD_Connection *mc, struct req_state *st)
 {
 	struct pl_resp r = {0};
-	char *body = pl_poll_answer(st->poll, &r.len);
+	size_t len;
+	int64_t cursor;
+	char session[33];
+	char *events = pl_poll_take(st->poll, &len, &cursor, session);
+	char *body = events ? pl_poll_answer(events, len, cursor, session, &r.len) : NULL;
+	free(events);
 	if (!body) {
 		pl_error err;
 		pl_fail(&err, PL_UNAVAILABLE, "out of memory");

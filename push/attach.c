@@ -89,13 +89,6 @@ static void do_attach(struct pl_hub *h, struct pl_conn *c, struct pl_attach *a)
 	pl_conn_ref(c); /* the hub's reference, dropped at detach */
 	c->attached = true;
 	c->exp_ms = a->exp > 0 ? a->exp * 1000 : 0;
-	if (c->kind == PL_CONN_POLL && c->exp_ms) {
-		/* A poll ends at its token's exp at the latest. */
-		int64_t left = c->exp_ms - pl_now_ms();
-		int64_t at = pl_mono_ms() + (left > 0 ? left : 0);
-		if (at < c->poll_deadline_ms)
-			c->poll_deadline_ms = at;
-	}
 	all_add(h, c);
 	if (c->admin) { /* figures only: no rooms, no presence, no gauges */
 		pl_admin_attach(h, c);

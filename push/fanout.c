@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "push/hubint.h"
+#include "push/scan.h"
 
 #define REPLAY_BATCH 256
 
@@ -120,78 +121,66 @@ void pl_hub_fan_out(struct pl_hub *h)
 struct replay_ctx {
 	struct pl_hub *h;
 	struct pl_conn *c;
-	bool live;                    /* reached the hub's cursor */
-	bool paused;                  /* stopped early: c->cursor is the last row queued */
 };
 
 /* Whether c's queue takes no more replayed events for now: a long-poll
  * answer is full (PL_POLL_ANSWER_MAX), a stream's queue is half way to its
- * bounds (the rest follows once it has drained). */
-static bool replay_full(const struct pl_conn *c)
+ * bounds (the rest follows once it has drained), or it is closing. */
+static bool replay_full(void *ud)
 {
+	const struct pl_conn *c = ((struct replay_ctx *)ud)->c;
+	if (c->closing)
+		return true;
 	if (c->kind == PL_CONN_POLL)
 		return c->qitems >= PL_POLL_ANSWER_MAX;
 	return c->qitems >= PL_QUEUE_MAX_ITEMS / 2 || c->qbytes >= PL_QUEUE_MAX_BYTES / 2;
 }
 
-/* One stored row for a replaying connection.  c->cursor moves over every
- * row looked at and only over those: when the replay stops early, the next
- * replay (or, for a long-poll, the next poll from the answer's cursor)
- * starts right after the last event queued. */
-static bool replay_row(void *ud, const struct pl_event_row *row)
+/* Events aimed at the user always; the others by the rooms c follows. */
+static bool replay_wanted(void *ud, const struct pl_event_row *row)
 {
-	struct replay_ctx *rc = ud;
-	struct pl_conn *c = rc->c;
-	if (row->id > rc->h->cursor) {
-		rc->live = true; /* live from here on */
-		return false;
-	}
-	if (c->closing || replay_full(c)) {
-		rc->paused = true; /* this row is the next one's to replay */
-		return false;
-	}
+	const struct pl_conn *c = ((struct replay_ctx *)ud)->c;
 	bool wanted = c->all_rooms || row->target[0];
 	for (struct pl_sub *s = c->subs; !wanted && s; s = s->conn_next)
 		wanted = strcmp(s->room->id, row->room) == 0;
-	if (wanted) {
-		struct pl_event_out e;
-		char sender[PL_ID_MAX + 1];
-		char *text = prepare_row(row, &e, sender);
-		c->replaying = false; /* deliver() skips replaying conns */
-		if (text)
-			pl_hub_deliver(rc->h, c, &e);
-		c->replaying = true;
-		pl_event_out_release(&e);
-		free(text);
-		if (!text || c->cursor != row->id) {
-			rc->paused = true; /* not queued (no memory, or cut off): try it again */
-			return false;
-		}
-	}
-	c->cursor = row->id;
-	return true;
+	return wanted;
+}
+
+/* Queues one stored row on a replaying connection; false when it was not
+ * queued (no memory, or c was cut off): the row is the next replay's. */
+static bool replay_take(void *ud, const struct pl_event_row *row)
+{
+	struct replay_ctx *rc = ud;
+	struct pl_conn *c = rc->c;
+	struct pl_event_out e;
+	char sender[PL_ID_MAX + 1];
+	char *text = prepare_row(row, &e, sender);
+	c->replaying = false; /* deliver() skips replaying conns */
+	if (text)
+		pl_hub_deliver(rc->h, c, &e);
+	c->replaying = true;
+	pl_event_out_release(&e);
+	free(text);
+	return text && c->cursor == row->id;
 }
 
 /* Feeds a resuming connection from the store, a batch at a time while its
- * queue has room, until it reaches the live stream.  A long-poll's answer
- * takes PL_POLL_ANSWER_MAX events; the poll then answers with the cursor of
- * the last one, and the rest is the next poll's. */
+ * queue has room, until it reaches the hub's cursor and joins the live
+ * stream; a replay that stops early goes on at a tick, once the queue has
+ * drained.  The cursor follows push/scan.h: a long-poll's answer takes
+ * PL_POLL_ANSWER_MAX events, the poll then answers with the cursor of the
+ * last one, and the rest is the next poll's. */
 void pl_hub_replay(struct pl_hub *h, struct pl_conn *c)
 {
-	while (c->replaying && !c->closing) {
-		if (c->cursor >= h->cursor) {
-			c->replaying = false;
-			break;
-		}
-		struct replay_ctx rc = {h, c, false, false};
-		int n = pl_store_events_for_user(h->store, c->user, c->cursor, REPLAY_BATCH,
-						 replay_row, &rc);
-		if (rc.paused)
-			return; /* go on at a tick, once the queue has drained */
-		/* Every row of the user's up to the hub's cursor was looked at:
-		 * those after it are the live stream's. */
-		if (rc.live || n < REPLAY_BATCH)
-			c->cursor = c->cursor > h->cursor ? c->cursor : h->cursor;
-	}
+	if (!c->replaying || c->closing)
+		return;
+	struct replay_ctx rc = {h, c};
+	struct pl_scan s = {
+		.user = c->user, .cursor = c->cursor, .upto = h->cursor, .batch = REPLAY_BATCH,
+		.wanted = replay_wanted, .full = replay_full, .take = replay_take, .ud = &rc,
+	};
+	bool reached = pl_scan_run(h->store, &s);
+	c->cursor = s.cursor;
+	if (reached)
+		c->replaying = false;
 }
-

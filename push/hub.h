@@ -35,13 +35,6 @@ struct pl_hub *pl_hub_start(struct pl_ctx *ctx, pl_error *err);
 void pl_hub_stop(struct pl_hub *h);
 void pl_hub_free(struct pl_hub *h);
 
-/* Checks a rooms=a,b list against the user's membership: 403 for a room
- * they are not in.  *out is the array (NULL when rooms is NULL or empty). */
-enum pl_code pl_hub_parse_rooms(struct pl_ctx *ctx, const char *user, const char *rooms,
-				json_t **out, pl_error *err);
-/* Parses presence=a,b (at most 500 valid ids). */
-enum pl_code pl_hub_parse_users(const char *users, json_t **out, pl_error *err);
-
 /* Hands c to the hub (it takes its own reference; a's JSON is stolen). */
 void pl_hub_attach(struct pl_hub *h, struct pl_conn *c, struct pl_attach *a);
 /* The front end is done with c (peer gone, answer sent). */
@@ -55,7 +48,9 @@ void pl_hub_adopt_ws(struct pl_hub *h, struct pl_conn *c, int fd, const char *ex
  * the response head and the stream on fd from now on. */
 void pl_hub_adopt_sse(struct pl_hub *h, struct pl_conn *c, int fd, struct pl_attach *a);
 
-/* Serialised long-poll answer {"events":[..],"cursor":N} (malloc'd). */
-char *pl_poll_answer(struct pl_conn *c, size_t *len);
+/* A sealed long-poll answer, taken out of c: its events' JSON texts
+ * joined by commas (malloc'd; NULL without memory), its cursor and its
+ * session ("" for none).  api/poll.h writes the answer around them. */
+char *pl_poll_take(struct pl_conn *c, size_t *len, int64_t *cursor, char session[33]);
 
 #endif

@@ -17,6 +17,7 @@
 #include "push/stats.h"
 #include "push/latency.h"
 #include "push/admin.h"
+#include "push/scan.h"
 #include "base/loop.h"
 
 /* One subscription: a connection listening to a room.  It sits in two
@@ -97,10 +98,7 @@ struct pl_hub {
  * next poll's cursor replays them.  A session nobody polls again within
  * PL_POLL_PARK_MS ends, and with it the connection's presence count. */
 #define PL_POLL_KEEP 200
-/* Stored events in one long-poll answer.  An answer that stops at this
- * many (a client far behind, or a burst) has the cursor of its last event,
- * and the next poll goes on from there. */
-#define PL_POLL_ANSWER_MAX 100
+/* PL_POLL_ANSWER_MAX: push/scan.h. */
 #define PL_POLL_PARK_MS 10000
 /* Parked sessions one user may have (tabs); a client that never passes
  * its session back starts one a poll, and the oldest make way. */

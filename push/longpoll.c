@@ -1,5 +1,5 @@
 /* push/longpoll: long-poll connections on the hub (hub thread, except
- * pl_poll_answer): what an answer takes, sealing it and resuming its
+ * pl_poll_take): what an answer takes, sealing it and resuming its
  * request, and sessions (a parked connection kept between two polls and
  * taken over by the next; PL_POLL_* in hubint.h). */
 #include <stdio.h>
@@ -117,28 +117,21 @@ void pl_poll_flush(struct pl_hub *h, struct pl_conn *c)
 		c->wake(c);
 }
 
-char *pl_poll_answer(struct pl_conn *c, size_t *len)
+char *pl_poll_take(struct pl_conn *c, size_t *len, int64_t *cursor, char session[33])
 {
 	pthread_mutex_lock(&c->lock);
-	size_t cap = c->qbytes + c->qitems + 128;
-	char *out = malloc(cap);
+	char *out = malloc(c->qbytes + c->qitems + 1);
 	size_t n = 0;
-	if (out) {
-		n = (size_t)snprintf(out, cap, "{\"events\":[");
-		bool first = true;
-		for (struct pl_qitem *it = c->head; it; it = it->next) {
-			if (!first)
-				out[n++] = ',';
-			first = false;
-			memcpy(out + n, it->buf->data, it->buf->len);
-			n += it->buf->len;
-		}
-		n += (size_t)snprintf(out + n, cap - n, "],\"cursor\":%lld", (long long)c->poll_start);
-		if (c->session[0])
-			n += (size_t)snprintf(out + n, cap - n, ",\"session\":\"%s\"", c->session);
-		out[n++] = '}';
-		out[n] = 0;
+	for (struct pl_qitem *it = out ? c->head : NULL; it; it = it->next) {
+		if (n)
+			out[n++] = ',';
+		memcpy(out + n, it->buf->data, it->buf->len);
+		n += it->buf->len;
 	}
+	if (out)
+		out[n] = 0;
+	*cursor = c->poll_start;
+	memcpy(session, c->session, sizeof c->session);
 	pl_conn_clear(c);
 	pthread_mutex_unlock(&c->lock);
 	*len = n;
