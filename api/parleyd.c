@@ -3,7 +3,9 @@
  *   parleyd [flags]                    serve the API, push and the web client
  *   parleyd token USER [--ttl SECONDS] print a token for USER
  *
- * Start-up order: settings, store and writer (chat/ctx), hub, HTTP.  Stop
+ * Start-up order (run): settings, the context (store, writer, bus,
+ * presence: chat/ctx), webhooks, hub, HTTP; a step that fails undoes the
+ * ones before it.  Stop
  * order on SIGINT/SIGTERM: stop accepting, close push connections
  * (WebSocket 1001, each socket closed once the client has its close frame,
  * up to 5 s), stop HTTP, let the writer finish every queued write, exit 0.  Signals are taken by sigwait in the main thread, so no code runs
@@ -132,24 +134,25 @@ static bool load_settings(struct pl_config *cfg, int argc, char **argv, int *sta
 	return true;
 }
 
+/* Start-up and stop in one place: each step's undo runs in reverse order,
+ * on a failed start as after SIGTERM (every stop call takes NULL). */
 static int run(struct pl_config *cfg)
 {
 	struct pl_ctx ctx;
 	pl_error err;
+	/* Store, writer, bus and presence: the context owns them. */
 	if (pl_ctx_init(&ctx, cfg, true, &err) != PL_OK) {
 		log_error("%s", err.message);
 		return 1;
 	}
+	struct pl_hub *hub = NULL;
+	struct pl_http *http = NULL;
+	int status = 1;
 	/* Webhooks first: the HTTP threads read ctx.webhook (/metrics). */
-	if (cfg->webhook_url[0] && !(ctx.webhook = pl_webhook_start(&ctx, &err))) {
+	if ((cfg->webhook_url[0] && !(ctx.webhook = pl_webhook_start(&ctx, &err))) ||
+	    !(hub = pl_hub_start(&ctx, &err)) || !(http = pl_http_start(&ctx, hub, &err))) {
 		log_error("%s", err.message);
-		return 1;
-	}
-	struct pl_hub *hub = pl_hub_start(&ctx, &err);
-	struct pl_http *http = hub ? pl_http_start(&ctx, hub, &err) : NULL;
-	if (!http) {
-		log_error("%s", err.message);
-		return 1;
+		goto stop;
 	}
 	log_info("parleyd %s listening on http://%s:%d/ (data in %s, presence %s)",
 		 PACKAGE_VERSION, cfg->listen_host, cfg->listen_port, cfg->data_dir,
@@ -161,6 +164,8 @@ static int run(struct pl_config *cfg)
 	int sig = 0;
 	sigwait(&set, &sig);
 	log_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	status = 0;
+stop:
 	pl_http_quiesce(http);
 	pl_hub_stop(hub);
 	pl_http_stop(http); /* MHD's last callbacks still reach the hub */
@@ -168,8 +173,9 @@ static int run(struct pl_config *cfg)
 	pl_webhook_stop(ctx.webhook); /* after the hub: its last presence changes are queued */
 	ctx.webhook = NULL;
 	pl_ctx_close(&ctx);
-	log_info("stopped");
-	return 0;
+	if (status == 0)
+		log_info("stopped");
+	return status;
 }
 
 int main(int argc, char **argv)

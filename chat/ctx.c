@@ -48,8 +48,16 @@ static enum pl_code make_data_dir(const char *dir, const char *db_path, pl_error
 	return PL_OK;
 }
 
-enum pl_code pl_ctx_init(struct pl_ctx *ctx, const struct pl_config *cfg, bool role_daemon,
-			 pl_error *err)
+/* A presence transition: the chat publishes it (and tells the webhook). */
+static void on_presence(void *ud, const char *user, bool online)
+{
+	pl_chat_presence_changed(ud, user, online);
+}
+
+/* Makes everything the context owns, in order; pl_ctx_init undoes what
+ * was made when a step fails. */
+static enum pl_code ctx_open(struct pl_ctx *ctx, const struct pl_config *cfg, bool role_daemon,
+			     pl_error *err)
 {
 	memset(ctx, 0, sizeof *ctx);
 	ctx->cfg = cfg;
@@ -85,16 +93,29 @@ enum pl_code pl_ctx_init(struct pl_ctx *ctx, const struct pl_config *cfg, bool r
 	if (pl_writer_start(ctx->db_path, on_commit, ctx, &ctx->writer, err) != PL_OK)
 		return err->code;
 	/* The bus and presence back end: REDIS_URL chooses (db/bus.h). */
-	if (cfg->redis_url[0]) {
-		if (pl_bus_open_redis(cfg->redis_url, ctx->db_path, role_daemon, &ctx->bus, err) !=
-		    PL_OK)
-			return err->code;
-		/* The hub creates ctx->presence; attaching the bus links the two. */
-		pl_bus_set_presence_slot(ctx->bus, &ctx->presence);
-	} else if (pl_bus_open(cfg->data_dir, role_daemon, &ctx->bus, err) != PL_OK) {
+	if (cfg->redis_url[0] ? pl_bus_open_redis(cfg->redis_url, ctx->db_path, role_daemon,
+						   &ctx->bus, err) != PL_OK
+			      : pl_bus_open(cfg->data_dir, role_daemon, &ctx->bus, err) != PL_OK)
 		return err->code;
+	/* Presence is counted where push connections are: the daemon.  It
+	 * goes through the bus (Redis mode) from before the hub's loop runs
+	 * the bus, so from the first connection (db/presence.h). */
+	if (role_daemon) {
+		ctx->presence = pl_presence_new(cfg->presence_grace, on_presence, ctx);
+		if (!ctx->presence)
+			return pl_fail(err, PL_INTERNAL, "out of memory");
+		pl_presence_use_bus(ctx->presence, ctx->bus);
 	}
 	return PL_OK;
+}
+
+enum pl_code pl_ctx_init(struct pl_ctx *ctx, const struct pl_config *cfg, bool role_daemon,
+			 pl_error *err)
+{
+	if (ctx_open(ctx, cfg, role_daemon, err) == PL_OK)
+		return PL_OK;
+	pl_ctx_close(ctx); /* whatever was made so far */
+	return err->code;
 }
 
 void pl_ctx_close(struct pl_ctx *ctx)

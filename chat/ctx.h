@@ -92,9 +92,12 @@ struct pl_ctx {
 	struct pl_counters counters;
 };
 
-/* Opens the store (creating the data folder), starts the writer and the
- * bus.  role_daemon: this process listens on the bus (parleyd); otherwise
- * it only publishes to it (parley.fcgi). */
+/* Opens the store (creating the data folder), starts the writer, opens
+ * the bus and, in the daemon, presence (linked to the bus in Redis mode);
+ * the context owns them all and pl_ctx_close frees them.  role_daemon:
+ * this process listens on the bus (parleyd); otherwise it only publishes
+ * to it (parley.fcgi) and has no presence of its own (it reads the store's
+ * mirror).  On failure nothing is left open (no pl_ctx_close). */
 enum pl_code pl_ctx_init(struct pl_ctx *ctx, const struct pl_config *cfg, bool role_daemon,
 			 pl_error *err);
 void pl_ctx_close(struct pl_ctx *ctx);

@@ -467,10 +467,30 @@ static void *hub_main(void *arg)
 	return NULL;
 }
 
-static void on_presence(void *ud, const char *user, bool online)
+/* Frees what pl_hub_start made, whatever it got to; the thread is not
+ * running (never started, or joined). */
+static void hub_release(struct pl_hub *h)
 {
-	struct pl_hub *h = ud;
-	pl_chat_presence_changed(h->ctx, user, online);
+	pl_map_free_all(h->rooms);
+	pl_map_free_all(h->users);
+	pl_feed_free(&h->feeds);
+	pl_map_free_all(h->typing);
+	pl_hub_receipts_free(h);
+	pl_map_free_all(h->delivered);
+	pl_map_free_all(h->delivered_round);
+	pl_map_free(h->poll_sessions); /* its conns are gone by now */
+	pl_eio_free(h->eio);
+	if (h->ping)
+		pl_buf_unref(h->ping);
+	pl_ctx_reader_put(h->ctx, h->store);
+	pl_loop_free(h->loop);
+	if (h->wake.fd >= 0)
+		close(h->wake.fd);
+	free(h->all);
+	pthread_mutex_destroy(&h->mail_lock);
+	pl_commits_free(&h->commits);
+	pl_admin_free(&h->admin);
+	free(h);
 }
 
 struct pl_hub *pl_hub_start(struct pl_ctx *ctx, pl_error *err)
@@ -495,22 +515,33 @@ struct pl_hub *pl_hub_start(struct pl_ctx *ctx, pl_error *err)
 	h->delivered_round = pl_map_new();
 	h->store = pl_ctx_reader(ctx);
 	h->eio = h->loop ? pl_eio_new(h) : NULL;
-	ctx->presence = pl_presence_new(ctx->cfg->presence_grace, on_presence, h);
 	if (h->wake.fd < 0 || !h->loop || !h->rooms || !h->users || !h->typing || !h->receipts ||
-	    !h->delivered || !h->delivered_round || !h->poll_sessions || !h->store || !h->eio || !ctx->presence ||
-	    !pl_loop_add(h->loop, &h->wake, EPOLLIN) ||
-	    !pl_bus_attach(ctx->bus, h->loop, on_bus_message, h)) {
-		pl_fail(err, PL_INTERNAL, "cannot start the hub");
-		return NULL; /* the process exits: nothing to free carefully */
+	    !h->delivered || !h->delivered_round || !h->poll_sessions || !h->store || !h->eio ||
+	    !pl_loop_add(h->loop, &h->wake, EPOLLIN)) {
+		pl_fail(err, PL_INTERNAL, "cannot start the hub: out of memory or descriptors");
+		hub_release(h);
+		return NULL;
+	}
+	if (!pl_bus_attach(ctx->bus, h->loop, on_bus_message, h)) {
+		pl_fail(err, PL_INTERNAL, "cannot start the hub: cannot listen on the bus");
+		pl_bus_detach(ctx->bus); /* a half-made attach leaves no pointer into the loop */
+		hub_release(h);
+		return NULL;
 	}
 	h->cursor = pl_store_last_event(h->store);
 	/* A mirror left by a daemon that died counts nobody now. */
-	pl_store_presence_clear(h->store, err);
+	pl_error clear;
+	if (pl_store_presence_clear(h->store, &clear) != PL_OK)
+		log_warn("hub: cannot clear the presence mirror: %s", clear.message);
 	atomic_init(&h->stored_hint, h->cursor);
 	struct pl_sink sink = {h, sink_stored, sink_ephemeral};
 	pl_ctx_set_sink(ctx, &sink);
 	if (pthread_create(&h->thread, NULL, hub_main, h) != 0) {
 		pl_fail(err, PL_INTERNAL, "cannot start the hub thread");
+		struct pl_sink none = {0};
+		pl_ctx_set_sink(ctx, &none);
+		pl_bus_detach(ctx->bus);
+		hub_release(h);
 		return NULL;
 	}
 	return h;
@@ -536,23 +567,5 @@ void pl_hub_free(struct pl_hub *h)
 	if (!h)
 		return;
 	on_wake(&h->wake, 0);
-	pl_map_free_all(h->rooms);
-	pl_map_free_all(h->users);
-	pl_feed_free(&h->feeds);
-	pl_map_free_all(h->typing);
-	pl_hub_receipts_free(h);
-	pl_map_free_all(h->delivered);
-	pl_map_free_all(h->delivered_round);
-	pl_map_free(h->poll_sessions); /* its conns are gone by now */
-	pl_eio_free(h->eio);
-	if (h->ping)
-		pl_buf_unref(h->ping);
-	pl_ctx_reader_put(h->ctx, h->store);
-	pl_loop_free(h->loop);
-	close(h->wake.fd);
-	free(h->all);
-	pthread_mutex_destroy(&h->mail_lock);
-	pl_commits_free(&h->commits);
-	pl_admin_free(&h->admin);
-	free(h);
+	hub_release(h);
 }

@@ -187,6 +187,8 @@ static void route_receipt(struct pl_hub *h, json_t *ev)
 /* At the end: receipts still held back (coalesced) go with the map. */
 void pl_hub_receipts_free(struct pl_hub *h)
 {
+	if (!h->receipts)
+		return;
 	size_t pos = 0;
 	const char *k;
 	void *v;
