@@ -1,3 +1,4 @@
+/* base/loop: see loop.h. */
 #include "base/loop.h"
 
 #include <errno.h>
@@ -43,7 +44,10 @@ static bool ctl(struct pl_loop *l, int op, struct pl_watch *w, uint32_t events)
 
 bool pl_loop_add(struct pl_loop *l, struct pl_watch *w, uint32_t events)
 {
-	return ctl(l, EPOLL_CTL_ADD, w, events);
+	if (!ctl(l, EPOLL_CTL_ADD, w, events))
+		return false;
+	w->registered = true;
+	return true;
 }
 
 bool pl_loop_mod(struct pl_loop *l, struct pl_watch *w, uint32_t events)
@@ -55,6 +59,7 @@ void pl_loop_del(struct pl_loop *l, struct pl_watch *w)
 {
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
 	w->events = 0;
+	w->registered = false;
 }
 
 bool pl_loop_once(struct pl_loop *l, int timeout_ms)
@@ -65,7 +70,9 @@ bool pl_loop_once(struct pl_loop *l, int timeout_ms)
 		return errno == EINTR;
 	for (int i = 0; i < n; i++) {
 		struct pl_watch *w = evs[i].data.ptr;
-		w->fn(w, evs[i].events);
+		/* An earlier callback of this pass may have taken it out. */
+		if (w->registered)
+			w->fn(w, evs[i].events);
 	}
 	return true;
 }

@@ -98,8 +98,6 @@ static void on_sse_io(struct pl_watch *w, uint32_t events)
 {
 	struct pl_conn *c = (struct pl_conn *)w; /* the watch is the first member */
 	struct pl_hub *h = c->hub;
-	if (c->watch.fd < 0)
-		return;
 	if (events & (EPOLLERR | EPOLLHUP)) {
 		pl_stream_drop(h, c);
 		return;

@@ -695,8 +695,6 @@ static void on_io(struct pl_watch *w, uint32_t events)
 {
 	struct pl_conn *c = (struct pl_conn *)w; /* the watch is the first member */
 	struct pl_hub *h = c->ws->h;
-	if (c->watch.fd < 0)
-		return;
 	if (events & (EPOLLERR | EPOLLHUP)) {
 		drop(h, c);
 		return;
