@@ -18,10 +18,7 @@ static void admin_send(struct pl_hub *h, struct pl_conn *c, struct pl_buf *b)
 {
 	if (c->closing || !b)
 		return;
-	pthread_mutex_lock(&c->lock);
-	bool ok = pl_conn_push(c, b);
-	pthread_mutex_unlock(&c->lock);
-	if (!ok) {
+	if (!pl_conn_push(c, b)) { /* an SSE queue: the hub thread's alone */
 		atomic_fetch_add(&h->ctx->counters.slow_dropped, 1);
 		pl_hub_close(h, c, WS_CLOSE_TRY_AGAIN, "too slow: reconnect");
 		return;

@@ -118,25 +118,7 @@ static void pop(struct pl_conn *c)
 	free(it);
 }
 
-size_t pl_conn_take(struct pl_conn *c, char *out, size_t max)
-{
-	size_t n = 0;
-	while (c->head && n < max) {
-		struct pl_buf *b = c->head->buf;
-		size_t part = b->len - c->head_off;
-		if (part > max - n)
-			part = max - n;
-		memcpy(out + n, b->data + c->head_off, part);
-		n += part;
-		c->head_off += part;
-		if (c->head_off == b->len)
-			pop(c);
-	}
-	return n;
-}
-
-/* For the WebSocket writer: consume n bytes already sent. */
-
+/* Consumes n bytes already written (WebSocket and SSE writers). */
 void pl_conn_consume(struct pl_conn *c, size_t n)
 {
 	while (n && c->head) {

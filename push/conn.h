@@ -7,9 +7,13 @@
  * that falls too far behind is cut off (it reconnects and resumes from the
  * store, losing nothing).
  *
- * SSE and long-poll connections are drained by the HTTP library's threads,
- * so their queue is guarded by the connection's lock; WebSocket connections
- * belong to the hub thread alone. */
+ * Threads: WebSocket and SSE sockets are the hub's (push/wsconn.c,
+ * push/stream.c): the hub thread alone queues and writes them, with no
+ * lock.  A long-poll's answer is queued and sealed by the hub and taken by
+ * the HTTP thread that answers the request (pl_poll_take), so its queue
+ * and the fields marked "lock" are guarded by the connection's lock; so is
+ * a Socket.IO session's queue (push/eiosess.c).  References are atomic:
+ * the last one may go on any thread. */
 #ifndef PL_CONN_H
 #define PL_CONN_H
 
@@ -52,11 +56,11 @@ struct pl_conn;
 struct pl_hub;
 
 /* The front end's hooks: wake asks the HTTP library to resume a suspended
- * SSE or long-poll connection (called by the hub without locks held). */
+ * long-poll request (called by the hub without locks held). */
 typedef void (*pl_conn_wake_fn)(struct pl_conn *c);
 
 struct pl_conn {
-	struct pl_watch watch;          /* WebSocket: the socket in the hub's loop */
+	struct pl_watch watch;          /* WebSocket, SSE: the socket in the hub's loop */
 	enum pl_conn_kind kind;
 	atomic_int refs;                /* the hub, the front end, pending acks */
 	char user[PL_ID_MAX + 1];
@@ -75,21 +79,21 @@ struct pl_conn {
 	struct pl_conn *dirty_next;     /* hub's list of conns to flush */
 	bool dirty;
 
-	/* outbound queue (SSE/poll: under lock) */
+	/* outbound queue (long-poll, Socket.IO: under lock) */
 	pthread_mutex_t lock;
 	struct pl_qitem *head, *tail;
 	size_t qitems, qbytes, head_off;
-	bool suspended;                 /* SSE/poll: waiting for data */
+	bool suspended;                 /* long-poll: request suspended (lock) */
 	bool closing;                   /* the hub wants it gone */
-	bool done;                      /* long-poll: answer is ready */
-	int64_t last_write_ms;          /* monotonic, for keep-alives */
+	bool done;                      /* long-poll: answer is sealed (lock) */
+	int64_t last_write_ms;          /* SSE: monotonic, for keep-alives */
 	pl_conn_wake_fn wake;
 	void *front;                    /* the front end's connection handle */
 	void *front_ud;                 /* and its context */
 	struct pl_hub *hub;             /* sockets the hub owns: their hub */
 	int64_t poll_deadline_ms;       /* long-poll: monotonic timeout */
 	int64_t poll_start;             /* long-poll: cursor the client gave */
-	char session[33];               /* long-poll: its session, "" for none */
+	char session[33];               /* long-poll: its session, "" for none (lock) */
 	bool parked;                    /* long-poll: answered, keeping the session */
 	bool admin;                     /* SSE: the admin stream (push/admin.h) */
 	int64_t park_until_ms;          /* long-poll: when a parked session ends */
@@ -113,8 +117,6 @@ void pl_conn_unref(struct pl_conn *c);
 /* Appends a reference to b; false when the queue is over its bounds (the
  * caller then cuts the consumer off). */
 bool pl_conn_push(struct pl_conn *c, struct pl_buf *b);
-/* Copies up to max queued bytes into out (SSE reader); returns the count. */
-size_t pl_conn_take(struct pl_conn *c, char *out, size_t max);
 /* Drops n bytes from the head of the queue (they were written). */
 void pl_conn_consume(struct pl_conn *c, size_t n);
 void pl_conn_clear(struct pl_conn *c);

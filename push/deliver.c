@@ -92,9 +92,11 @@ void pl_hub_mark_dirty(struct pl_hub *h, struct pl_conn *c)
 	h->dirty = c;
 }
 
+/* The queues another thread reads: a long-poll's (the HTTP thread that
+ * answers it) and a Socket.IO session's (push/eiosess.c takes its lock). */
 static bool locked_kind(const struct pl_conn *c)
 {
-	return c->kind == PL_CONN_SSE || c->kind == PL_CONN_POLL || c->kind == PL_CONN_SIO;
+	return c->kind == PL_CONN_POLL || c->kind == PL_CONN_SIO;
 }
 
 static bool queue(struct pl_conn *c, struct pl_buf *b)

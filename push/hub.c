@@ -1,4 +1,8 @@
-/* push/hub: see hub.h and hubint.h. */
+/* push/hub: the hub's thread and what drives it (hub.h, hubint.h): the
+ * mailbox other threads post to, the sink and bus messages that wake it,
+ * the loop pass (flush the connections that got output, free the ones that
+ * left), the tick (keep-alives, pings, timeouts, presence, stats, receipts)
+ * and start and stop. */
 #include "push/hub.h"
 
 #include <errno.h>
@@ -11,14 +15,12 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "chat/chat.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "db/bus.h"
 #include "db/presence.h"
 #include "push/eiosess.h"
 #include "push/hubint.h"
-#include "push/sio_bind.h"
 #include "push/ws.h"
 
 #define TICK_MS 250
@@ -272,7 +274,7 @@ static void flush(struct pl_hub *h)
 			pl_ws_flush(h, c);
 		else if (c->kind == PL_CONN_SIO)
 			pl_eio_flush(h, c);
-		else if (c->kind == PL_CONN_SSE && c->watch.fd >= 0)
+		else if (c->kind == PL_CONN_SSE)
 			pl_sse_flush(h, c);
 		else
 			pl_poll_flush(h, c);
@@ -289,37 +291,17 @@ static void bury(struct pl_hub *h)
 	}
 }
 
-static void tick_http(struct pl_hub *h, struct pl_conn *c, int64_t now)
+/* An SSE stream with nothing written for --keepalive seconds gets a
+ * comment: it keeps proxies from closing the stream, and the write is
+ * what finds a peer that went away. */
+static void keepalive(struct pl_hub *h, struct pl_conn *c, int64_t now)
 {
-	if (c->kind == PL_CONN_POLL && c->parked) {
-		if (now >= c->park_until_ms)
-			pl_hub_detach_now(h, c); /* nobody polled again: the session ends */
+	if (c->qitems || now - c->last_write_ms < (int64_t)h->ctx->cfg->keepalive * 1000)
 		return;
-	}
-	if (c->kind == PL_CONN_POLL) {
-		if (now >= c->poll_deadline_ms && !c->done) {
-			pthread_mutex_lock(&c->lock);
-			c->done = true;
-			c->poll_start = c->cursor;
-			pthread_mutex_unlock(&c->lock);
-			pl_hub_mark_dirty(h, c);
-		}
-		return;
-	}
-	pthread_mutex_lock(&c->lock);
-	bool idle = c->qitems == 0 &&
-		    now - c->last_write_ms >= (int64_t)h->ctx->cfg->keepalive * 1000;
-	pthread_mutex_unlock(&c->lock);
-	if (idle) {
-		/* A comment keeps proxies from closing the stream, and the write
-		 * is what finds a peer that went away. */
-		struct pl_buf *b = pl_buf_new(":\n\n", 3);
-		pl_hub_deliver_buf(h, c, b);
-		pl_buf_unref(b);
-		pthread_mutex_lock(&c->lock);
-		c->last_write_ms = now;
-		pthread_mutex_unlock(&c->lock);
-	}
+	struct pl_buf *b = pl_buf_new(":\n\n", 3);
+	pl_hub_deliver_buf(h, c, b);
+	pl_buf_unref(b);
+	c->last_write_ms = now;
 }
 
 /* A stream lives no longer than its token (API.md "Limits and abuse"). */
@@ -359,10 +341,11 @@ static void tick(struct pl_hub *h, int64_t now)
 			pl_hub_expire(h, c);
 		if (c->kind == PL_CONN_WS || c->kind == PL_CONN_ONLINE_WS)
 			pl_ws_tick(h, c, now); /* also ends closes the peer never answers */
-		else if (c->kind == PL_CONN_SIO) {
-			/* Engine.IO heartbeats run on their own timer */
-		} else if (!c->closing || c->parked) /* a parked one must still end */
-			tick_http(h, c, now);
+		else if (c->kind == PL_CONN_POLL)
+			pl_poll_tick(h, c, now);
+		else if (c->kind == PL_CONN_SSE && !c->closing)
+			keepalive(h, c, now);
+		/* Engine.IO heartbeats run on their own timer. */
 		if (c->replaying && !c->done)
 			pl_hub_replay(h, c);
 	}

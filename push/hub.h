@@ -1,5 +1,5 @@
 /* push/hub: subscriptions and fan-out, on a thread and epoll loop of its
- * own.
+ * own (push/hub.c; the files of its insides are listed in push/hubint.h).
  *
  * The hub reads new stored events from the store in id order whenever it
  * is woken (by this process's writer or, through the bus, by another
@@ -10,7 +10,8 @@
  * live stream with no gap and no repeat.
  *
  * Front ends talk to the hub only through these calls, which are
- * thread-safe (they post to the hub's mailbox). */
+ * thread-safe: they post to the hub's mailbox (pl_poll_take takes the
+ * long-poll's lock instead). */
 #ifndef PL_HUB_H
 #define PL_HUB_H
 

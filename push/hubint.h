@@ -156,6 +156,9 @@ void pl_poll_make_room(struct pl_hub *h, const char *user);
 void pl_poll_take_session(struct pl_hub *h, struct pl_conn *c);
 /* Seals an answer that has events (or is closing) and resumes its request. */
 void pl_poll_flush(struct pl_hub *h, struct pl_conn *c);
+/* Each tick: seals an answer at its deadline; ends a parked session that
+ * nobody polled again within PL_POLL_PARK_MS. */
+void pl_poll_tick(struct pl_hub *h, struct pl_conn *c, int64_t now);
 /* Routes an ephemeral event (typing, receipt, presence) by its type. */
 void pl_hub_route_ephemeral(struct pl_hub *h, json_t *ev);
 void pl_hub_route_tick(struct pl_hub *h, int64_t now);

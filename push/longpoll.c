@@ -98,9 +98,10 @@ void pl_poll_take_session(struct pl_hub *h, struct pl_conn *c)
 	pl_hub_mark_dirty(h, c); /* what it kept answers this poll at once */
 }
 
-/* SSE and long-poll output leaves on the HTTP library's threads: resume
- * the suspended ones.  Resumes happen here, once per loop pass for every
- * connection that got output, which batches them. */
+/* A long-poll's answer leaves on the HTTP library's thread: once sealed
+ * (done), its suspended request is resumed and the front end takes the
+ * answer (pl_poll_take).  Resumes happen here, once per loop pass for
+ * every poll that got output, which batches them. */
 void pl_poll_flush(struct pl_hub *h, struct pl_conn *c)
 {
 	pthread_mutex_lock(&c->lock);
@@ -136,4 +137,20 @@ char *pl_poll_take(struct pl_conn *c, size_t *len, int64_t *cursor, char session
 	pthread_mutex_unlock(&c->lock);
 	*len = n;
 	return out;
+}
+
+void pl_poll_tick(struct pl_hub *h, struct pl_conn *c, int64_t now)
+{
+	if (c->parked) {
+		if (now >= c->park_until_ms)
+			pl_hub_detach_now(h, c); /* nobody polled again: the session ends */
+		return;
+	}
+	if (c->closing || c->done || now < c->poll_deadline_ms)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->done = true;
+	c->poll_start = c->cursor;
+	pthread_mutex_unlock(&c->lock);
+	pl_hub_mark_dirty(h, c);
 }
