@@ -25,6 +25,16 @@ int64_t pl_mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+int64_t pl_clock_mono_ms(const struct pl_clock *k)
+{
+	return k ? k->mono_ms(k->ud) : pl_mono_ms();
+}
+
+int64_t pl_clock_now_ms(const struct pl_clock *k)
+{
+	return k ? k->now_ms(k->ud) : pl_now_ms();
+}
+
 void pl_time_format(int64_t ms, char out[PL_TIME_LEN])
 {
 	/* Floor, not truncation: before 1970 (a `since` of year 1013 is

@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "base/clock.h"
 #include "base/config.h"
 #include "base/histo.h"
 #include "base/map.h"
@@ -90,6 +91,9 @@ struct pl_ctx {
 	struct pl_ratelimit *limits[PL_LIMIT_COUNT]; /* per user, by enum pl_limit */
 	int64_t started_ms;
 	struct pl_counters counters;
+	/* NULL: the system's; a test sets its own after pl_ctx_init and
+	 * before the hub starts (base/clock.h). */
+	const struct pl_clock *clock;
 };
 
 /* Opens the store (creating the data folder), starts the writer, opens

@@ -191,7 +191,7 @@ static void do_detach(struct pl_hub *h, struct pl_conn *c)
 		c->parked = true;
 		c->done = true; /* stored events wait for the next poll's cursor */
 		pthread_mutex_unlock(&c->lock);
-		c->park_until_ms = pl_mono_ms() + PL_POLL_PARK_MS;
+		c->park_until_ms = pl_clock_mono_ms(h->ctx->clock) + PL_POLL_PARK_MS;
 		return;
 	}
 	pl_hub_detach_now(h, c);

@@ -334,7 +334,7 @@ static void tick(struct pl_hub *h, int64_t now)
 	pl_hub_flush_delivered(h);
 	/* Pings, keep-alives and timeouts every tick, not every second: the
 	 * connections due come in four smaller groups. */
-	int64_t wall = pl_now_ms();
+	int64_t wall = pl_clock_now_ms(h->ctx->clock);
 	for (size_t i = 0; i < h->nall; i++) {
 		struct pl_conn *c = h->all[i];
 		if (c->exp_ms && wall >= c->exp_ms)
@@ -415,27 +415,30 @@ static void wait_for_acks(struct pl_hub *h)
 			 atomic_load(&h->sends_in_flight));
 }
 
-static void *hub_main(void *arg)
+bool pl_hub_pass(struct pl_hub *h, int wait_ms)
 {
-	struct pl_hub *h = arg;
-	while (!atomic_load(&h->stopping)) {
-		int64_t now = pl_mono_ms();
-		int wait = h->next_tick_ms > now && !h->ws_backlog ? (int)(h->next_tick_ms - now) : 0;
-		if (!pl_loop_once(h->loop, wait)) {
-			log_error("hub: epoll failed: %s", strerror(errno));
-			break;
-		}
-		now = pl_mono_ms();
-		if (now >= h->next_tick_ms) {
-			h->next_tick_ms = now + TICK_MS;
-			tick(h, now);
-		}
-		pl_ws_backlog(h);
-		pl_hub_delivered_next(h);
-		flush(h);
-		bury(h);
-		pl_eio_bury(h->eio);
+	if (!pl_loop_once(h->loop, wait_ms)) {
+		log_error("hub: epoll failed: %s", strerror(errno));
+		return false;
 	}
+	int64_t now = pl_clock_mono_ms(h->ctx->clock);
+	if (now >= h->next_tick_ms) {
+		h->next_tick_ms = now + TICK_MS;
+		tick(h, now);
+	}
+	pl_ws_backlog(h);
+	pl_hub_delivered_next(h);
+	flush(h);
+	bury(h);
+	pl_eio_bury(h->eio);
+	return true;
+}
+
+/* After the stop: hands out the last acks, closes every connection and
+ * lets go of them (on the hub's thread, or pl_hub_stop's for a hub that
+ * never had one). */
+static void hub_finish(struct pl_hub *h)
+{
 	on_wake(&h->wake, 0); /* take what was posted before the stop */
 	wait_for_acks(h);
 	pl_eio_stop(h->eio);
@@ -447,6 +450,18 @@ static void *hub_main(void *arg)
 	flush(h);
 	bury(h);
 	pl_eio_bury(h->eio);
+}
+
+static void *hub_main(void *arg)
+{
+	struct pl_hub *h = arg;
+	while (!atomic_load(&h->stopping)) {
+		int64_t now = pl_clock_mono_ms(h->ctx->clock);
+		int wait = h->next_tick_ms > now && !h->ws_backlog ? (int)(h->next_tick_ms - now) : 0;
+		if (!pl_hub_pass(h, wait))
+			break;
+	}
+	hub_finish(h);
 	return NULL;
 }
 
@@ -476,7 +491,7 @@ static void hub_release(struct pl_hub *h)
 	free(h);
 }
 
-struct pl_hub *pl_hub_start(struct pl_ctx *ctx, pl_error *err)
+struct pl_hub *pl_hub_new(struct pl_ctx *ctx, pl_error *err)
 {
 	struct pl_hub *h = calloc(1, sizeof *h);
 	if (!h) {
@@ -519,6 +534,14 @@ struct pl_hub *pl_hub_start(struct pl_ctx *ctx, pl_error *err)
 	atomic_init(&h->stored_hint, h->cursor);
 	struct pl_sink sink = {h, sink_stored, sink_ephemeral};
 	pl_ctx_set_sink(ctx, &sink);
+	return h;
+}
+
+struct pl_hub *pl_hub_start(struct pl_ctx *ctx, pl_error *err)
+{
+	struct pl_hub *h = pl_hub_new(ctx, err);
+	if (!h)
+		return NULL;
 	if (pthread_create(&h->thread, NULL, hub_main, h) != 0) {
 		pl_fail(err, PL_INTERNAL, "cannot start the hub thread");
 		struct pl_sink none = {0};
@@ -527,6 +550,7 @@ struct pl_hub *pl_hub_start(struct pl_ctx *ctx, pl_error *err)
 		hub_release(h);
 		return NULL;
 	}
+	h->threaded = true;
 	return h;
 }
 
@@ -539,7 +563,10 @@ void pl_hub_stop(struct pl_hub *h)
 	atomic_store(&h->stopping, true);
 	uint64_t one = 1;
 	(void)!write(h->wake.fd, &one, sizeof one);
-	pthread_join(h->thread, NULL);
+	if (h->threaded)
+		pthread_join(h->thread, NULL);
+	else
+		hub_finish(h);
 	atomic_store(&h->stopped, true);
 	/* What was posted between the thread's last pass and now. */
 	on_wake(&h->wake, 0);

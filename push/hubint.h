@@ -49,6 +49,7 @@ struct pl_hub {
 	struct pl_ctx *ctx;
 	struct pl_loop *loop;
 	pthread_t thread;
+	bool threaded;                /* started by pl_hub_start (not pl_hub_new) */
 	pl_store *store;              /* the hub's read connection */
 
 	/* mailbox: posted by any thread */
@@ -213,5 +214,14 @@ void pl_hub_attach_now(struct pl_hub *h, struct pl_conn *c, struct pl_attach *a)
 void pl_hub_post_buf(struct pl_hub *h, struct pl_conn *c, struct pl_buf *b);
 /* Frames a text message into a buffer. */
 struct pl_buf *pl_ws_text_buf(const char *json, size_t len);
+
+/* The hub without its thread (tests): the caller drives it, pass by
+ * pass, with pl_hub_pass on one thread of its own; pl_hub_stop (which then
+ * closes everything on the caller's thread) and pl_hub_free end it. */
+struct pl_hub *pl_hub_new(struct pl_ctx *ctx, pl_error *err);
+/* One pass of the hub's loop: events (waiting up to wait_ms), the tick
+ * when due by the context's clock, backlogs, flush, delayed frees.  False
+ * on a fatal epoll error. */
+bool pl_hub_pass(struct pl_hub *h, int wait_ms);
 
 #endif

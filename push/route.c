@@ -113,7 +113,7 @@ static void route_typing(struct pl_hub *h, json_t *ev)
 	if (!user || !json_string_value(json_object_get(ev, "room")))
 		return;
 	if (on && until)
-		*until = pl_mono_ms() + TYPING_LAPSE_MS;
+		*until = pl_clock_mono_ms(h->ctx->clock) + TYPING_LAPSE_MS;
 	else if (!on)
 		free(pl_map_del(h->typing, key));
 	to_room(h, ev, user);
@@ -126,7 +126,7 @@ static void typing_renew(struct pl_hub *h, json_t *ev)
 	char key[2 * PL_ID_MAX + 16];
 	int64_t *until = typing_state(h, ev, false, key, sizeof key);
 	if (until)
-		*until = pl_mono_ms() + TYPING_LAPSE_MS;
+		*until = pl_clock_mono_ms(h->ctx->clock) + TYPING_LAPSE_MS;
 }
 
 static void typing_lapses(struct pl_hub *h, int64_t now)
@@ -173,7 +173,7 @@ static void route_receipt(struct pl_hub *h, json_t *ev)
 			return;
 		}
 	}
-	int64_t now = pl_mono_ms();
+	int64_t now = pl_clock_mono_ms(h->ctx->clock);
 	json_decref(st->pending);
 	st->pending = NULL;
 	if (now - st->last_sent_ms >= RECEIPT_EVERY_MS) {
