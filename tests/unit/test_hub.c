@@ -15,6 +15,10 @@
  *                holding its session stays parked (still counted) until
  *                10 s pass on the hub's clock
  *   scan         push/scan.h's cursor rule over the store
+ *   failed start pl_hub_new failing at each descriptor it opens (a lowered
+ *                RLIMIT_NOFILE) returns NULL and leaves no descriptor open
+ *                and no sink behind (it used to return with all it had
+ *                made still held)
  *
  * No timing is asserted: the clock is the test's, and waits for the writer
  * thread are bounded loops. */
@@ -22,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -360,6 +366,67 @@ static void test_scan(void)
 	pl_ctx_reader_put(&ctx, st);
 }
 
+static int open_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	for (struct dirent *e; d && (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n - 1; /* the DIR's own */
+}
+
+static int highest_fd(void)
+{
+	int highest = 0;
+	DIR *d = opendir("/proc/self/fd");
+	for (struct dirent *e; d && (e = readdir(d));)
+		if (atoi(e->d_name) > highest)
+			highest = atoi(e->d_name);
+	if (d)
+		closedir(d);
+	return highest;
+}
+
+static void test_failed_start(void)
+{
+	struct rlimit was;
+	CHECK(getrlimit(RLIMIT_NOFILE, &was) == 0);
+	/* Holes below the highest descriptor filled, so the limit says
+	 * exactly how many the hub may open. */
+	int top = highest_fd(), fill[256], nfill = 0;
+	for (int fd; nfill < 256 && (fd = dup(0)) >= 0;) {
+		if (fd > top) {
+			close(fd);
+			break;
+		}
+		fill[nfill++] = fd;
+	}
+	int failed = 0, started = 0;
+	for (int room = 0; room < 12; room++) {
+		int before = open_fds();
+		struct rlimit low = was;
+		low.rlim_cur = (rlim_t)(top + 1 + room);
+		CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+		pl_error err;
+		struct pl_hub *h = pl_hub_new(&ctx, &err);
+		CHECK(setrlimit(RLIMIT_NOFILE, &was) == 0);
+		if (h) {
+			started++;
+			pl_hub_stop(h);
+			pl_hub_free(h);
+		} else {
+			failed++;
+			CHECK(ctx.sink.ud == NULL && ctx.sink.stored == NULL);
+		}
+		CHECK(open_fds() == before);
+	}
+	while (nfill > 0)
+		close(fill[--nfill]);
+	CHECK(failed > 0 && started > 0);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/parley-test-hub-XXXXXX";
@@ -378,6 +445,7 @@ int main(void)
 		return 1;
 	}
 	ctx.clock = &clock_;
+	test_failed_start();
 	hub = pl_hub_new(&ctx, &err);
 	CHECK(hub != NULL);
 	if (hub) {
