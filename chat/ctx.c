@@ -89,8 +89,6 @@ enum pl_code pl_ctx_init(struct pl_ctx *ctx, const struct pl_config *cfg, bool r
 		if (pl_bus_open_redis(cfg->redis_url, ctx->db_path, role_daemon, &ctx->bus, err) !=
 		    PL_OK)
 			return err->code;
-		/* The hub creates ctx->presence; attaching the bus links the two. */
-		pl_bus_set_presence_slot(ctx->bus, &ctx->presence);
 	} else if (pl_bus_open(cfg->data_dir, role_daemon, &ctx->bus, err) != PL_OK) {
 		return err->code;
 	}

@@ -1281,6 +1281,7 @@ struct pl_hub *pl_hub_start(struct pl_ctx *ctx, pl_error *err)
 	h->store = pl_ctx_reader(ctx);
 	h->eio = h->loop ? pl_eio_new(h) : NULL;
 	ctx->presence = pl_presence_new(ctx->cfg->presence_grace, on_presence, h);
+	pl_presence_use_bus(ctx->presence, ctx->bus); /* Redis mode: before the bus attaches */
 	if (h->wake.fd < 0 || !h->loop || !h->rooms || !h->users || !h->typing || !h->receipts ||
 	    !h->delivered || !h->delivered_round || !h->poll_sessions || !h->store || !h->eio || !ctx->presence ||
 	    !pl_loop_add(h->loop, &h->wake, EPOLLIN) ||
