@@ -23,8 +23,6 @@
 #define MAINTAIN_MS 5000        /* heartbeat, reaping and the pending sweep */
 #define POLL_STALE_MS 75000     /* a long-poll lasts 60 s at most (remote.lua) */
 
-/* ================= Redis mode ================= */
-
 /* Under the lock: a versioned update of a user's global state.  fresh:
  * from a script's reply (it may arrive after the channel told newer). */
 static void apply(struct pl_presence *p, const char *user, int count, bool pending,
