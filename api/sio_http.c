@@ -108,8 +108,8 @@ static enum MHD_Result start_ws(struct pl_hub *hub, struct pl_takeover *tk,
 /* ---- polling ---- */
 
 enum MHD_Result pl_sio_http_start(struct pl_hub *hub, struct pl_takeover *tk,
-				  struct MHD_Connection *mc, const char *method, bool engine_only, char **body, size_t len,
-				  bool too_large, struct pl_eio_req **slot)
+				  struct MHD_Connection *mc, const char *method, bool engine_only,
+				  char **body, size_t len, bool too_large, struct pl_eio_req **slot)
 {
 	const char *eio = arg(mc, "EIO");
 	const char *transport = arg(mc, "transport");

@@ -202,7 +202,8 @@ static void *ws_relay_main(void *arg)
 		/* A socket that hung up reports it at every poll: once nothing
 		 * more can be read from it, it is left out (a write to it
 		 * still fails, and ends that flow). */
-		struct pollfd pf[2] = {{.fd = client_gone && up->eof ? -1 : r->sock}, {.fd = r->mine}};
+		struct pollfd pf[2] = {{.fd = client_gone && up->eof ? -1 : r->sock},
+				       {.fd = r->mine}};
 		if (up->off < up->len)
 			pf[1].events |= POLLOUT;
 		else if (!up->eof)
@@ -301,7 +302,8 @@ static void *sse_relay_main(void *arg)
 		pthread_mutex_unlock(&st->lock);
 		if (over)
 			break;
-		struct pollfd pf[2] = {{.fd = st->mine, .events = POLLIN}, {.fd = st->wake, .events = POLLIN}};
+		struct pollfd pf[2] = {{.fd = st->mine, .events = POLLIN},
+				       {.fd = st->wake, .events = POLLIN}};
 		if (poll(pf, 2, -1) < 0 && errno != EINTR)
 			break;
 		pthread_mutex_lock(&st->lock);
@@ -416,8 +418,8 @@ enum MHD_Result pl_sse_answer(struct MHD_Connection *mc, struct pl_sse_take *st)
 		sse_unref(st); /* the hub sees its end close */
 		return MHD_NO;
 	}
-	struct MHD_Response *resp =
-		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, RELAY_BUF, sse_read, st, sse_free);
+	struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, RELAY_BUF,
+								      sse_read, st, sse_free);
 	if (!resp) {
 		sse_free(st); /* what MHD would have done: the thread ends, the hub sees EOF */
 		return MHD_NO;
