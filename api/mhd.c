@@ -1,6 +1,6 @@
 /* api/mhd: see mhd.h. */
 #include "api/mhd.h"
-#include "api/upgrade.h"
+#include "api/takeover.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,6 +40,7 @@ struct pl_http {
 	atomic_bool quiet;
 	atomic_int requests;       /* begun and not completed (push streams not counted) */
 	struct pl_guard *guard;    /* connection caps, the request deadline */
+	struct pl_takeover *takeover; /* how push sockets reach the hub (api/takeover.h) */
 	MHD_socket listen_fd;      /* handed back by the quiesce, closed at the stop */
 };
 
@@ -254,33 +255,30 @@ static struct pl_conn *new_conn(struct pl_http *s, enum pl_conn_kind kind, const
 	return c;
 }
 
-/* An SSE stream's socket for the hub: a dup of MHD's (non-blocking), and
- * its connection, with its place under the connection caps taken.  NULL
- * with err (nothing left open) when it cannot be had. */
+/* An SSE stream's socket for the hub (api/takeover.h), and its
+ * connection, with its place under the connection caps taken.  NULL with
+ * err (nothing left open) when it cannot be had. */
 static struct pl_conn *sse_take(struct pl_http *s, struct MHD_Connection *mc, const char *user,
-				int *fd, pl_error *err)
+				int *fd, struct pl_sse_take **st, pl_error *err)
 {
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
-	*fd = ci ? fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
+	*fd = pl_sse_take(s->takeover, mc, st);
 	struct pl_conn *c = *fd >= 0 ? pl_conn_new(PL_CONN_SSE, user) : NULL;
 	if (!c)
 		pl_fail(err, PL_UNAVAILABLE, "cannot open the stream now");
 	if (!c || !take_place(s, mc, c, err)) {
 		if (*fd >= 0)
 			close(*fd);
+		pl_sse_cancel(*st);
 		pl_conn_unref(c);
 		return NULL;
 	}
-	fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) | O_NONBLOCK);
 	return c;
 }
 
-/* SSE: the hub takes the socket over (a dup of it) and answers there;
- * MHD is told to drop the request (MHD_NO), and with MHD_USE_TURBO it
- * closes its descriptor without shutdown(), so the stream lives on while
- * MHD frees its connection and pool.  An idle stream then costs what a
- * WebSocket does. */
+/* SSE: the hub answers on a socket of its own and writes the stream
+ * (push/stream.c): MHD's, taken over, or the fallback's relay
+ * (api/takeover.h says which and what each relies on).  An idle stream
+ * taken over costs what a WebSocket does. */
 static enum MHD_Result start_sse(struct pl_http *s, struct MHD_Connection *mc,
 				 struct pl_call *call)
 {
@@ -292,7 +290,8 @@ static enum MHD_Result start_sse(struct pl_http *s, struct MHD_Connection *mc,
 	if (push_options(s, call, resume, &a, &err) != PL_OK)
 		return send_error(mc, &err);
 	int fd;
-	struct pl_conn *c = sse_take(s, mc, call->who.sub, &fd, &err);
+	struct pl_sse_take *st;
+	struct pl_conn *c = sse_take(s, mc, call->who.sub, &fd, &st, &err);
 	if (!c) {
 		free_options(&a);
 		return send_error(mc, &err);
@@ -300,7 +299,7 @@ static enum MHD_Result start_sse(struct pl_http *s, struct MHD_Connection *mc,
 	pl_hub_adopt_sse(s->hub, c, fd, &a);
 	free_options(&a);
 	pl_conn_unref(c);
-	return MHD_NO;
+	return pl_sse_answer(mc, st);
 }
 
 /* The admin stream (push/admin.h): an SSE socket the hub takes over as
@@ -311,13 +310,14 @@ static enum MHD_Result start_admin(struct pl_http *s, struct MHD_Connection *mc,
 	pl_error err;
 	struct pl_attach a = {.last_event_id = -1, .exp = call->who.exp};
 	int fd;
-	struct pl_conn *c = sse_take(s, mc, call->who.sub, &fd, &err);
+	struct pl_sse_take *st;
+	struct pl_conn *c = sse_take(s, mc, call->who.sub, &fd, &st, &err);
 	if (!c)
 		return send_error(mc, &err);
 	c->admin = true;
 	pl_hub_adopt_sse(s->hub, c, fd, &a);
 	pl_conn_unref(c);
-	return MHD_NO;
+	return pl_sse_answer(mc, st);
 }
 
 /* Long-poll (api/poll.h): suspend until the hub has events or the
@@ -389,7 +389,7 @@ static void ws_upgraded(void *cls, struct MHD_Connection *mc, void *con_cls,
 	(void)mc;
 	(void)con_cls;
 	struct ws_pending *p = cls;
-	int fd = pl_upgrade_take(sock, urh); /* api/upgrade.h */
+	int fd = pl_upgrade_take(p->s->takeover, sock, urh); /* api/takeover.h */
 	if (fd >= 0)
 		pl_hub_adopt_ws(p->s->hub, p->c, fd, extra, extra_len, &p->a);
 	free_options(&p->a);
@@ -535,8 +535,8 @@ static enum MHD_Result dispatch(struct pl_http *s, struct MHD_Connection *mc, co
 	enum MHD_Result ret;
 	bool engine_only;
 	if (pl_sio_http_path(s->ctx->cfg, url, &engine_only)) /* Socket.IO: api/sio_http.c */
-		return pl_sio_http_start(s->hub, mc, method, engine_only, &st->body, st->len,
-					 st->too_large, &st->sio);
+		return pl_sio_http_start(s->hub, s->takeover, mc, method, engine_only, &st->body,
+					 st->len, st->too_large, &st->sio);
 	if ((strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
 	    serve_static(s, mc, url, &ret))
 		return ret;
@@ -733,13 +733,17 @@ struct pl_http *pl_http_start(struct pl_ctx *ctx, struct pl_hub *hub, pl_error *
 	const struct pl_config *cfg = ctx->cfg;
 	s->guard = pl_guard_new(cfg->max_ip_connections, cfg->max_user_connections,
 				cfg->request_timeout);
-	if (!s->guard) {
+	s->takeover = pl_takeover_new(!cfg->no_takeover);
+	if (!s->guard || !s->takeover) {
 		pl_fail(err, PL_INTERNAL, "out of memory");
+		pl_guard_free(s->guard);
+		pl_takeover_free(s->takeover);
 		free(s);
 		return NULL;
 	}
 	if (!listen_address(ctx->cfg, &ss, err)) {
 		pl_guard_free(s->guard);
+		pl_takeover_free(s->takeover);
 		free(s);
 		return NULL;
 	}
@@ -747,7 +751,8 @@ struct pl_http *pl_http_start(struct pl_ctx *ctx, struct pl_hub *hub, pl_error *
 	 * be afforded to a flood. */
 	unsigned ip_wall = cfg->max_ip_connections > 0 ? 2u * (unsigned)cfg->max_ip_connections : 0;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-			 MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_TURBO |
+			 MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+			 pl_takeover_mhd_flags(s->takeover) | /* MHD_USE_TURBO: api/takeover.h */
 			 (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
 	s->d = MHD_start_daemon(
 		flags, (uint16_t)ctx->cfg->listen_port, NULL, NULL, on_request, s,
@@ -767,6 +772,7 @@ struct pl_http *pl_http_start(struct pl_ctx *ctx, struct pl_hub *hub, pl_error *
 		pl_fail(err, PL_INTERNAL, "cannot listen on %s:%d: %s", ctx->cfg->listen_host,
 			ctx->cfg->listen_port, errno ? strerror(errno) : "address in use?");
 		pl_guard_free(s->guard);
+		pl_takeover_free(s->takeover);
 		free(s);
 		return NULL;
 	}
@@ -798,9 +804,11 @@ void pl_http_stop(struct pl_http *s)
 	 * Bounded: a client that never finishes its request is not waited for. */
 	for (int i = 0; i < 200 && atomic_load(&s->requests) > 0; i++)
 		usleep(10 * 1000);
+	pl_takeover_drain(s->takeover); /* no relay touches MHD once it stopped */
 	MHD_stop_daemon(s->d);
 	if (s->listen_fd != MHD_INVALID_SOCKET)
 		close(s->listen_fd);
 	pl_guard_free(s->guard);
+	pl_takeover_free(s->takeover);
 	free(s);
 }

@@ -1,9 +1,13 @@
 /* api/mhd: the libmicrohttpd front end of parleyd.
  *
  * It turns MHD requests into pl_req for the shared handlers, serves the
- * web client from www/, and connects the push routes to the hub: SSE and
- * long-poll stay in MHD as suspended connections the hub resumes; upgraded
- * WebSockets are handed to the hub's own loop and MHD forgets them. */
+ * web client from www/, and connects the push routes to the hub:
+ * - SSE streams and WebSockets get a socket of the hub's own, which the
+ *   hub thread reads and writes on its loop (push/stream.c, push/wsconn.c):
+ *   MHD's socket taken over, MHD forgetting the connection, or with
+ *   --no-takeover a relay to a socket MHD keeps (api/takeover.h);
+ * - a long-poll stays in MHD as a suspended request the hub resumes when
+ *   its answer is sealed. */
 #ifndef PL_MHD_H
 #define PL_MHD_H
 

@@ -1,6 +1,6 @@
 /* api/sio_http: see sio_http.h. */
 #include "api/sio_http.h"
-#include "api/upgrade.h"
+#include "api/takeover.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -62,6 +62,7 @@ static void wake(struct pl_eio_req *r) { MHD_resume_connection(r->front); }
 
 struct pending {
 	struct pl_hub *hub;
+	struct pl_takeover *tk;
 	char sid[EIO_SID_LEN + 1];
 	char *token;
 	bool engine_only;
@@ -72,7 +73,7 @@ static void upgraded(void *cls, struct MHD_Connection *mc, void *con_cls, const 
 {
 	(void)mc, (void)con_cls;
 	struct pending *p = cls;
-	int fd = pl_upgrade_take(sock, urh); /* api/upgrade.h, as for native WebSockets */
+	int fd = pl_upgrade_take(p->tk, sock, urh); /* api/takeover.h, as for native WebSockets */
 	if (fd >= 0)
 		pl_eio_adopt_ws(p->hub, fd, extra, extra_len, p->sid[0] ? p->sid : NULL, p->token,
 				p->engine_only);
@@ -80,8 +81,8 @@ static void upgraded(void *cls, struct MHD_Connection *mc, void *con_cls, const 
 	free(p);
 }
 
-static enum MHD_Result start_ws(struct pl_hub *hub, struct MHD_Connection *mc, const char *sid,
-				bool engine_only)
+static enum MHD_Result start_ws(struct pl_hub *hub, struct pl_takeover *tk,
+				struct MHD_Connection *mc, const char *sid, bool engine_only)
 {
 	char accept[29];
 	if (!pl_upgrade_handshake(mc, accept))
@@ -90,6 +91,7 @@ static enum MHD_Result start_ws(struct pl_hub *hub, struct MHD_Connection *mc, c
 	if (!p)
 		return MHD_NO;
 	p->hub = hub;
+	p->tk = tk;
 	p->engine_only = engine_only;
 	snprintf(p->sid, sizeof p->sid, "%s", sid ? sid : "");
 	const char *token = arg(mc, "token");
@@ -105,9 +107,9 @@ static enum MHD_Result start_ws(struct pl_hub *hub, struct MHD_Connection *mc, c
 
 /* ---- polling ---- */
 
-enum MHD_Result pl_sio_http_start(struct pl_hub *hub, struct MHD_Connection *mc,
-				  const char *method, bool engine_only, char **body, size_t len,
-				  bool too_large, struct pl_eio_req **slot)
+enum MHD_Result pl_sio_http_start(struct pl_hub *hub, struct pl_takeover *tk,
+				  struct MHD_Connection *mc, const char *method, bool engine_only,
+				  char **body, size_t len, bool too_large, struct pl_eio_req **slot)
 {
 	const char *eio = arg(mc, "EIO");
 	const char *transport = arg(mc, "transport");
@@ -122,7 +124,7 @@ enum MHD_Result pl_sio_http_start(struct pl_hub *hub, struct MHD_Connection *mc,
 	if (!sid && !get)
 		return refuse(mc, E_METHOD);
 	if (strcmp(transport, "websocket") == 0)
-		return get ? start_ws(hub, mc, sid, engine_only) : refuse(mc, E_BAD);
+		return get ? start_ws(hub, tk, mc, sid, engine_only) : refuse(mc, E_BAD);
 	if (!get && !post)
 		return refuse(mc, E_BAD);
 	struct pl_eio_req *r = pl_eio_req_new();

@@ -22,9 +22,11 @@ bool pl_sio_http_path(const struct pl_config *cfg, const char *url, bool *engine
  * caller answers it with pl_sio_http_answer when MHD calls again, and
  * drops it with pl_eio_req_unref when the request completes).  *body is
  * taken over. */
-enum MHD_Result pl_sio_http_start(struct pl_hub *hub, struct MHD_Connection *mc,
-				  const char *method, bool engine_only, char **body, size_t len,
-				  bool too_large, struct pl_eio_req **slot);
+struct pl_takeover;
+/* tk: how an upgraded socket reaches the hub (api/takeover.h). */
+enum MHD_Result pl_sio_http_start(struct pl_hub *hub, struct pl_takeover *tk,
+				  struct MHD_Connection *mc, const char *method, bool engine_only,
+				  char **body, size_t len, bool too_large, struct pl_eio_req **slot);
 enum MHD_Result pl_sio_http_answer(struct MHD_Connection *mc, struct pl_eio_req *r);
 
 #endif

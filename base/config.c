@@ -315,6 +315,14 @@ static bool set_no_metrics(struct pl_config *cfg, const struct opt *o, const cha
 	return true;
 }
 
+static bool set_no_takeover(struct pl_config *cfg, const struct opt *o, const char *val,
+			    char *why, size_t whylen)
+{
+	(void)o, (void)val, (void)why, (void)whylen;
+	cfg->no_takeover = true;
+	return true;
+}
+
 /* PARLEY_JWT_SECRET holds the secret itself; empty counts as unset. */
 static bool set_secret_value(struct pl_config *cfg, const struct opt *o, const char *val,
 			     char *why, size_t whylen)
@@ -447,6 +455,10 @@ static const struct opt opts[] = {
 	 "4", FOR_F, set_int, F(fcgi_max_polls), 1, 64},
 	{"--no-metrics", NULL, NULL, "turn GET /metrics off", "metrics on", FOR_BOTH, set_no_metrics,
 	 0, 0, 0, 0},
+	{"--no-takeover", NULL, NULL,
+	 "keep SSE and WebSocket sockets inside libmicrohttpd, relayed to the hub (more memory; "
+	 "for a libmicrohttpd the takeover was not tested with)",
+	 "taken over", FOR_D, set_no_takeover, 0, 0, 0, 0},
 	{"--webhook", "PARLEY_WEBHOOK_URL", "URL",
 	 "POST each event of --webhook-events to this URL, signed (Parley-Signature)",
 	 "unset: no webhooks", FOR_D, set_hook_url, F(webhook_url), 0, 0},

@@ -43,6 +43,7 @@ struct pl_config {
 	int fcgi_threads;          /* parley.fcgi --threads, 8 */
 	int fcgi_max_polls;        /* parley.fcgi --max-polls / PARLEY_FCGI_MAX_POLLS, 4 */
 	bool metrics;              /* --no-metrics turns /metrics off */
+	bool no_takeover;          /* --no-takeover: push sockets stay in MHD (api/takeover.h) */
 	char webhook_url[1024];    /* --webhook / PARLEY_WEBHOOK_URL, "" = no webhooks */
 	char webhook_secret[256];  /* --webhook-secret / PARLEY_WEBHOOK_SECRET (required with a URL) */
 	char webhook_events[512];  /* --webhook-events, comma list, default "presence" */

@@ -56,10 +56,12 @@ bool pl_presence_online(struct pl_presence *p, const char *user);
 void pl_presence_tick(struct pl_presence *p);
 
 struct pl_bus;
-/* Redis mode when bus is a Redis bus (a no-op otherwise).  Call before
- * the first connection, on the thread that will run the bus's loop (or
- * before it starts); pl_bus_attach does it for the presence in the slot
- * given to pl_bus_set_presence_slot. */
+/* Redis mode when bus is a Redis bus (a no-op otherwise): presence
+ * registers itself as the bus's client (db/bus_redis.h).  Call once, before
+ * the first connection and before pl_bus_attach (the bus subscribes to
+ * presence's channel when its link comes up).  The bus must outlive p's
+ * use of it: close the bus first (its goodbye runs presence's), then free
+ * p.  Implemented in db/presence_redis.c. */
 void pl_presence_use_bus(struct pl_presence *p, struct pl_bus *bus);
 
 #endif

@@ -45,6 +45,18 @@ fi
 # FastCGI adapter.  Instrumented for coverage (fuzzer-no-link).
 SRCS=$(sed -n '/^libparley_a_SOURCES/,/^$/p' Makefile.am | tr ' \t\\' '\n\n\n' | grep '\.c$')
 SRCS="$SRCS"$'\n'api/fcgi.c
+# Presence's Lua scripts as C, made as the Makefile makes them (db/lua/).
+LUA=$(sed -n '/^PRESENCE_LUA =/,/[^\\]$/p' Makefile.am | tr ' \t\\' '\n\n\n' | grep '\.lua$')
+mkdir -p "$OUT/obj"
+# shellcheck disable=SC2086 # one word per script
+if ! awk -f db/lua/embed.awk $LUA >"$OUT/presence_lua.c.tmp"; then
+  echo "fuzz: the Lua scripts did not embed"
+  echo "fuzz: 0 passed, 1 failed"
+  exit 1
+fi
+cmp -s "$OUT/presence_lua.c.tmp" "$OUT/presence_lua.c" || mv "$OUT/presence_lua.c.tmp" "$OUT/presence_lua.c"
+rm -f "$OUT/presence_lua.c.tmp"
+SRCS="$SRCS"$'\n'"$OUT/presence_lua.c"
 compile() { # src
   local src=$1 obj=$OUT/obj/$(echo "$1" | tr / _).o
   if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find base db chat push api -name '*.h' -newer "$obj" | head -1)" ]; then

@@ -83,7 +83,7 @@ integration() {
   local bin=$1; shift
   local t
   for t in "$@"; do
-    suite "$(basename "$t" .test.mjs) ($(basename "$(dirname "$bin")")${REDIS_URL:+, redis})" \
+    suite "$(basename "$t" .test.mjs) ($(basename "$(dirname "$bin")")${REDIS_URL:+, redis}${PARLEYD_ARGS:+, $PARLEYD_ARGS})" \
       env PARLEYD="$bin" node "$t"
   done
 }
@@ -157,6 +157,11 @@ for t in "${IT[@]}"; do [ -f "$t" ] && present+=("$t"); done
 
 suite "unit (plain)" units "$ROOT"
 integration "$ROOT/parleyd" "${present[@]}"
+# The push suites once more with the takeover's fallback: SSE and WebSocket
+# sockets kept by libmicrohttpd and relayed (api/takeover.h).
+NO_TAKEOVER=(tests/integration/push.test.mjs tests/integration/shutdown.test.mjs
+  tests/integration/socketio.test.mjs tests/integration/admin.test.mjs)
+PARLEYD_ARGS=--no-takeover integration "$ROOT/parleyd" "${NO_TAKEOVER[@]}"
 
 suite "unit (sanitizers)" units "$SAN"
 MANY_CONNECTIONS=1000 integration "$SAN/parleyd" "${present[@]}"
@@ -168,6 +173,7 @@ suite "unit (tsan)" units "$TSAN"
 integration "$TSAN/parleyd" tests/integration/push.test.mjs tests/integration/presence.test.mjs \
   tests/integration/resume.test.mjs tests/integration/webhook.test.mjs tests/integration/socketio.test.mjs
 integration "$TSAN/parleyd" tests/integration/pushlimits.test.mjs
+PARLEYD_ARGS=--no-takeover integration "$TSAN/parleyd" tests/integration/push.test.mjs
 SHUTDOWN_ROUNDS=8 integration "$TSAN/parleyd" tests/integration/shutdown.test.mjs
 tsan_smoke() {
   if PARLEYD="$TSAN/parleyd" bench/run.sh --smoke; then echo "bench: 1 passed, 0 failed"; else echo "bench: 0 passed, 1 failed"; fi

@@ -107,7 +107,10 @@ const running = new Set();
 export async function startServer({ args = [], env = {}, dataDir, dev = false } = {}) {
   const port = await freePort();
   const data = dataDir || mkdtempSync(path.join(tmpdir(), "parley-it-"));
-  const argv = ["--listen", `127.0.0.1:${port}`, "--data", data, "--www", path.join(ROOT, "www"), ...args];
+  // PARLEYD_ARGS: flags every server of a suite gets (scripts/test.sh runs
+  // the push suites again with --no-takeover this way).
+  const extra = (process.env.PARLEYD_ARGS || "").split(/\s+/).filter(Boolean);
+  const argv = ["--listen", `127.0.0.1:${port}`, "--data", data, "--www", path.join(ROOT, "www"), ...extra, ...args];
   if (dev) argv.push("--dev");
   const child = spawn(PARLEYD, argv, {
     env: { ...process.env, PARLEY_JWT_SECRET: SECRET, PARLEY_PRESENCE_GRACE: "1", ...env },
