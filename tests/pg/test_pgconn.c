@@ -1,0 +1,258 @@
+/* tests/pg/test_pgconn: connecting by URL, the errors an operator sees,
+ * the schema files and their version, and the event log's basics, against
+ * the scratch server of tests/pg/pgscratch.sh. */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/pgconn.h"
+#include "db/pglog.h"
+#include "tests/pg/pgt.h"
+#include "tests/unit/t.h"
+
+#define SECRET "hunter2-Sekr3t"
+
+static long long one_int(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	long long v = -1;
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+		v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return v;
+}
+
+static void test_urls(void)
+{
+	CHECK(pl_pg_is_url("postgresql://h/db"));
+	CHECK(pl_pg_is_url("postgres://u:p@h:5432/db"));
+	CHECK(!pl_pg_is_url("host=h dbname=db"));
+	CHECK(!pl_pg_is_url("mysql://h/db"));
+	CHECK(!pl_pg_is_url(NULL));
+
+	char out[200];
+	pl_pg_redact("postgresql://u:" SECRET "@h:5/db", out, sizeof out);
+	CHECK_STR(out, "postgresql://u:***@h:5/db");
+	pl_pg_redact("postgresql://u@h/db?sslmode=disable&password=" SECRET "&x=1", out, sizeof out);
+	CHECK_STR(out, "postgresql://u@h/db?sslmode=disable&password=***&x=1");
+	pl_pg_redact("postgresql://h/db", out, sizeof out);
+	CHECK_STR(out, "postgresql://h/db");
+	pl_pg_redact("postgresql://u:" SECRET "@h/db", out, 12);
+	CHECK(strlen(out) == 11 && !strstr(out, "hunter"));
+}
+
+/* Connecting to url fails with code, and the message says what and never
+ * holds the secret (raw or decoded). */
+static void refused(const char *url, enum pl_code code, const char *says, const char *secret)
+{
+	PGconn *c = NULL;
+	pl_error err = {0};
+	enum pl_code got = pl_pg_connect(url, &c, &err);
+	CHECK(got == code);
+	CHECK(c == NULL);
+	CHECK(strstr(err.message, says) != NULL);
+	CHECK(!secret || strstr(err.message, secret) == NULL);
+	printf("  %s -> %s: %s\n", says, pl_code_name(got), err.message);
+}
+
+static void test_connect_errors(void)
+{
+	const char *port = getenv("PGSCRATCH_PORT");
+	char url[300];
+	refused("mysql://u:" SECRET "@h/db", PL_INVALID_ARGUMENT, "not a PostgreSQL URL", SECRET);
+	refused("", PL_INVALID_ARGUMENT, "not a PostgreSQL URL", NULL);
+	refused("postgresql://u:" SECRET "@[::1/db", PL_INVALID_ARGUMENT, "does not parse", SECRET);
+	refused("postgresql://u:" SECRET "@h/db?nosuchoption=1", PL_INVALID_ARGUMENT,
+		"does not parse", SECRET);
+	/* Nothing listens on port 1. */
+	refused("postgresql://parley:" SECRET "@127.0.0.1:1/parley", PL_UNAVAILABLE,
+		"cannot reach PostgreSQL", SECRET);
+	snprintf(url, sizeof url, "postgresql://parley:%s@127.0.0.1:%s/parley", "wrong-" SECRET, port);
+	refused(url, PL_PERMISSION_DENIED, "refused the login", SECRET);
+	/* The same password percent-encoded in the URL: scrubbed decoded too. */
+	snprintf(url, sizeof url, "postgresql://nosuchrole:%%68unter2-Sekr3t@127.0.0.1:%s/parley", port);
+	refused(url, PL_PERMISSION_DENIED, "refused the login", "unter2-Sekr3t");
+	snprintf(url, sizeof url, "postgresql://parley@127.0.0.1:%s/parley", port);
+	refused(url, PL_PERMISSION_DENIED, "wants a password", NULL);
+	char base[300];
+	pgt_url_with_db(getenv("DATABASE_URL"), "nosuchdb", base, sizeof base);
+	refused(base, PL_NOT_FOUND, "no such database", NULL);
+}
+
+static void test_schema(void)
+{
+	char url[300];
+	pgt_fresh_db("t_schema", url, sizeof url);
+	PGconn *c = NULL;
+	pl_error err = {0};
+	CHECK(pl_pg_open(url, &c, &err) == PL_OK);
+	if (!c) {
+		fprintf(stderr, "open: %s\n", err.message);
+		return;
+	}
+	int v = -1;
+	CHECK(pl_pg_read_version(c, &v, &err) == PL_OK && v == pl_pg_schema_version());
+	CHECK(one_int(c, "SELECT count(*) FROM schema_version") == pl_pg_schema_version());
+	CHECK(one_int(c, "SELECT count(*) FROM rooms WHERE id = 'general'") == 1);
+	/* Every table of SQLite's schema is there. */
+	CHECK(one_int(c, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND "
+			 "tablename IN ('users','rooms','members','messages','events','presence',"
+			 "'webhook_outbox','webhook_state','schema_version')") == 9);
+	/* Again: nothing to do, nothing done twice. */
+	CHECK(pl_pg_migrate(c, &v, &err) == PL_OK && v == pl_pg_schema_version());
+	CHECK(one_int(c, "SELECT count(*) FROM schema_version") == pl_pg_schema_version());
+	CHECK(one_int(c, "SELECT count(*) FROM rooms") == 1);
+
+	/* A newer Parley's database: refused, with both versions named. */
+	PQclear(PQexec(c, "INSERT INTO schema_version(version) VALUES(99)"));
+	CHECK(pl_pg_migrate(c, &v, &err) == PL_CONFLICT);
+	CHECK(strstr(err.message, "99") && strstr(err.message, "newer"));
+	printf("  newer schema -> %s\n", err.message);
+	PQfinish(c);
+	c = NULL;
+	CHECK(pl_pg_open(url, &c, &err) == PL_CONFLICT && c == NULL);
+
+	/* Somebody else's database: refused, and left as it was. */
+	pgt_fresh_db("t_foreign", url, sizeof url);
+	CHECK(pl_pg_connect(url, &c, &err) == PL_OK);
+	if (!c)
+		return;
+	PQclear(PQexec(c, "CREATE TABLE invoices(id int)"));
+	CHECK(pl_pg_migrate(c, &v, &err) == PL_CONFLICT);
+	CHECK(strstr(err.message, "no Parley schema") != NULL);
+	printf("  foreign database -> %s\n", err.message);
+	CHECK(one_int(c, "SELECT (to_regclass('schema_version') IS NULL)::int") == 1);
+	CHECK(pl_pg_read_version(c, &v, &err) == PL_CONFLICT);
+	PQfinish(c);
+}
+
+/* Nodes starting together on an empty database apply the schema once. */
+struct opener {
+	const char *url;
+	enum pl_code code;
+};
+static void *open_one(void *arg)
+{
+	struct opener *o = arg;
+	PGconn *c = NULL;
+	pl_error err = {0};
+	o->code = pl_pg_open(o->url, &c, &err);
+	if (o->code != PL_OK)
+		fprintf(stderr, "open: %s\n", err.message);
+	PQfinish(c);
+	return NULL;
+}
+
+static void test_concurrent_migrate(void)
+{
+	char url[300];
+	pgt_fresh_db("t_together", url, sizeof url);
+	enum { N = 4 };
+	pthread_t th[N];
+	struct opener o[N];
+	for (int i = 0; i < N; i++) {
+		o[i] = (struct opener){url, PL_INTERNAL};
+		pthread_create(&th[i], NULL, open_one, &o[i]);
+	}
+	for (int i = 0; i < N; i++) {
+		pthread_join(th[i], NULL);
+		CHECK(o[i].code == PL_OK);
+	}
+	PGconn *c = NULL;
+	pl_error err = {0};
+	if (pl_pg_connect(url, &c, &err) == PL_OK) {
+		CHECK(one_int(c, "SELECT count(*) FROM schema_version") == pl_pg_schema_version());
+		CHECK(one_int(c, "SELECT count(*) FROM rooms") == 1);
+		PQfinish(c);
+	}
+}
+
+struct seen {
+	int n;
+	int64_t ids[16];
+	char data[16][64];
+	int null_target[16];
+};
+static int collect(void *ud, const pl_pgevent *e)
+{
+	struct seen *s = ud;
+	if (s->n < 16) {
+		s->ids[s->n] = e->id;
+		snprintf(s->data[s->n], sizeof s->data[0], "%s", e->data);
+		s->null_target[s->n] = e->target == NULL;
+		s->n++;
+	}
+	return 0;
+}
+
+static void test_log(void)
+{
+	char url[300];
+	pgt_fresh_db("t_log", url, sizeof url);
+	PGconn *c = NULL;
+	pl_error err = {0};
+	CHECK(pl_pg_open(url, &c, &err) == PL_OK);
+	if (!c)
+		return;
+	CHECK(pl_pglog_prepare(c, &err) == PL_OK);
+	/* Data an array literal must escape, and an event per target kind. */
+	const char *data[] = {"{\"a\":\"q\\\"uote\"}", "back\\slash", "{,}", "NULL", "\xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80",
+			      "6", "7", "8"};
+	pl_pgevent ev[8];
+	for (int i = 0; i < 8; i++)
+		ev[i] = (pl_pgevent){0, "general", "message.created", 1000 + i, i % 2 ? "alice" : NULL,
+				     data[i]};
+	CHECK(pl_pg_exec(c, "BEGIN", &err) == PL_OK);
+	CHECK(pl_pglog_append(c, ev, 8, &err) == PL_OK);
+	CHECK(pl_pg_exec(c, "COMMIT", &err) == PL_OK);
+	struct seen s = {0};
+	int count = 0;
+	CHECK(pl_pglog_read(c, 0, 100, collect, &s, &count, &err) == PL_OK);
+	CHECK(count == 8 && s.n == 8);
+	for (int i = 0; i < s.n; i++) {
+		/* in array order, ids increasing, as the append reported them */
+		CHECK_STR(s.data[i], data[i]);
+		CHECK(s.ids[i] == ev[i].id);
+		CHECK(i == 0 || s.ids[i] > s.ids[i - 1]);
+		CHECK(s.null_target[i] == (i % 2 == 0));
+	}
+	int64_t last = 0;
+	CHECK(pl_pglog_last(c, &last, &err) == PL_OK && last == ev[7].id);
+	/* After N gives what is after N only; a limit cuts. */
+	s.n = 0;
+	CHECK(pl_pglog_read(c, ev[5].id, 100, collect, &s, &count, &err) == PL_OK && count == 2);
+	s.n = 0;
+	CHECK(pl_pglog_read(c, 0, 3, collect, &s, &count, &err) == PL_OK && count == 3);
+	/* An insert that does not go through the log (and its lock) fails. */
+	PGresult *r = PQexec(c, "INSERT INTO events(room, type, ts, data) VALUES('general','x',1,'{}')");
+	CHECK(PQresultStatus(r) == PGRES_FATAL_ERROR);
+	PQclear(r);
+
+	/* A connection the server ended is "unavailable" (503), not 500. */
+	PGconn *admin = PQconnectdb(getenv("DATABASE_URL"));
+	char sql[80];
+	snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)", PQbackendPID(c));
+	PQclear(PQexec(admin, sql));
+	PQfinish(admin);
+	CHECK(pl_pglog_read(c, 0, 10, collect, &s, &count, &err) == PL_UNAVAILABLE);
+	printf("  connection ended -> %s\n", err.message);
+	PQfinish(c);
+}
+
+int main(void)
+{
+	if (!getenv("DATABASE_URL") || !getenv("PGSCRATCH_PORT")) {
+		fprintf(stderr, "run me under tests/pg/pgscratch.sh\n");
+		return 2;
+	}
+	unsetenv("PGPASSWORD");
+	setenv("PGPASSFILE", "/nonexistent", 1);
+	test_urls();
+	test_connect_errors();
+	test_schema();
+	test_concurrent_migrate();
+	test_log();
+	return T_DONE();
+}
