@@ -1,0 +1,189 @@
+/* db/pglog: the event log on PostgreSQL (see db/pglog.h). */
+#include "db/pglog.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/pgconn.h"
+
+/* One statement inserts a whole batch: the five columns as arrays, ids
+ * drawn from events_id_seq in array order (ORDER BY the ordinality; since
+ * PostgreSQL 9.6 a volatile output expression such as nextval is computed
+ * after the sort), so a batch that posts then edits a message stores the
+ * two events in that order. */
+static const char INSERT_SQL[] =
+	"INSERT INTO events(id, room, type, ts, target, data)"
+	" SELECT nextval('events_id_seq'), u.room, u.type, u.ts, u.target, u.data"
+	" FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[])"
+	"   WITH ORDINALITY AS u(room, type, ts, target, data, o)"
+	" ORDER BY u.o RETURNING id";
+static const char READ_SQL[] = "SELECT id, room, type, ts, target, data FROM events"
+			       " WHERE id > $1 ORDER BY id LIMIT $2";
+
+enum pl_code pl_pglog_prepare(PGconn *c, pl_error *err)
+{
+	static const struct {
+		const char *name, *sql;
+	} st[] = {{"pl_pglog_insert", INSERT_SQL}, {"pl_pglog_read", READ_SQL}};
+	for (size_t i = 0; i < sizeof st / sizeof st[0]; i++) {
+		PGresult *r = PQprepare(c, st[i].name, st[i].sql, 0, NULL);
+		if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+			pl_pg_fail(c, r, st[i].name, err);
+			PQclear(r);
+			return err->code;
+		}
+		PQclear(r);
+	}
+	return PL_OK;
+}
+
+enum pl_code pl_pglog_lock(PGconn *c, pl_error *err)
+{
+	char sql[64];
+	snprintf(sql, sizeof sql, "SELECT pg_advisory_xact_lock(%" PRId64 ")", PL_PGLOG_LOCK);
+	return pl_pg_exec(c, sql, err);
+}
+
+/* Appends s to an array literal: quoted, with \ and " escaped; NULL as NULL. */
+static void array_item(FILE *f, bool first, const char *s)
+{
+	if (!first)
+		fputc(',', f);
+	if (!s) {
+		fputs("NULL", f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+enum pl_code pl_pglog_insert(PGconn *c, pl_pgevent *ev, size_t n, pl_error *err)
+{
+	if (n == 0)
+		return PL_OK;
+	char *arr[5] = {NULL};
+	size_t len[5];
+	FILE *f[5];
+	enum pl_code code = PL_OK;
+	int open = 0;
+	for (; open < 5; open++) {
+		f[open] = open_memstream(&arr[open], &len[open]);
+		if (!f[open])
+			break;
+		fputc('{', f[open]);
+	}
+	if (open < 5) {
+		code = pl_fail(err, PL_INTERNAL, "event log: out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char ts[24];
+		snprintf(ts, sizeof ts, "%" PRId64, ev[i].ts);
+		array_item(f[0], i == 0, ev[i].room);
+		array_item(f[1], i == 0, ev[i].type);
+		array_item(f[2], i == 0, ts);
+		array_item(f[3], i == 0, ev[i].target);
+		array_item(f[4], i == 0, ev[i].data);
+	}
+out:
+	for (int i = 0; i < open; i++) {
+		fputc('}', f[i]);
+		if (fclose(f[i]) != 0 && code == PL_OK)
+			code = pl_fail(err, PL_INTERNAL, "event log: out of memory");
+	}
+	if (code == PL_OK) {
+		const char *params[5] = {arr[0], arr[1], arr[2], arr[3], arr[4]};
+		PGresult *r = PQexecPrepared(c, "pl_pglog_insert", 5, params, NULL, NULL, 0);
+		if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || (size_t)PQntuples(r) != n) {
+			code = pl_pg_fail(c, r, "insert events", err);
+		} else {
+			/* The ids were drawn in array order: sorted, they are the
+			 * events' ids in order, whatever order RETURNING used. */
+			int64_t *ids = malloc(n * sizeof *ids);
+			if (!ids) {
+				code = pl_fail(err, PL_INTERNAL, "event log: out of memory");
+			} else {
+				for (size_t i = 0; i < n; i++)
+					ids[i] = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
+				qsort(ids, n, sizeof *ids, cmp_id);
+				for (size_t i = 0; i < n; i++)
+					ev[i].id = ids[i];
+				free(ids);
+			}
+		}
+		PQclear(r);
+	}
+	for (int i = 0; i < 5; i++)
+		free(arr[i]);
+	return code;
+}
+
+enum pl_code pl_pglog_append(PGconn *c, pl_pgevent *ev, size_t n, pl_error *err)
+{
+	if (n == 0)
+		return PL_OK;
+	if (pl_pglog_lock(c, err) != PL_OK)
+		return err->code;
+	return pl_pglog_insert(c, ev, n, err);
+}
+
+enum pl_code pl_pglog_read(PGconn *c, int64_t after, int limit, pl_pglog_fn fn, void *ud,
+			   int *count, pl_error *err)
+{
+	char a[24], l[16];
+	snprintf(a, sizeof a, "%" PRId64, after);
+	snprintf(l, sizeof l, "%d", limit);
+	const char *params[2] = {a, l};
+	if (count)
+		*count = 0;
+	PGresult *r = PQexecPrepared(c, "pl_pglog_read", 2, params, NULL, NULL, 0);
+	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+		pl_pg_fail(c, r, "read events", err);
+		PQclear(r);
+		return err->code;
+	}
+	int rows = PQntuples(r);
+	for (int i = 0; i < rows; i++) {
+		pl_pgevent e = {
+			.id = strtoll(PQgetvalue(r, i, 0), NULL, 10),
+			.room = PQgetvalue(r, i, 1),
+			.type = PQgetvalue(r, i, 2),
+			.ts = strtoll(PQgetvalue(r, i, 3), NULL, 10),
+			.target = PQgetisnull(r, i, 4) ? NULL : PQgetvalue(r, i, 4),
+			.data = PQgetvalue(r, i, 5),
+		};
+		if (count)
+			(*count)++;
+		if (fn(ud, &e))
+			break;
+	}
+	PQclear(r);
+	return PL_OK;
+}
+
+enum pl_code pl_pglog_last(PGconn *c, int64_t *last, pl_error *err)
+{
+	PGresult *r = PQexec(c, "SELECT coalesce(max(id), 0) FROM events");
+	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		pl_pg_fail(c, r, "last event", err);
+		PQclear(r);
+		return err->code;
+	}
+	*last = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return PL_OK;
+}
