@@ -313,8 +313,9 @@ enum pl_code pl_pg_migrate(PGconn *c, int *version, pl_error *err)
 			have, want);
 		goto fail;
 	}
-	for (int v = have + 1; v <= want; v++) {
-		PGresult *r = PQexec(c, pl_pg_schema[v - 1]);
+	for (int i = have; i < want; i++) {
+		const int v = i + 1; /* file NNN is pl_pg_schema[NNN - 1] */
+		PGresult *r = PQexec(c, pl_pg_schema[i]);
 		if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
 			snprintf(sql, sizeof sql, "schema file %03d", v);
 			pl_pg_fail(c, r, sql, err);
