@@ -71,15 +71,15 @@ static int cmp_id(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-enum pl_code pl_pglog_insert(PGconn *c, pl_pgevent *ev, size_t n, pl_error *err)
+/* The batch's five columns as array literals (arr[i] malloc'd). */
+static enum pl_code build_arrays(const pl_pgevent *ev, size_t n, char *arr[5], pl_error *err)
 {
-	if (n == 0)
-		return PL_OK;
-	char *arr[5] = {NULL};
 	size_t len[5];
 	FILE *f[5];
 	enum pl_code code = PL_OK;
 	int open = 0;
+	for (int i = 0; i < 5; i++)
+		arr[i] = NULL;
 	for (; open < 5; open++) {
 		f[open] = open_memstream(&arr[open], &len[open]);
 		if (!f[open])
@@ -88,48 +88,144 @@ enum pl_code pl_pglog_insert(PGconn *c, pl_pgevent *ev, size_t n, pl_error *err)
 	}
 	if (open < 5) {
 		code = pl_fail(err, PL_INTERNAL, "event log: out of memory");
-		goto out;
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			char ts[24];
+			snprintf(ts, sizeof ts, "%" PRId64, ev[i].ts);
+			array_item(f[0], i == 0, ev[i].room);
+			array_item(f[1], i == 0, ev[i].type);
+			array_item(f[2], i == 0, ts);
+			array_item(f[3], i == 0, ev[i].target);
+			array_item(f[4], i == 0, ev[i].data);
+		}
 	}
-	for (size_t i = 0; i < n; i++) {
-		char ts[24];
-		snprintf(ts, sizeof ts, "%" PRId64, ev[i].ts);
-		array_item(f[0], i == 0, ev[i].room);
-		array_item(f[1], i == 0, ev[i].type);
-		array_item(f[2], i == 0, ts);
-		array_item(f[3], i == 0, ev[i].target);
-		array_item(f[4], i == 0, ev[i].data);
-	}
-out:
 	for (int i = 0; i < open; i++) {
 		fputc('}', f[i]);
 		if (fclose(f[i]) != 0 && code == PL_OK)
 			code = pl_fail(err, PL_INTERNAL, "event log: out of memory");
 	}
-	if (code == PL_OK) {
-		const char *params[5] = {arr[0], arr[1], arr[2], arr[3], arr[4]};
-		PGresult *r = PQexecPrepared(c, "pl_pglog_insert", 5, params, NULL, NULL, 0);
-		if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || (size_t)PQntuples(r) != n) {
-			code = pl_pg_fail(c, r, "insert events", err);
-		} else {
-			/* The ids were drawn in array order: sorted, they are the
-			 * events' ids in order, whatever order RETURNING used. */
-			int64_t *ids = malloc(n * sizeof *ids);
-			if (!ids) {
-				code = pl_fail(err, PL_INTERNAL, "event log: out of memory");
-			} else {
-				for (size_t i = 0; i < n; i++)
-					ids[i] = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
-				qsort(ids, n, sizeof *ids, cmp_id);
-				for (size_t i = 0; i < n; i++)
-					ev[i].id = ids[i];
-				free(ids);
-			}
+	if (code != PL_OK)
+		for (int i = 0; i < 5; i++) {
+			free(arr[i]);
+			arr[i] = NULL;
 		}
-		PQclear(r);
-	}
+	return code;
+}
+
+/* The ids RETURNING gave, onto ev.  They were drawn in array order:
+ * sorted, they are the events' ids in order, whatever order RETURNING
+ * used. */
+static enum pl_code take_ids(const PGresult *r, pl_pgevent *ev, size_t n, pl_error *err)
+{
+	int64_t *ids = malloc(n * sizeof *ids);
+	if (!ids)
+		return pl_fail(err, PL_INTERNAL, "event log: out of memory");
+	for (size_t i = 0; i < n; i++)
+		ids[i] = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
+	qsort(ids, n, sizeof *ids, cmp_id);
+	for (size_t i = 0; i < n; i++)
+		ev[i].id = ids[i];
+	free(ids);
+	return PL_OK;
+}
+
+enum pl_code pl_pglog_insert(PGconn *c, pl_pgevent *ev, size_t n, pl_error *err)
+{
+	if (n == 0)
+		return PL_OK;
+	char *arr[5];
+	if (build_arrays(ev, n, arr, err) != PL_OK)
+		return err->code;
+	const char *params[5] = {arr[0], arr[1], arr[2], arr[3], arr[4]};
+	PGresult *r = PQexecPrepared(c, "pl_pglog_insert", 5, params, NULL, NULL, 0);
+	enum pl_code code;
+	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || (size_t)PQntuples(r) != n)
+		code = pl_pg_fail(c, r, "insert events", err);
+	else
+		code = take_ids(r, ev, n, err);
+	PQclear(r);
 	for (int i = 0; i < 5; i++)
 		free(arr[i]);
 	return code;
+}
+
+/* Sends [lock,] insert, COMMIT as one pipeline and reads the answers.
+ * A failure rolls the transaction back. */
+static enum pl_code pipeline_commit(PGconn *c, pl_pgevent *ev, size_t n, bool lock,
+				    pl_error *err)
+{
+	char *arr[5] = {NULL};
+	if (n > 0 && build_arrays(ev, n, arr, err) != PL_OK) {
+		PQclear(PQexec(c, "ROLLBACK"));
+		return err->code;
+	}
+	const char *params[5] = {arr[0], arr[1], arr[2], arr[3], arr[4]};
+	char key[24];
+	snprintf(key, sizeof key, "%" PRId64, PL_PGLOG_LOCK);
+	const char *keyp[1] = {key};
+	enum pl_code code = PL_OK;
+	bool piped = PQenterPipelineMode(c) == 1;
+	int sent = 0;
+	if (piped && lock && n > 0)
+		sent += PQsendQueryParams(c, "SELECT pg_advisory_xact_lock($1::bigint)", 1, NULL, keyp,
+					  NULL, NULL, 0) == 1 ? 1 : -100;
+	if (piped && n > 0)
+		sent += PQsendQueryPrepared(c, "pl_pglog_insert", 5, params, NULL, NULL, 0) == 1 ? 1 : -100;
+	if (piped)
+		sent += PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 1 ? 1 : -100;
+	if (!piped || sent < 0 || PQpipelineSync(c) != 1) {
+		code = pl_pg_fail(c, NULL, "event log pipeline", err);
+		sent = sent < 0 ? 0 : sent;
+	}
+	/* One answer per query sent (each followed by a NULL), then the sync. */
+	for (int q = 0; piped && q < sent; q++) {
+		PGresult *r = PQgetResult(c);
+		ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+		bool is_insert = n > 0 && q == sent - 2;
+		bool is_commit = q == sent - 1;
+		if (code == PL_OK) {
+			if (is_insert && (st != PGRES_TUPLES_OK || (size_t)PQntuples(r) != n))
+				code = pl_pg_fail(c, r, "insert events", err);
+			else if (is_insert)
+				code = take_ids(r, ev, n, err);
+			else if (is_commit && (st != PGRES_COMMAND_OK ||
+					       strcmp(PQcmdStatus(r), "COMMIT") != 0))
+				code = st == PGRES_PIPELINE_ABORTED
+					       ? pl_fail(err, PL_INTERNAL, "event log: commit aborted")
+					       : pl_pg_fail(c, r, "commit", err);
+			else if (!is_insert && !is_commit && st != PGRES_TUPLES_OK)
+				code = pl_pg_fail(c, r, "event log lock", err);
+		}
+		PQclear(r);
+		if (r)
+			while ((r = PQgetResult(c)) != NULL)
+				PQclear(r);
+		if (PQstatus(c) != CONNECTION_OK)
+			break;
+	}
+	if (piped && PQstatus(c) == CONNECTION_OK) {
+		PGresult *r = PQgetResult(c); /* PGRES_PIPELINE_SYNC */
+		PQclear(r);
+		PQexitPipelineMode(c);
+	}
+	if (code == PL_OK && PQstatus(c) != CONNECTION_OK)
+		code = pl_pg_fail(c, NULL, "event log pipeline", err);
+	if (code != PL_OK && PQstatus(c) == CONNECTION_OK)
+		PQclear(PQexec(c, "ROLLBACK"));
+	for (int i = 0; i < 5; i++)
+		free(arr[i]);
+	return code;
+}
+
+enum pl_code pl_pglog_append_commit(PGconn *c, pl_pgevent *ev, size_t n, pl_error *err)
+{
+	return pipeline_commit(c, ev, n, true, err);
+}
+
+enum pl_code pl_pglog_unlocked_commit_for_tests(PGconn *c, pl_pgevent *ev, size_t n,
+						pl_error *err)
+{
+	return pipeline_commit(c, ev, n, false, err);
 }
 
 enum pl_code pl_pglog_append(PGconn *c, pl_pgevent *ev, size_t n, pl_error *err)

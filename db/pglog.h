@@ -54,6 +54,20 @@ enum pl_code pl_pglog_insert(PGconn *c, pl_pgevent *ev, size_t n, pl_error *err)
 /* lock + insert: what a writer's batch does just before COMMIT. */
 enum pl_code pl_pglog_append(PGconn *c, pl_pgevent *ev, size_t n, pl_error *err);
 
+/* lock + insert + COMMIT of the open transaction, sent as one pipeline
+ * (one round trip): the lock is then held for the server's insert and
+ * commit only, never for a network round trip.  What a writer's batch
+ * does last.  On failure the transaction is rolled back; PL_UNAVAILABLE
+ * when the connection failed (then, as for any COMMIT whose answer was
+ * lost, the batch may or may not be stored). */
+enum pl_code pl_pglog_append_commit(PGconn *c, pl_pgevent *ev, size_t n, pl_error *err);
+
+/* The same without the lock: WRONG for the store (ids may then commit
+ * out of order); only for tests/pg/test_order, to show what the lock
+ * prevents and what it costs. */
+enum pl_code pl_pglog_unlocked_commit_for_tests(PGconn *c, pl_pgevent *ev, size_t n,
+						pl_error *err);
+
 /* Reads at most limit events with id > after, in id order, calling fn for
  * each (strings valid during the call only); fn returning non-zero stops
  * the read.  *count (may be NULL) gets the number of rows passed to fn. */

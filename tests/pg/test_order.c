@@ -13,7 +13,10 @@
  * batch's events get increasing ids in its own order, without another
  * batch's in between.
  *
- *   test_order                        the check (under tests/pg/pgscratch.sh)
+ *   test_order                        the check (under tests/pg/pgscratch.sh),
+ *                                     twice: with the lock, insert and commit
+ *                                     as separate steps (sleeps between), then
+ *                                     with pl_pglog_append_commit (one pipeline)
  *   PL_TEST_NO_LOCK=1 test_order      the same without the lock: must fail
  *   test_order --bench W SECONDS N    W writers appending batches of N events
  *                                     as fast as they can: batches/s (a
@@ -40,6 +43,8 @@
 static char url[300];
 static bool use_lock = true;
 static int writers = 4, readers = 2, batches = 60;
+/* Round 2: pl_pglog_append_commit (lock, insert and commit pipelined). */
+static bool pipelined;
 static unsigned seed;
 static atomic_bool writers_done;
 static atomic_long committed_events, rolled_back;
@@ -84,6 +89,22 @@ static void *writer(void *arg)
 			ev[k] = (pl_pgevent){0, "general", "message.created", b, NULL, data[k]};
 		}
 		bool ok = pl_pg_exec(c, "BEGIN", &err) == PL_OK;
+		if (pipelined) {
+			/* The batch's other statements would run here, before the
+			 * lock; then lock, insert and COMMIT go in one round trip. */
+			sleep_us((unsigned)rand_r(&rs) % 3000);
+			ok = ok && (use_lock ? pl_pglog_append_commit(c, ev, (size_t)n, &err)
+					     : pl_pglog_unlocked_commit_for_tests(c, ev, (size_t)n, &err)) == PL_OK;
+			if (ok)
+				atomic_fetch_add(&committed_events, n);
+			else
+				fprintf(stderr, "writer %d: %s\n", w, err.message);
+			if (!ok) {
+				atomic_fetch_add(&thread_errors, 1);
+				break;
+			}
+			continue;
+		}
 		if (ok && use_lock)
 			ok = pl_pglog_lock(c, &err) == PL_OK;
 		sleep_us((unsigned)rand_r(&rs) % 2000);
@@ -158,15 +179,19 @@ static void *reader(void *arg)
 
 static int check_order(void)
 {
-	pgt_fresh_db("t_order", url, sizeof url);
+	atomic_store(&writers_done, false);
+	atomic_store(&committed_events, 0);
+	atomic_store(&rolled_back, 0);
+	pgt_fresh_db(pipelined ? "t_order_pipelined" : "t_order", url, sizeof url);
 	PGconn *main_c = NULL;
 	pl_error err = {0};
 	if (pl_pg_open(url, &main_c, &err) != PL_OK) {
 		fprintf(stderr, "open: %s\n", err.message);
 		return 2;
 	}
-	printf("order: %d writers x %d batches (1-%d events, random sleeps inside the "
+	printf("order%s: %d writers x %d batches (1-%d events, random sleeps inside the "
 	       "transaction), %d readers, lock %s, seed %u\n",
+	       pipelined ? " (pipelined append_commit)" : " (lock; sleep; insert; sleep; commit)",
 	       writers, batches, MAX_BATCH, readers, use_lock ? "on" : "OFF", seed);
 	pthread_t wt[64], rt[16];
 	struct reader rd[16];
@@ -245,7 +270,7 @@ static int check_order(void)
 	free(closed);
 	PQclear(res);
 	PQfinish(main_c);
-	return T_DONE();
+	return 0;
 }
 
 /* --bench: appenders as fast as they can, no sleeps; a measurement only. */
@@ -265,9 +290,9 @@ static void *bench_writer(void *arg)
 		for (int k = 0; k < bench_batch; k++)
 			ev[k] = (pl_pgevent){0, "general", "message.created", 1, NULL, data};
 		if (pl_pg_exec(c, "BEGIN", &err) != PL_OK ||
-		    (use_lock ? pl_pglog_append(c, ev, (size_t)bench_batch, &err)
-			      : pl_pglog_insert(c, ev, (size_t)bench_batch, &err)) != PL_OK ||
-		    pl_pg_exec(c, "COMMIT", &err) != PL_OK) {
+		    (use_lock ? pl_pglog_append_commit(c, ev, (size_t)bench_batch, &err)
+			      : pl_pglog_unlocked_commit_for_tests(c, ev, (size_t)bench_batch, &err)) !=
+			    PL_OK) {
 			fprintf(stderr, "bench: %s\n", err.message);
 			break;
 		}
@@ -336,5 +361,10 @@ int main(int argc, char **argv)
 	batches = env_int("ORDER_BATCHES", 60, 100000);
 	seed = getenv("ORDER_SEED") ? (unsigned)strtoul(getenv("ORDER_SEED"), NULL, 10)
 				    : (unsigned)time(NULL);
-	return check_order();
+	if (check_order() != 0)
+		return 2;
+	pipelined = true;
+	if (check_order() != 0)
+		return 2;
+	return T_DONE();
 }

@@ -225,6 +225,33 @@ static void test_log(void)
 	CHECK(pl_pglog_read(c, ev[5].id, 100, collect, &s, &count, &err) == PL_OK && count == 2);
 	s.n = 0;
 	CHECK(pl_pglog_read(c, 0, 3, collect, &s, &count, &err) == PL_OK && count == 3);
+	/* The pipelined append: ids in order, after the others, committed. */
+	pl_pgevent more[3];
+	for (int i = 0; i < 3; i++)
+		more[i] = (pl_pgevent){0, "general", "message.updated", 2000 + i, NULL, data[i]};
+	CHECK(pl_pg_exec(c, "BEGIN", &err) == PL_OK);
+	CHECK(pl_pglog_append_commit(c, more, 3, &err) == PL_OK);
+	CHECK(more[0].id > ev[7].id && more[1].id > more[0].id && more[2].id > more[1].id);
+	s.n = 0;
+	CHECK(pl_pglog_read(c, ev[7].id, 100, collect, &s, &count, &err) == PL_OK && count == 3);
+	CHECK(s.n == 3 && s.ids[0] == more[0].id && s.ids[2] == more[2].id);
+	CHECK_STR(s.data[1], data[1]);
+	/* A batch that fails (a NULL room) is rolled back whole, says why,
+	 * and leaves the connection ready for the next one. */
+	more[1].room = NULL;
+	CHECK(pl_pg_exec(c, "BEGIN", &err) == PL_OK);
+	PQclear(PQexec(c, "INSERT INTO users(id, created_at) VALUES('bob', 1)"));
+	CHECK(pl_pglog_append_commit(c, more, 3, &err) == PL_INTERNAL);
+	printf("  failed batch -> %s\n", err.message);
+	CHECK(PQtransactionStatus(c) == PQTRANS_IDLE);
+	CHECK(PQpipelineStatus(c) == PQ_PIPELINE_OFF);
+	CHECK(one_int(c, "SELECT count(*) FROM users WHERE id = 'bob'") == 0);
+	more[1].room = "general";
+	CHECK(pl_pg_exec(c, "BEGIN", &err) == PL_OK);
+	CHECK(pl_pglog_append_commit(c, more, 3, &err) == PL_OK);
+	CHECK(pl_pglog_last(c, &last, &err) == PL_OK && last == more[2].id);
+	CHECK(one_int(c, "SELECT count(*) FROM events") == 14);
+
 	/* An insert that does not go through the log (and its lock) fails. */
 	PGresult *r = PQexec(c, "INSERT INTO events(room, type, ts, data) VALUES('general','x',1,'{}')");
 	CHECK(PQresultStatus(r) == PGRES_FATAL_ERROR);
