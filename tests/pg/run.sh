@@ -16,7 +16,7 @@ ROOT="${ROOT:-$(cd "$HERE/../.." && pwd)}"
 BUILD="${BUILD:-$ROOT}"
 
 missing=""
-for t in test_pgconn test_order; do
+for t in test_pgconn test_order test_pgbus; do
 	[ -x "$BUILD/tests/pg/$t" ] || missing="$missing $t"
 done
 if [ -n "$missing" ]; then
@@ -28,7 +28,7 @@ fi
 # Runs inside pgscratch: every test, then the measurements.
 inside() {
 	local passed=0 failed=0 t out rc line p f
-	for t in test_pgconn test_order; do
+	for t in test_pgconn test_order test_pgbus; do
 		echo "== $t"
 		out="$("$BUILD/tests/pg/$t" 2>&1)"
 		rc=$?
