@@ -149,6 +149,31 @@ enum pl_code pl_pglog_insert(PGconn *c, pl_pgevent *ev, size_t n, pl_error *err)
 	return code;
 }
 
+enum query { Q_LOCK, Q_INSERT, Q_COMMIT };
+
+/* The answer to one query of the pipeline: PL_OK or err filled. */
+static enum pl_code check_answer(PGconn *c, enum query q, PGresult *r, pl_pgevent *ev, size_t n,
+				 pl_error *err)
+{
+	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+	switch (q) {
+	case Q_LOCK:
+		return st == PGRES_TUPLES_OK ? PL_OK : pl_pg_fail(c, r, "event log lock", err);
+	case Q_INSERT:
+		if (st != PGRES_TUPLES_OK || (size_t)PQntuples(r) != n)
+			return pl_pg_fail(c, r, "insert events", err);
+		return take_ids(r, ev, n, err);
+	case Q_COMMIT:
+		/* A COMMIT of a failed transaction answers ROLLBACK, not an error. */
+		if (st == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0)
+			return PL_OK;
+		if (st == PGRES_PIPELINE_ABORTED || st == PGRES_COMMAND_OK)
+			return pl_fail(err, PL_INTERNAL, "event log: the batch was rolled back");
+		return pl_pg_fail(c, r, "commit", err);
+	}
+	return pl_fail(err, PL_INTERNAL, "event log: unknown query");
+}
+
 /* Sends [lock,] insert, COMMIT as one pipeline and reads the answers.
  * A failure rolls the transaction back. */
 static enum pl_code pipeline_commit(PGconn *c, pl_pgevent *ev, size_t n, bool lock,
@@ -159,49 +184,43 @@ static enum pl_code pipeline_commit(PGconn *c, pl_pgevent *ev, size_t n, bool lo
 		PQclear(PQexec(c, "ROLLBACK"));
 		return err->code;
 	}
-	const char *params[5] = {arr[0], arr[1], arr[2], arr[3], arr[4]};
-	char key[24];
-	snprintf(key, sizeof key, "%" PRId64, PL_PGLOG_LOCK);
-	const char *keyp[1] = {key};
-	enum pl_code code = PL_OK;
-	bool piped = PQenterPipelineMode(c) == 1;
-	int sent = 0;
-	if (piped && lock && n > 0)
-		sent += PQsendQueryParams(c, "SELECT pg_advisory_xact_lock($1::bigint)", 1, NULL, keyp,
-					  NULL, NULL, 0) == 1 ? 1 : -100;
-	if (piped && n > 0)
-		sent += PQsendQueryPrepared(c, "pl_pglog_insert", 5, params, NULL, NULL, 0) == 1 ? 1 : -100;
-	if (piped)
-		sent += PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 1 ? 1 : -100;
-	if (!piped || sent < 0 || PQpipelineSync(c) != 1) {
-		code = pl_pg_fail(c, NULL, "event log pipeline", err);
-		sent = sent < 0 ? 0 : sent;
+	enum query sent[3];
+	int nsent = 0;
+	bool ok = PQenterPipelineMode(c) == 1;
+	bool piped = ok;
+	if (ok && lock && n > 0) {
+		char key[24];
+		snprintf(key, sizeof key, "%" PRId64, PL_PGLOG_LOCK);
+		const char *keyp[1] = {key};
+		ok = PQsendQueryParams(c, "SELECT pg_advisory_xact_lock($1::bigint)", 1, NULL, keyp,
+				       NULL, NULL, 0) == 1;
+		if (ok)
+			sent[nsent++] = Q_LOCK;
 	}
-	/* One answer per query sent (each followed by a NULL), then the sync. */
-	for (int q = 0; piped && q < sent; q++) {
+	if (ok && n > 0) {
+		const char *params[5] = {arr[0], arr[1], arr[2], arr[3], arr[4]};
+		ok = PQsendQueryPrepared(c, "pl_pglog_insert", 5, params, NULL, NULL, 0) == 1;
+		if (ok)
+			sent[nsent++] = Q_INSERT;
+	}
+	if (ok) {
+		ok = PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 1;
+		if (ok)
+			sent[nsent++] = Q_COMMIT;
+	}
+	if (piped && PQpipelineSync(c) != 1)
+		ok = false;
+	enum pl_code code = ok ? PL_OK : pl_pg_fail(c, NULL, "event log pipeline", err);
+	/* One answer per query sent (each followed by a NULL), then the sync;
+	 * after a failure the later ones answer PGRES_PIPELINE_ABORTED. */
+	for (int q = 0; piped && q < nsent && PQstatus(c) == CONNECTION_OK; q++) {
 		PGresult *r = PQgetResult(c);
-		ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-		bool is_insert = n > 0 && q == sent - 2;
-		bool is_commit = q == sent - 1;
-		if (code == PL_OK) {
-			if (is_insert && (st != PGRES_TUPLES_OK || (size_t)PQntuples(r) != n))
-				code = pl_pg_fail(c, r, "insert events", err);
-			else if (is_insert)
-				code = take_ids(r, ev, n, err);
-			else if (is_commit && (st != PGRES_COMMAND_OK ||
-					       strcmp(PQcmdStatus(r), "COMMIT") != 0))
-				code = st == PGRES_PIPELINE_ABORTED
-					       ? pl_fail(err, PL_INTERNAL, "event log: commit aborted")
-					       : pl_pg_fail(c, r, "commit", err);
-			else if (!is_insert && !is_commit && st != PGRES_TUPLES_OK)
-				code = pl_pg_fail(c, r, "event log lock", err);
-		}
+		if (code == PL_OK)
+			code = check_answer(c, sent[q], r, ev, n, err);
 		PQclear(r);
 		if (r)
 			while ((r = PQgetResult(c)) != NULL)
 				PQclear(r);
-		if (PQstatus(c) != CONNECTION_OK)
-			break;
 	}
 	if (piped && PQstatus(c) == CONNECTION_OK) {
 		PGresult *r = PQgetResult(c); /* PGRES_PIPELINE_SYNC */
