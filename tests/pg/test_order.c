@@ -278,9 +278,22 @@ static int bench_batch;
 static double bench_seconds;
 static atomic_long bench_batches;
 
+/* Each append's time (lock wait, insert and commit), per writer. */
+#define BENCH_SAMPLES 100000
+struct bench_lat {
+	double *ms;
+	size_t n;
+};
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
 static void *bench_writer(void *arg)
 {
-	(void)arg;
+	struct bench_lat *lat = arg;
 	PGconn *c = connect_or_die();
 	pl_error err = {0};
 	pl_pgevent *ev = calloc((size_t)bench_batch, sizeof *ev);
@@ -289,13 +302,19 @@ static void *bench_writer(void *arg)
 	while (now_s() < end) {
 		for (int k = 0; k < bench_batch; k++)
 			ev[k] = (pl_pgevent){0, "general", "message.created", 1, NULL, data};
-		if (pl_pg_exec(c, "BEGIN", &err) != PL_OK ||
-		    (use_lock ? pl_pglog_append_commit(c, ev, (size_t)bench_batch, &err)
+		if (pl_pg_exec(c, "BEGIN", &err) != PL_OK) {
+			fprintf(stderr, "bench: %s\n", err.message);
+			break;
+		}
+		double t0 = now_s();
+		if ((use_lock ? pl_pglog_append_commit(c, ev, (size_t)bench_batch, &err)
 			      : pl_pglog_unlocked_commit_for_tests(c, ev, (size_t)bench_batch, &err)) !=
 			    PL_OK) {
 			fprintf(stderr, "bench: %s\n", err.message);
 			break;
 		}
+		if (lat->n < BENCH_SAMPLES)
+			lat->ms[lat->n++] = (now_s() - t0) * 1000;
 		atomic_fetch_add(&bench_batches, 1);
 	}
 	free(ev);
@@ -318,16 +337,43 @@ static int bench(int w, double seconds, int batch)
 	bench_batch = batch;
 	bench_seconds = seconds;
 	pthread_t th[64];
+	struct bench_lat lat[64];
+	for (int i = 0; i < w; i++) {
+		lat[i].n = 0;
+		lat[i].ms = malloc(BENCH_SAMPLES * sizeof(double));
+		if (!lat[i].ms)
+			return 2;
+	}
 	double t0 = now_s();
 	for (int i = 0; i < w; i++)
-		pthread_create(&th[i], NULL, bench_writer, NULL);
+		pthread_create(&th[i], NULL, bench_writer, &lat[i]);
 	for (int i = 0; i < w; i++)
 		pthread_join(th[i], NULL);
 	double dt = now_s() - t0;
 	long nb = atomic_load(&bench_batches);
-	printf("bench: writers=%d batch=%d lock=%s: %.0f batches/s, %.0f events/s (%ld batches in "
-	       "%.1f s)\n",
-	       w, batch, use_lock ? "on" : "off", (double)nb / dt, (double)nb * batch / dt, nb, dt);
+	/* All writers' samples together: the append's p50 and p99. */
+	size_t total = 0;
+	for (int i = 0; i < w; i++)
+		total += lat[i].n;
+	double *all = malloc((total ? total : 1) * sizeof(double));
+	size_t k = 0;
+	for (int i = 0; i < w; i++) {
+		if (all)
+			memcpy(all + k, lat[i].ms, lat[i].n * sizeof(double));
+		k += lat[i].n;
+		free(lat[i].ms);
+	}
+	double p50 = 0, p99 = 0;
+	if (all && total) {
+		qsort(all, total, sizeof(double), cmp_double);
+		p50 = all[total / 2];
+		p99 = all[total * 99 / 100];
+	}
+	free(all);
+	printf("bench: writers=%d batch=%d lock=%s: %.0f batches/s, %.0f events/s, append+commit "
+	       "p50 %.2f ms p99 %.2f ms (%ld batches in %.1f s)\n",
+	       w, batch, use_lock ? "on" : "off", (double)nb / dt, (double)nb * batch / dt, p50, p99,
+	       nb, dt);
 	return 0;
 }
 
