@@ -47,15 +47,15 @@ find_bin() {
 BIN="$(find_bin)"
 
 # as_owner CMD...: runs CMD as the server's user.
+IS_ROOT=0
 if [ "$(id -u)" -eq 0 ]; then
-	OWNER=nobody
+	IS_ROOT=1
 	if command -v setpriv >/dev/null 2>&1; then
 		as_owner() { setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups -- "$@"; }
 	else
 		as_owner() { runuser -u nobody -- "$@"; }
 	fi
 else
-	OWNER="$(id -un)"
 	as_owner() { "$@"; }
 fi
 
@@ -69,7 +69,7 @@ free_port() {
 
 DIR="$(mktemp -d "${TMPDIR:-/tmp}/pgscratch-XXXXXX")"
 chmod 755 "$DIR"
-[ "$OWNER" = nobody ] && chown nobody "$DIR"
+[ "$IS_ROOT" = 1 ] && chown nobody "$DIR"
 DATA="$DIR/data"
 LOG="$DIR/server.log"
 STARTED=0
@@ -119,7 +119,7 @@ SQL
 export DATABASE_URL="postgresql://parley:$PW@127.0.0.1:$PORT/parley"
 export PGSCRATCH_ADMIN_URL="postgresql://postgres@/parley?host=$DIR&port=$PORT"
 export PGSCRATCH_DIR="$DIR" PGSCRATCH_PORT="$PORT"
-if [ "$OWNER" = nobody ]; then
+if [ "$IS_ROOT" = 1 ]; then
 	if command -v setpriv >/dev/null 2>&1; then
 		PGSCRATCH_CTL="setpriv --reuid=nobody --regid=$(id -g nobody) --clear-groups -- $BIN/pg_ctl -D $DATA -l $LOG -w"
 	else
