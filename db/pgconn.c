@@ -165,11 +165,17 @@ enum pl_code pl_pg_connect(const char *url, PGconn **out, pl_error *err)
 	*out = NULL;
 	char shown[160], why[512];
 	pl_pg_redact(url ? url : "", shown, sizeof shown);
-	if (!pl_pg_is_url(url))
+	if (!pl_pg_is_url(url)) {
+		/* Not echoed: a "host=.. password=.." string is not a URL and
+		 * its secret would not be found to hide.  Its scheme, if any,
+		 * says enough. */
+		const char *sep = url ? strstr(url, "://") : NULL;
+		int scheme = sep && sep - url <= 20 ? (int)(sep - url) : 0;
 		return pl_fail(err, PL_INVALID_ARGUMENT,
-			       "database: \"%s\" is not a PostgreSQL URL "
+			       "database: the URL%s%.*s%s is not a PostgreSQL URL "
 			       "(postgresql://user:password@host:port/database)",
-			       shown);
+			       scheme ? " (scheme " : "", scheme, scheme ? url : "", scheme ? ")" : "");
+	}
 	char *perr = NULL;
 	PQconninfoOption *opts = PQconninfoParse(url, &perr);
 	if (!opts) {

@@ -108,8 +108,10 @@ int main(void)
 	CHECK(heard >= 1 && heard <= 20);
 	CHECK(catch_up(rd, &ka) == 20);
 
-	/* b's listening connection is cut while commits go on: it learns of
-	 * the loss, reconnects, and the log gives it everything it missed. */
+	/* b's listening connection (now the only one) is cut while commits
+	 * go on: it learns of the loss, reconnects, and the log gives it
+	 * everything it missed. */
+	pl_pgbus_close(a);
 	PGconn *admin = PQconnectdb(getenv("DATABASE_URL"));
 	PQclear(PQexec(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
 			      "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"));
@@ -130,7 +132,6 @@ int main(void)
 	CHECK(catch_up(rd, &kb) == 1);
 	CHECK(ka.at < kb.at);
 
-	pl_pgbus_close(a);
 	pl_pgbus_close(b);
 	PQfinish(w);
 	PQfinish(rd);

@@ -63,6 +63,7 @@ static void test_connect_errors(void)
 	char url[300];
 	refused("mysql://u:" SECRET "@h/db", PL_INVALID_ARGUMENT, "not a PostgreSQL URL", SECRET);
 	refused("", PL_INVALID_ARGUMENT, "not a PostgreSQL URL", NULL);
+	refused("host=h password=" SECRET, PL_INVALID_ARGUMENT, "not a PostgreSQL URL", SECRET);
 	refused("postgresql://u:" SECRET "@[::1/db", PL_INVALID_ARGUMENT, "does not parse", SECRET);
 	refused("postgresql://u:" SECRET "@h/db?nosuchoption=1", PL_INVALID_ARGUMENT,
 		"does not parse", SECRET);
