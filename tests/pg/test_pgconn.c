@@ -2,13 +2,16 @@
  * the schema files and their version, and the event log's basics, against
  * the scratch server of tests/pg/pgscratch.sh. */
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdint.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "db/pgconn.h"
 #include "db/pglog.h"
+#include "db/store.h"
 #include "tests/pg/pgt.h"
 #include "tests/unit/t.h"
 
@@ -127,6 +130,80 @@ static void test_schema(void)
 	CHECK(one_int(c, "SELECT (to_regclass('schema_version') IS NULL)::int") == 1);
 	CHECK(pl_pg_read_version(c, &v, &err) == PL_CONFLICT);
 	PQfinish(c);
+}
+
+/* The PostgreSQL schema mirrors SQLite's, table for table and column for
+ * column in the same order (so a copy moves rows as they are).  A SQLite
+ * migration without its db/schema/pg file fails here. */
+static void test_mirrors_sqlite(void)
+{
+	char dir[] = "/tmp/pgt-sqlite-XXXXXX", path[64];
+	if (!mkdtemp(dir)) {
+		CHECK(!"mkdtemp");
+		return;
+	}
+	snprintf(path, sizeof path, "%s/parley.db", dir);
+	pl_store *st = NULL;
+	pl_error err = {0};
+	CHECK(pl_store_open(path, &st, &err) == PL_OK);
+	char url[300];
+	pgt_fresh_db("t_mirror", url, sizeof url);
+	PGconn *c = NULL;
+	CHECK(pl_pg_open(url, &c, &err) == PL_OK);
+	if (!st || !c) {
+		pl_store_close(st);
+		PQfinish(c);
+		return;
+	}
+	sqlite3 *db = pl_store_sqlite(st);
+	sqlite3_stmt *tables = NULL;
+	sqlite3_prepare_v2(db,
+			   "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
+			   "'sqlite_%' ORDER BY name",
+			   -1, &tables, NULL);
+	int ntables = 0;
+	while (tables && sqlite3_step(tables) == SQLITE_ROW) {
+		const char *table = (const char *)sqlite3_column_text(tables, 0);
+		char sqlite_cols[1024] = "", pg_cols[1024] = "", sql[256];
+		sqlite3_stmt *cols = NULL;
+		snprintf(sql, sizeof sql, "SELECT name FROM pragma_table_info('%s') ORDER BY cid", table);
+		sqlite3_prepare_v2(db, sql, -1, &cols, NULL);
+		while (cols && sqlite3_step(cols) == SQLITE_ROW) {
+			strncat(sqlite_cols, (const char *)sqlite3_column_text(cols, 0),
+				sizeof sqlite_cols - strlen(sqlite_cols) - 2);
+			strcat(sqlite_cols, " ");
+		}
+		sqlite3_finalize(cols);
+		const char *params[1] = {table};
+		PGresult *r = PQexecParams(c,
+					   "SELECT column_name FROM information_schema.columns WHERE "
+					   "table_schema = current_schema() AND table_name = $1 "
+					   "ORDER BY ordinal_position",
+					   1, NULL, params, NULL, NULL, 0);
+		for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++) {
+			strncat(pg_cols, PQgetvalue(r, i, 0), sizeof pg_cols - strlen(pg_cols) - 2);
+			strcat(pg_cols, " ");
+		}
+		PQclear(r);
+		if (strcmp(sqlite_cols, pg_cols) != 0)
+			fprintf(stderr, "  table %s: SQLite has (%s), PostgreSQL (%s): add a "
+					"db/schema/pg file\n",
+				table, sqlite_cols, pg_cols);
+		CHECK(strcmp(sqlite_cols, pg_cols) == 0);
+		ntables++;
+	}
+	sqlite3_finalize(tables);
+	CHECK(ntables >= 8);
+	printf("  %d SQLite tables mirrored column for column\n", ntables);
+	pl_store_close(st);
+	PQfinish(c);
+	char f[96];
+	const char *const leftovers[] = {"parley.db", "parley.db-wal", "parley.db-shm"};
+	for (size_t i = 0; i < sizeof leftovers / sizeof leftovers[0]; i++) {
+		snprintf(f, sizeof f, "%s/%s", dir, leftovers[i]);
+		unlink(f);
+	}
+	rmdir(dir);
 }
 
 /* Nodes starting together on an empty database apply the schema once. */
@@ -280,6 +357,7 @@ int main(void)
 	test_urls();
 	test_connect_errors();
 	test_schema();
+	test_mirrors_sqlite();
 	test_concurrent_migrate();
 	test_log();
 	return T_DONE();
