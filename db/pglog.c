@@ -15,13 +15,14 @@
  * after the sort), so a batch that posts then edits a message stores the
  * two events in that order. */
 static const char INSERT_SQL[] =
-	"INSERT INTO events(id, room, type, ts, target, data)"
-	" SELECT nextval('events_id_seq'), u.room, u.type, u.ts, u.target, u.data"
-	" FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[])"
-	"   WITH ORDINALITY AS u(room, type, ts, target, data, o)"
+	"INSERT INTO events(id, room, type, ts, target, data, sender, message_id)"
+	" SELECT nextval('events_id_seq'), u.room, u.type, u.ts, u.target, u.data, u.sender,"
+	"   u.message_id"
+	" FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[],"
+	"   $7::bigint[]) WITH ORDINALITY AS u(room, type, ts, target, data, sender, message_id, o)"
 	" ORDER BY u.o RETURNING id";
-static const char READ_SQL[] = "SELECT id, room, type, ts, target, data FROM events"
-			       " WHERE id > $1 ORDER BY id LIMIT $2";
+static const char READ_SQL[] = "SELECT id, room, type, ts, target, data, sender, message_id"
+			       " FROM events WHERE id > $1 ORDER BY id LIMIT $2";
 
 enum pl_code pl_pglog_prepare(PGconn *c, pl_error *err)
 {
@@ -71,32 +72,36 @@ static int cmp_id(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The batch's five columns as array literals (arr[i] malloc'd). */
-static enum pl_code build_arrays(const pl_pgevent *ev, size_t n, char *arr[5], pl_error *err)
+/* The batch's columns as array literals (arr[i] malloc'd). */
+#define NCOL 7
+static enum pl_code build_arrays(const pl_pgevent *ev, size_t n, char *arr[NCOL], pl_error *err)
 {
-	size_t len[5];
-	FILE *f[5];
+	size_t len[NCOL];
+	FILE *f[NCOL];
 	enum pl_code code = PL_OK;
 	int open = 0;
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < NCOL; i++)
 		arr[i] = NULL;
-	for (; open < 5; open++) {
+	for (; open < NCOL; open++) {
 		f[open] = open_memstream(&arr[open], &len[open]);
 		if (!f[open])
 			break;
 		fputc('{', f[open]);
 	}
-	if (open < 5) {
+	if (open < NCOL) {
 		code = pl_fail(err, PL_INTERNAL, "event log: out of memory");
 	} else {
 		for (size_t i = 0; i < n; i++) {
-			char ts[24];
+			char ts[24], mid[24];
 			snprintf(ts, sizeof ts, "%" PRId64, ev[i].ts);
+			snprintf(mid, sizeof mid, "%" PRId64, ev[i].message_id);
 			array_item(f[0], i == 0, ev[i].room);
 			array_item(f[1], i == 0, ev[i].type);
 			array_item(f[2], i == 0, ts);
 			array_item(f[3], i == 0, ev[i].target);
 			array_item(f[4], i == 0, ev[i].data);
+			array_item(f[5], i == 0, ev[i].sender);
+			array_item(f[6], i == 0, ev[i].message_id ? mid : NULL);
 		}
 	}
 	for (int i = 0; i < open; i++) {
@@ -105,7 +110,7 @@ static enum pl_code build_arrays(const pl_pgevent *ev, size_t n, char *arr[5], p
 			code = pl_fail(err, PL_INTERNAL, "event log: out of memory");
 	}
 	if (code != PL_OK)
-		for (int i = 0; i < 5; i++) {
+		for (int i = 0; i < NCOL; i++) {
 			free(arr[i]);
 			arr[i] = NULL;
 		}
@@ -133,18 +138,18 @@ enum pl_code pl_pglog_insert(PGconn *c, pl_pgevent *ev, size_t n, pl_error *err)
 {
 	if (n == 0)
 		return PL_OK;
-	char *arr[5];
+	char *arr[NCOL];
 	if (build_arrays(ev, n, arr, err) != PL_OK)
 		return err->code;
-	const char *params[5] = {arr[0], arr[1], arr[2], arr[3], arr[4]};
-	PGresult *r = PQexecPrepared(c, "pl_pglog_insert", 5, params, NULL, NULL, 0);
+	const char *params[NCOL] = {arr[0], arr[1], arr[2], arr[3], arr[4], arr[5], arr[6]};
+	PGresult *r = PQexecPrepared(c, "pl_pglog_insert", NCOL, params, NULL, NULL, 0);
 	enum pl_code code;
 	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || (size_t)PQntuples(r) != n)
 		code = pl_pg_fail(c, r, "insert events", err);
 	else
 		code = take_ids(r, ev, n, err);
 	PQclear(r);
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < NCOL; i++)
 		free(arr[i]);
 	return code;
 }
@@ -179,7 +184,7 @@ static enum pl_code check_answer(PGconn *c, enum query q, PGresult *r, pl_pgeven
 static enum pl_code pipeline_commit(PGconn *c, pl_pgevent *ev, size_t n, bool lock,
 				    pl_error *err)
 {
-	char *arr[5] = {NULL};
+	char *arr[NCOL] = {NULL};
 	if (n > 0 && build_arrays(ev, n, arr, err) != PL_OK) {
 		PQclear(PQexec(c, "ROLLBACK"));
 		return err->code;
@@ -198,8 +203,8 @@ static enum pl_code pipeline_commit(PGconn *c, pl_pgevent *ev, size_t n, bool lo
 			sent[nsent++] = Q_LOCK;
 	}
 	if (ok && n > 0) {
-		const char *params[5] = {arr[0], arr[1], arr[2], arr[3], arr[4]};
-		ok = PQsendQueryPrepared(c, "pl_pglog_insert", 5, params, NULL, NULL, 0) == 1;
+		const char *params[NCOL] = {arr[0], arr[1], arr[2], arr[3], arr[4], arr[5], arr[6]};
+		ok = PQsendQueryPrepared(c, "pl_pglog_insert", NCOL, params, NULL, NULL, 0) == 1;
 		if (ok)
 			sent[nsent++] = Q_INSERT;
 	}
@@ -231,7 +236,7 @@ static enum pl_code pipeline_commit(PGconn *c, pl_pgevent *ev, size_t n, bool lo
 		code = pl_pg_fail(c, NULL, "event log pipeline", err);
 	if (code != PL_OK && PQstatus(c) == CONNECTION_OK)
 		PQclear(PQexec(c, "ROLLBACK"));
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < NCOL; i++)
 		free(arr[i]);
 	return code;
 }
@@ -280,6 +285,8 @@ enum pl_code pl_pglog_read(PGconn *c, int64_t after, int limit, pl_pglog_fn fn, 
 			.ts = strtoll(PQgetvalue(r, i, 3), NULL, 10),
 			.target = PQgetisnull(r, i, 4) ? NULL : PQgetvalue(r, i, 4),
 			.data = PQgetvalue(r, i, 5),
+			.sender = PQgetisnull(r, i, 6) ? NULL : PQgetvalue(r, i, 6),
+			.message_id = PQgetisnull(r, i, 7) ? 0 : strtoll(PQgetvalue(r, i, 7), NULL, 10),
 		};
 		if (count)
 			(*count)++;

@@ -29,7 +29,8 @@
 /* The advisory lock key: "parley" in ASCII, then 2. */
 #define PL_PGLOG_LOCK INT64_C(0x7061726c65790002)
 
-/* One event.  For an append, id is an output; target may be NULL. */
+/* One event.  For an append, id is an output; target and sender may be
+ * NULL, message_id 0 (both: a message's event names them, others not). */
 typedef struct pl_pgevent {
 	int64_t id;
 	const char *room;
@@ -37,6 +38,8 @@ typedef struct pl_pgevent {
 	int64_t ts;
 	const char *target;
 	const char *data;
+	const char *sender;
+	int64_t message_id;
 } pl_pgevent;
 
 /* Prepares this module's statements on c (once per connection, before

@@ -86,7 +86,7 @@ static void *writer(void *arg)
 		int n = 1 + rand_r(&rs) % MAX_BATCH;
 		for (int k = 0; k < n; k++) {
 			snprintf(data[k], sizeof data[k], "%d:%d:%d", w, b, k);
-			ev[k] = (pl_pgevent){0, "general", "message.created", b, NULL, data[k]};
+			ev[k] = (pl_pgevent){.room = "general", .type = "message.created", .ts = b, .data = data[k]};
 		}
 		bool ok = pl_pg_exec(c, "BEGIN", &err) == PL_OK;
 		if (pipelined) {
@@ -301,7 +301,7 @@ static void *bench_writer(void *arg)
 	double end = now_s() + bench_seconds;
 	while (now_s() < end) {
 		for (int k = 0; k < bench_batch; k++)
-			ev[k] = (pl_pgevent){0, "general", "message.created", 1, NULL, data};
+			ev[k] = (pl_pgevent){.room = "general", .type = "message.created", .ts = 1, .data = data};
 		if (pl_pg_exec(c, "BEGIN", &err) != PL_OK) {
 			fprintf(stderr, "bench: %s\n", err.message);
 			break;

@@ -48,7 +48,7 @@ static void post(PGconn *w, int n, bool commit)
 	pl_error err = {0};
 	pl_pgevent ev[8];
 	for (int i = 0; i < n && i < 8; i++)
-		ev[i] = (pl_pgevent){0, "general", "message.created", i, NULL, "{}"};
+		ev[i] = (pl_pgevent){.room = "general", .type = "message.created", .ts = i, .data = "{}"};
 	CHECK(pl_pg_exec(w, "BEGIN", &err) == PL_OK);
 	CHECK(pl_pgbus_notify(w, &err) == PL_OK);
 	if (commit) {
