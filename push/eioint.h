@@ -84,6 +84,7 @@ struct pl_eio {
 	size_t nheap, capheap;
 	int64_t armed;
 	int ping_interval, ping_timeout, max_payload;
+	int connect_timeout;               /* ms for a session's Socket.IO CONNECT */
 	bool conformance;
 	pl_map *receipts;                 /* the chat binding's (push/sio_bind.c) */
 	struct pl_eio_sess *dead;
