@@ -228,14 +228,23 @@ static bool set_sio_conformance(struct pl_config *cfg, const struct opt *o, cons
 
 /* One origin as a browser sends it: http or https, a host, maybe a port,
  * nothing else (no path, no trailing slash, no credentials); or "*". */
+static size_t scheme_len(const char *o, size_t n)
+{
+	static const char *const schemes[] = {"http://", "https://"};
+	for (size_t i = 0; i < sizeof schemes / sizeof *schemes; i++) {
+		size_t l = strlen(schemes[i]);
+		if (n > l && strncmp(o, schemes[i], l) == 0)
+			return l;
+	}
+	return 0;
+}
+
 static bool origin_ok(const char *o, size_t n)
 {
-	size_t skip = n >= 7 && strncmp(o, "http://", 7) == 0	 ? 7
-		      : n >= 8 && strncmp(o, "https://", 8) == 0 ? 8
-								 : 0;
 	if (n == 1 && *o == '*')
 		return true;
-	if (!skip || n == skip)
+	size_t skip = scheme_len(o, n);
+	if (!skip)
 		return false;
 	for (size_t i = skip; i < n; i++)
 		if (!isalnum((unsigned char)o[i]) && !strchr(".-:[]", o[i]))
