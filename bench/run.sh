@@ -110,25 +110,35 @@ start_parley() {
 		${SERVER_FLAGS:-}) \
 		>>"$WORK/parleyd.log" 2>&1 &
 	PPID_PARLEY=$!
+	await_server parleyd "$PPID_PARLEY" "http://127.0.0.1:$PORT/v1/health" "$WORK/parleyd.log"
+}
+
+# await_server NAME PID HEALTH-URL LOG: until the server answers (or dies).
+await_server() {
 	for _ in $(seq 100); do
-		curl -sf "http://127.0.0.1:$PORT/v1/health" >/dev/null 2>&1 && return 0
-		kill -0 "$PPID_PARLEY" 2>/dev/null || break
+		curl -sf "$3" >/dev/null 2>&1 && return 0
+		kill -0 "$2" 2>/dev/null || break
 		sleep 0.1
 	done
-	log "parleyd did not come up; its log:"
-	tail -20 "$WORK/parleyd.log" >&2
+	log "$1 did not come up; its log:"
+	tail -20 "$4" >&2
 	return 1
+}
+
+# stop_server PID: SIGTERM, up to 10 s, then SIGKILL.
+stop_server() {
+	kill -TERM "$1" 2>/dev/null
+	for _ in $(seq 100); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
 }
 
 stop_parley() {
 	[ -n "$PPID_PARLEY" ] || return 0
-	kill -TERM "$PPID_PARLEY" 2>/dev/null
-	for _ in $(seq 100); do
-		kill -0 "$PPID_PARLEY" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$PPID_PARLEY" 2>/dev/null
-	wait "$PPID_PARLEY" 2>/dev/null
+	stop_server "$PPID_PARLEY"
 	PPID_PARLEY=""
 }
 
@@ -242,25 +252,13 @@ start_sio_peer() {
 	(ulimit -n 20000 2>/dev/null; exec node "$SIO_PEER/server.js" "$SPORT") \
 		>>"$WORK/sio-peer.log" 2>&1 &
 	SIO_PID=$!
-	for _ in $(seq 100); do
-		curl -sf "http://127.0.0.1:$SPORT/health" >/dev/null 2>&1 && return 0
-		kill -0 "$SIO_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	log "the socket.io peer did not come up; its log:"
-	tail -20 "$WORK/sio-peer.log" >&2
-	return 1
+	await_server "the socket.io peer" "$SIO_PID" "http://127.0.0.1:$SPORT/health" \
+		"$WORK/sio-peer.log"
 }
 
 stop_sio_peer() {
 	[ -n "$SIO_PID" ] || return 0
-	kill -TERM "$SIO_PID" 2>/dev/null
-	for _ in $(seq 100); do
-		kill -0 "$SIO_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$SIO_PID" 2>/dev/null
-	wait "$SIO_PID" 2>/dev/null
+	stop_server "$SIO_PID"
 	SIO_PID=""
 }
 

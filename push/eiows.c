@@ -20,6 +20,7 @@
 #include "push/eioint.h"
 #include "push/hubint.h"
 #include "push/ws.h"
+#include "push/wsbuf.h"
 
 /* One WebSocket message, all fragments: maxPayload, as the handshake says. */
 #define WS_MAX_MSG(ws) ((size_t)(ws)->e->max_payload)
@@ -249,13 +250,7 @@ static void ws_process(struct eio_ws *ws)
 	}
 	if (ws->watch.fd < 0 || !ws->rbuf)
 		return;
-	memmove(ws->rbuf, ws->rbuf + off, ws->rlen - off);
-	ws->rlen -= off;
-	if (ws->rlen == 0) { /* idle sockets keep no buffer */
-		free(ws->rbuf);
-		ws->rbuf = NULL;
-		ws->rcap = 0;
-	}
+	ws_rbuf_consume(&ws->rbuf, &ws->rlen, &ws->rcap, off); /* idle: no buffer */
 }
 
 static void on_ws_io(struct pl_watch *w, uint32_t events)
@@ -269,15 +264,12 @@ static void on_ws_io(struct pl_watch *w, uint32_t events)
 	}
 	if (events & EPOLLIN) {
 		for (;;) {
-			if (ws->rcap - ws->rlen < 4096) {
-				size_t cap = ws->rcap ? ws->rcap * 2 : 4096;
-				uint8_t *grown = cap <= 2 * WS_MAX_MSG(ws) + 16384 ? realloc(ws->rbuf, cap) : NULL;
-				if (!grown) {
-					ws_gone(ws, "message too big");
-					return;
-				}
-				ws->rbuf = grown;
-				ws->rcap = cap;
+			/* grown with what came (push/wsbuf.h): a frame of
+			 * maxPayload and its header, and one read */
+			if (!ws_rbuf_room(&ws->rbuf, ws->rlen, &ws->rcap, 4096,
+					  WS_MAX_MSG(ws) + 4096 + 14)) {
+				ws_gone(ws, "message too big");
+				return;
 			}
 			size_t room = ws->rcap - ws->rlen;
 			ssize_t n = read(ws->watch.fd, ws->rbuf + ws->rlen, room);
@@ -291,11 +283,7 @@ static void on_ws_io(struct pl_watch *w, uint32_t events)
 				continue;
 			}
 			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-				if (!ws->rlen) {
-					free(ws->rbuf);
-					ws->rbuf = NULL;
-					ws->rcap = 0;
-				}
+				ws_rbuf_consume(&ws->rbuf, &ws->rlen, &ws->rcap, 0);
 				break;
 			}
 			ws_gone(ws, "transport close");
