@@ -542,10 +542,10 @@ static const struct opt opts[] = {
 	 "how long a failing delivery is retried before it is dropped", "3600", FOR_D, set_int,
 	 F(webhook_retry_for), 1, 7 * 86400},
 	{"--cors-origin", NULL, "ORIGIN",
-	 "let pages of this origin (scheme://host[:port]) use REST, SSE and long-polling\n"
-	 "                            (Socket.IO's too) across origins; repeatable or a comma\n"
-	 "                            list; * = any origin, without credentials;\n"
-	 "                            or PARLEY_CORS_ORIGIN holding the list",
+	 "let pages of this origin (scheme://host[:port]) use REST,\n"
+	 "                            SSE and long-polling (Socket.IO's too) across origins;\n"
+	 "                            repeatable or a comma list; * = any origin, without\n"
+	 "                            credentials; or PARLEY_CORS_ORIGIN holding the list",
 	 "same origin only", FOR_D, set_cors_flag, 0, 0, 0, 0},
 	{NULL, "PARLEY_CORS_ORIGIN", "LIST", "", NULL, FOR_D, set_cors_env, 0, 0, 0, 0},
 	/* hidden (no help): tests shorten the Socket.IO connect timeout */
