@@ -7,7 +7,7 @@
 # socket.io server, bench/sio-peer, installed here by npm ci), and writes bench/results/YYYY-MM-DD.md, an SVG
 # chart beside it, and bench/results/latest.md (+ latest.svg).
 #
-#   bench/run.sh            full run (about 15 minutes)
+#   bench/run.sh            full run (about 20 minutes)
 #   bench/run.sh --smoke    a few hundred connections for a few seconds, parleyd
 #                           only; exits non-zero if anything is lost or fails
 #   bench/run.sh --report RAW   rewrite the results pages from a saved
