@@ -24,7 +24,7 @@ struct eio_ws {
 	size_t mlen;
 	bool in_msg, msg_bin;
 	char *out;                        /* framed bytes not yet written */
-	size_t olen, ooff;
+	size_t olen, ooff, ocap;
 	bool closing;                     /* close frame queued: drop once written */
 	bool forgotten;                   /* on the dead list */
 	struct eio_ws *dead_next;

@@ -27,14 +27,23 @@
 
 /* ---- WebSocket ---- */
 
+/* The output grows by doubling: a pump frames a whole queue (thousands of
+ * packets when a recovery replays), and growing it packet by packet copied
+ * the buffer each time (seconds under a sanitizer's allocator). */
 static bool ws_append(struct eio_ws *ws, enum ws_opcode op, const void *p, size_t n)
 {
 	uint8_t head[14];
 	size_t h = ws_frame_header(head, op, true, n);
-	char *grown = realloc(ws->out, ws->olen + h + n);
-	if (!grown)
-		return false;
-	ws->out = grown;
+	if (ws->olen + h + n > ws->ocap) {
+		size_t cap = ws->ocap ? ws->ocap * 2 : 4096;
+		while (cap < ws->olen + h + n)
+			cap *= 2;
+		char *grown = realloc(ws->out, cap);
+		if (!grown)
+			return false;
+		ws->out = grown;
+		ws->ocap = cap;
+	}
 	memcpy(ws->out + ws->olen, head, h);
 	memcpy(ws->out + ws->olen + h, p, n);
 	ws->olen += h + n;
@@ -53,7 +62,7 @@ static void ws_forget(struct eio_ws *ws)
 	free(ws->out);
 	ws->rbuf = ws->msg = NULL;
 	ws->out = NULL;
-	ws->rlen = ws->rcap = ws->mlen = ws->olen = ws->ooff = 0;
+	ws->rlen = ws->rcap = ws->mlen = ws->olen = ws->ooff = ws->ocap = 0;
 	if (ws->forgotten)
 		return;
 	ws->forgotten = true;
@@ -83,7 +92,7 @@ static bool ws_write(struct eio_ws *ws)
 		return false;
 	free(ws->out);
 	ws->out = NULL;
-	ws->olen = ws->ooff = 0;
+	ws->olen = ws->ooff = ws->ocap = 0;
 	pl_loop_mod(ws->e->h->loop, &ws->watch, EPOLLIN);
 	if (ws->closing) {
 		shutdown(ws->watch.fd, SHUT_WR);
