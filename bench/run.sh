@@ -398,16 +398,28 @@ write_report() {
 # output (the other lines are kept), with a note of what was re-measured
 # when, so a partial run can complete a full run's page.
 merge_into() {
-	local raw=$1 labels from
+	local raw=$1 labels from today runs
 	[ -f "$raw" ] || { log "BENCH_MERGE: no $raw"; return 1; }
 	labels=$(sed -n 's/^RESULT label=\([^ ]*\) .*/\1/p' "$RESULTS" | sort -u | tr '\n' ' ')
 	[ -n "$labels" ] || return 0
+	today=$(date -u +%Y-%m-%d)
+	# the day of the full run: its own line, or what an earlier merge said
 	from=$(sed -n 's/^# run: //p' "$raw" | head -1)
-	[ -n "$from" ] || from=$(basename "$(readlink -f "$raw")" .raw.txt)
+	[ -n "$from" ] || from=$(awk '/^# merged: / { print $4; exit }' "$raw")
+	[ -n "$from" ] || from=$(basename "$raw" .raw.txt)
+	# scenarios merged earlier today are named again with today's
+	labels=$( { echo "$labels" | tr ' ' '\n'
+		awk -v d="$today" '/^# merged: / && $3 == d { for (i = 5; i <= NF; i++) print $i }' "$raw"
+	} | grep -v '^$' | sort -u | tr '\n' ' ')
+	# scenario and server: a run against one server keeps the other's rows
+	runs=$(sed -n 's/^RESULT label=\([^ ]*\) target=\([^ ]*\) .*/\1@\2/p' "$RESULTS" |
+		sort -u | tr '\n' ' ')
 	{
-		echo "# merged: $(date -u +%Y-%m-%d) $from ${labels% }"
-		awk -v labels=" $labels" '
-			/^RESULT / { l = $2; sub(/^label=/, "", l); if (index(labels, " " l " ")) next }
+		echo "# merged: $today $from ${labels% }"
+		awk -v runs=" $runs" -v d="$today" '
+			/^# merged: / && $3 == d { next }
+			/^RESULT / { l = $2 "@" $3; gsub(/label=|target=/, "", l)
+				if (index(runs, " " l " ")) next }
 			{ print }' "$raw"
 		grep -v '^# run: ' "$RESULTS"
 	} >"$WORK/merged.txt"
