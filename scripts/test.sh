@@ -155,7 +155,7 @@ IT=(tests/integration/rest.test.mjs tests/integration/compat.test.mjs tests/inte
   tests/integration/presence.test.mjs tests/integration/many.test.mjs tests/integration/resume.test.mjs
   tests/integration/shutdown.test.mjs tests/integration/ops.test.mjs tests/integration/webhook.test.mjs
   tests/integration/pushlimits.test.mjs tests/integration/security.test.mjs tests/integration/wsecho.test.mjs
-  tests/integration/socketio.test.mjs tests/integration/admin.test.mjs)
+  tests/integration/socketio.test.mjs tests/integration/admin.test.mjs tests/integration/cors.test.mjs)
 present=()
 for t in "${IT[@]}"; do [ -f "$t" ] && present+=("$t"); done
 
