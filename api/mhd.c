@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/cors.h"
 #include "api/guard.h"
 #include "api/handlers.h"
 #include "api/poll.h"
@@ -70,6 +71,59 @@ static const char *header(struct MHD_Connection *c, const char *name)
 	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
+/* ---- what every answer carries: CORS (api/cors.h) ---- */
+
+/* MHD's socket context of a connection: its place under the caps
+ * (api/guard.h) and its server, whose CORS list every answer consults. */
+struct conn_ctx {
+	struct pl_guard_slot *slot;
+	const struct pl_http *s;
+};
+
+static struct conn_ctx *ctx_of(struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+static const char *cors_list(struct MHD_Connection *mc)
+{
+	const struct conn_ctx *x = ctx_of(mc);
+	return x ? x->s->ctx->cfg->cors_origin : "";
+}
+
+static void add_header(void *resp, const char *name, const char *value)
+{
+	MHD_add_response_header(resp, name, value);
+}
+
+void pl_http_cors(struct MHD_Connection *mc, struct MHD_Response *resp)
+{
+	pl_cors_headers(cors_list(mc), header(mc, "Origin"), add_header, resp);
+}
+
+/* A preflight from an allowed origin: 204 with what it may do.  Others
+ * (no --cors-origin, an origin not listed) are answered as before: the
+ * route's own answer to OPTIONS, without CORS headers. */
+static bool answer_preflight(struct MHD_Connection *mc, const char *method, enum MHD_Result *ret)
+{
+	if (!pl_cors_is_preflight(method, header(mc, "Access-Control-Request-Method")) ||
+	    !pl_cors_allow(cors_list(mc), header(mc, "Origin")))
+		return false;
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(0, (char *)"", MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		*ret = MHD_NO;
+		return true;
+	}
+	pl_cors_preflight(cors_list(mc), header(mc, "Origin"), add_header, resp);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	*ret = MHD_queue_response(mc, MHD_HTTP_NO_CONTENT, resp);
+	MHD_destroy_response(resp);
+	return true;
+}
+
 /* close: "Connection: close", for answers after which the rest of what
  * the client sent cannot be trusted to frame a next request. */
 static enum MHD_Result send_resp_close(struct MHD_Connection *mc, struct pl_resp *r, bool close)
@@ -90,6 +144,7 @@ static enum MHD_Result send_resp_close(struct MHD_Connection *mc, struct pl_resp
 	if (r->allow)
 		MHD_add_response_header(resp, "Allow", r->allow);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	pl_http_cors(mc, resp);
 	if (close)
 		MHD_add_response_header(resp, "Connection", "close");
 	enum MHD_Result ok = MHD_queue_response(mc, (unsigned)r->status, resp);
@@ -120,9 +175,8 @@ static enum MHD_Result send_error_close(struct MHD_Connection *mc, const pl_erro
 
 static struct pl_guard_slot *slot_of(struct MHD_Connection *mc)
 {
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	return ci ? ci->socket_context : NULL;
+	const struct conn_ctx *x = ctx_of(mc);
+	return x ? x->slot : NULL;
 }
 
 /* A push connection's place under --max-user-connections (and, for the
@@ -272,6 +326,7 @@ static struct pl_conn *sse_take(struct pl_http *s, struct MHD_Connection *mc, co
 		pl_conn_unref(c);
 		return NULL;
 	}
+	c->cors_head = pl_cors_lines(cors_list(mc), header(mc, "Origin")); /* NULL: none */
 	return c;
 }
 
@@ -534,6 +589,8 @@ static enum MHD_Result dispatch(struct pl_http *s, struct MHD_Connection *mc, co
 {
 	enum MHD_Result ret;
 	bool engine_only;
+	if (answer_preflight(mc, method, &ret))
+		return ret;
 	if (pl_sio_http_path(s->ctx->cfg, url, &engine_only)) /* Socket.IO: api/sio_http.c */
 		return pl_sio_http_start(s->hub, s->takeover, mc, method, engine_only, &st->body,
 					 st->len, st->too_large, &st->sio);
@@ -682,11 +739,18 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
 			MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
 		const union MHD_ConnectionInfo *peer =
 			MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-		*socket_context = fd ? pl_guard_open(s->guard, fd->connect_fd,
+		struct conn_ctx *x = calloc(1, sizeof *x);
+		if (x) {
+			x->s = s;
+			x->slot = fd ? pl_guard_open(s->guard, fd->connect_fd,
 						     peer ? peer->client_addr : NULL)
 				     : NULL;
+		}
+		*socket_context = x;
 	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-		pl_guard_close(s->guard, *socket_context);
+		struct conn_ctx *x = *socket_context;
+		pl_guard_close(s->guard, x ? x->slot : NULL);
+		free(x);
 		*socket_context = NULL;
 	}
 }

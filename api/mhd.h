@@ -24,4 +24,11 @@ struct pl_http *pl_http_start(struct pl_ctx *ctx, struct pl_hub *hub, pl_error *
 void pl_http_quiesce(struct pl_http *s);
 void pl_http_stop(struct pl_http *s);
 
+/* Adds the CORS headers (--cors-origin, api/cors.h) for the request's
+ * Origin to an answer on mc: every answer of parleyd's HTTP side carries
+ * them, the Socket.IO polling ones (api/sio_http.c) included. */
+struct MHD_Connection;
+struct MHD_Response;
+void pl_http_cors(struct MHD_Connection *mc, struct MHD_Response *resp);
+
 #endif

@@ -1,5 +1,6 @@
 /* api/sio_http: see sio_http.h. */
 #include "api/sio_http.h"
+#include "api/mhd.h"
 #include "api/takeover.h"
 
 #include <fcntl.h>
@@ -38,6 +39,7 @@ static enum MHD_Result answer(struct MHD_Connection *mc, unsigned status, const 
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", ctype);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	pl_http_cors(mc, resp);
 	enum MHD_Result ok = MHD_queue_response(mc, status, resp);
 	MHD_destroy_response(resp);
 	return ok;

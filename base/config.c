@@ -226,6 +226,87 @@ static bool set_sio_conformance(struct pl_config *cfg, const struct opt *o, cons
 	return true;
 }
 
+/* One origin as a browser sends it: http or https, a host, maybe a port,
+ * nothing else (no path, no trailing slash, no credentials); or "*". */
+static size_t scheme_len(const char *o, size_t n)
+{
+	static const char *const schemes[] = {"http://", "https://"};
+	for (size_t i = 0; i < sizeof schemes / sizeof *schemes; i++) {
+		size_t l = strlen(schemes[i]);
+		if (n > l && strncmp(o, schemes[i], l) == 0)
+			return l;
+	}
+	return 0;
+}
+
+static bool origin_ok(const char *o, size_t n)
+{
+	if (n == 1 && *o == '*')
+		return true;
+	size_t skip = scheme_len(o, n);
+	if (!skip)
+		return false;
+	for (size_t i = skip; i < n; i++)
+		if (!isalnum((unsigned char)o[i]) && !strchr(".-:[]", o[i]))
+			return false;
+	return o[n - 1] != ':';
+}
+
+/* Appends a comma list of origins to cfg->cors_origin (replacing what an
+ * earlier layer set unless add), checking each; "*" must stand alone. */
+static bool cors_put(struct pl_config *cfg, const char *val, bool add, char *why, size_t whylen)
+{
+	char list[sizeof cfg->cors_origin];
+	size_t len = 0;
+	if (add)
+		len = (size_t)snprintf(list, sizeof list, "%s", cfg->cors_origin);
+	else
+		list[0] = 0;
+	for (const char *p = val; *p;) {
+		while (*p == ',' || *p == ' ')
+			p++;
+		size_t n = strcspn(p, ", ");
+		if (n == 0)
+			break;
+		if (!origin_ok(p, n))
+			return fail(why, whylen,
+				    "'%.*s' is no origin: expected scheme://host[:port] (http or "
+				    "https, no path) or *",
+				    (int)(n > 80 ? 80 : n), p);
+		if (len + n + 2 > sizeof list)
+			return fail(why, whylen, "the origins are longer than %zu bytes",
+				    sizeof list - 1);
+		if (len)
+			list[len++] = ',';
+		memcpy(list + len, p, n);
+		len += n;
+		list[len] = 0;
+		p += n;
+	}
+	if (strchr(list, '*') && strcmp(list, "*") != 0)
+		return fail(why, whylen, "* (any origin) cannot be combined with other origins");
+	memcpy(cfg->cors_origin, list, len + 1);
+	return true;
+}
+
+static bool set_cors_env(struct pl_config *cfg, const struct opt *o, const char *val, char *why,
+			 size_t whylen)
+{
+	(void)o;
+	return cors_put(cfg, val, false, why, whylen);
+}
+
+/* The first --cors-origin replaces what the environment said; the next add. */
+static bool set_cors_flag(struct pl_config *cfg, const struct opt *o, const char *val,
+			  char *why, size_t whylen)
+{
+	(void)o;
+	if (!cors_put(cfg, val, cfg->cors_from_flag, why, whylen))
+		return false;
+	cfg->cors_from_flag = true;
+	return true;
+}
+
 static bool set_verbose(struct pl_config *cfg, const struct opt *o, const char *val, char *why,
 			size_t whylen)
 {
@@ -472,6 +553,16 @@ static const struct opt opts[] = {
 	{"--webhook-retry-for", "PARLEY_WEBHOOK_RETRY_FOR", "SECONDS",
 	 "how long a failing delivery is retried before it is dropped", "3600", FOR_D, set_int,
 	 F(webhook_retry_for), 1, 7 * 86400},
+	{"--cors-origin", NULL, "ORIGIN",
+	 "let pages of this origin (scheme://host[:port]) use REST,\n"
+	 "                            SSE and long-polling (Socket.IO's too) across origins;\n"
+	 "                            repeatable or a comma list; * = any origin, without\n"
+	 "                            credentials; or PARLEY_CORS_ORIGIN holding the list",
+	 "same origin only", FOR_D, set_cors_flag, 0, 0, 0, 0},
+	{NULL, "PARLEY_CORS_ORIGIN", "LIST", "", NULL, FOR_D, set_cors_env, 0, 0, 0, 0},
+	/* hidden (no help): tests shorten the Socket.IO connect timeout */
+	{"--socketio-connect-timeout", NULL, "MS", NULL, "45000", FOR_D, set_int,
+	 F(socketio_connect_timeout_ms), 100, 3600000},
 	{"--socketio-conformance", NULL, NULL,
 	 "serve the app of the Engine.IO/Socket.IO protocol test suites (conformance runs only)",
 	 "off", FOR_D, set_sio_conformance, 0, 0, 0, 0},
@@ -509,6 +600,7 @@ static void set_defaults(struct pl_config *cfg)
 	snprintf(cfg->www_dir, sizeof cfg->www_dir, "%s", WWW_DEFAULT);
 	cfg->presence_grace = 5;
 	cfg->ping_interval = 25;
+	cfg->socketio_connect_timeout_ms = 45000;
 	cfg->small_room = 100;
 	cfg->post_rate = RATE_UNSET; /* resolved by resolve_rates */
 	cfg->edit_rate = RATE_UNSET;
@@ -804,8 +896,9 @@ void pl_config_free(struct pl_config *cfg)
 static void usage_opt(const struct opt *o)
 {
 	char head[64];
-	if (o->flag == NULL)
-		return; /* variable-only settings are described with their flag */
+	if (o->flag == NULL || o->help == NULL)
+		return; /* variable-only settings are described with their flag;
+			 * settings for tests have no help and are not listed */
 	/* -v is the one short alias; it is spelled out here, not in the table */
 	snprintf(head, sizeof head, "%s%s%s%s", o->set == set_verbose ? "-v, " : "", o->flag,
 		 o->arg ? " " : "", o->arg ? o->arg : "");

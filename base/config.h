@@ -19,6 +19,15 @@ struct pl_config {
 	size_t jwt_secret_len;
 	bool dev;                  /* --dev / PARLEY_DEV=1 */
 	bool socketio_conformance; /* --socketio-conformance: the upstream test suites' app */
+	/* Engine.IO sessions that send no Socket.IO CONNECT within this many ms
+	 * are closed (hidden --socketio-connect-timeout MS, for tests; 45000) */
+	int socketio_connect_timeout_ms;
+	/* Origins whose pages may use REST, SSE and long-polling across origins:
+	 * a comma list of exact origins (scheme://host[:port]) or "*" alone;
+	 * "" = same origin only.  --cors-origin (repeatable, or a comma list) /
+	 * PARLEY_CORS_ORIGIN. */
+	char cors_origin[2048];
+	bool cors_from_flag;       /* a --cors-origin was seen: the next one adds */
 	int presence_grace;        /* seconds, --presence-grace / PARLEY_PRESENCE_GRACE, 5 */
 	int ping_interval;         /* seconds, --ping-interval / PARLEY_PING_INTERVAL, 25 */
 	int small_room;            /* members, --small-room / PARLEY_SMALL_ROOM, 100 */

@@ -1,6 +1,7 @@
 # chartdata.awk - gnuplot data from loadgen RESULT lines: one row per
 # delivery scenario and rate, with parleyd and nchan deliveries/s and p99 ms
-# ("-" where the peer did not run), for bench/chart.gp.
+# ("-" where the peer did not run), for bench/chart.gp.  The Socket.IO
+# scenarios' peer (Node's socket.io) takes the peer column.
 /^RESULT / && / mode=fanout / {
 	delete kv
 	for (i = 2; i <= NF; i++) {
@@ -11,8 +12,9 @@
 	if (!(name in seen))
 		order[++n] = name
 	seen[name] = 1
-	d[name, kv["target"]] = kv["deliv_per_s"]
-	p[name, kv["target"]] = kv["p99_ms"]
+	t = kv["target"] == "socketio" ? "nchan" : kv["target"]
+	d[name, t] = kv["deliv_per_s"]
+	p[name, t] = kv["p99_ms"]
 }
 function f(x) { return x == "" ? "-" : x }
 END {

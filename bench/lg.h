@@ -4,6 +4,7 @@
  *   net.c    non-blocking TCP clients and the epoll loop
  *   http.c   HTTP/1.1 requests and incremental response parsing (chunked, SSE)
  *   ws.c     RFC 6455 client framing
+ *   sio.c    Engine.IO / Socket.IO client packets over ws.c
  *   jwt.c    HS256 token minting, so thousands of users need no server round trip
  *   stats.c  latency histogram, clock, /proc readings of the server under test
  *   loadgen.c  options, scenarios and reporting (owns the callbacks below)
@@ -25,7 +26,7 @@ void buf_consume(struct buf *b, size_t n);
 void buf_free(struct buf *b);
 char *buf_reserve(struct buf *b, size_t n);
 
-enum role { R_SSE, R_WSSUB, R_REST, R_WSPUB, R_FLOOD };
+enum role { R_SSE, R_WSSUB, R_REST, R_WSPUB, R_FLOOD, R_SIOPUB };
 enum cstate { C_IDLE, C_CONNECTING, C_HEAD, C_BODY, C_STREAM };
 
 /* Outstanding requests per connection (HTTP pipelining / WS send window). */
@@ -78,6 +79,18 @@ const char *lg_host(void);
 void ws_upgrade(struct conn *c, const char *path);
 void ws_send_text(struct conn *c, const char *p, size_t n);
 int ws_input(struct conn *c);
+
+/* sio.c */
+enum sio_kind {
+	SIO_K_OTHER, SIO_K_OPEN, SIO_K_PING, SIO_K_CONNECTED, SIO_K_CONNECT_ERROR,
+	SIO_K_EVENT, SIO_K_ACK
+};
+void sio_path(char *out, size_t n, const char *tok);
+enum sio_kind sio_parse(const char *p, size_t n, long *ack);
+int sio_event_is(const char *p, size_t n, const char *name);
+void sio_connect(struct conn *c);
+void sio_pong(struct conn *c);
+void sio_emit(struct conn *c, long ack, const char *args);
 
 /* jwt.c */
 char *jwt_mint(const unsigned char *key, size_t klen, const char *sub, long ttl);

@@ -8,6 +8,12 @@
  * With --flood N, N more WebSocket clients send read and typing frames as
  * fast as the server takes them during a fan-out: the latency then is what
  * everyone else sees while a few clients flood.
+ * With --sub sio every client speaks Socket.IO over WebSocket (sio.c), to
+ * parleyd's /socket.io/ or to the Node socket.io peer (--target socketio,
+ * bench/sio-peer): subscribers join their room by a `join` event with an
+ * ack, publishers emit `send_message` with an ack, and deliveries are the
+ * `receive_message` events (parleyd's duplicate `parley` emits are not
+ * counted).
  * It prints one "RESULT key=value ..." line per measured phase and a
  * human summary line starting with '#'.  Exit status 2 means something was
  * lost or failed (used by the smoke test), 1 a usage or setup error.
@@ -21,8 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
-enum target { T_PARLEY, T_NCHAN };
+enum target { T_PARLEY, T_NCHAN, T_SIONODE };
 enum mode { M_IDLE, M_FANOUT, M_INGEST, M_HISTORY };
 enum phase { PH_SETUP, PH_CONNECT, PH_RUN, PH_DRAIN };
 
@@ -40,6 +47,7 @@ static struct opts {
 	int trace;    /* print what subscriber trace_sub receives, this many times */
 	int trace_sub;
 	int flood;    /* WebSocket clients flooding read/typing frames */
+	int sio;      /* every client speaks Socket.IO (--sub sio) */
 } O = {
 	.target = T_PARLEY, .mode = M_FANOUT, .host = "127.0.0.1", .port = 8080,
 	.subs = 100, .rooms = 1, .pubs = 1, .conns = 64, .window = 1, .ramp = 200,
@@ -77,7 +85,7 @@ static char *mint(char kind, int i)
 {
 	char user[96];
 	snprintf(user, sizeof user, "%s%c%d", O.users, kind, i);
-	if (O.target == T_NCHAN)
+	if (O.target != T_PARLEY)
 		return NULL;
 	char *t = jwt_mint(g_secret, g_secret_len, user, 6 * 3600);
 	if (!t) {
@@ -142,7 +150,9 @@ static void sub_path(const struct conn *c, char *path, size_t n)
 {
 	char room[80];
 	room_id(c->room, room, sizeof room);
-	if (O.target == T_NCHAN)
+	if (O.sio)
+		sio_path(path, n, c->tok);
+	else if (O.target == T_NCHAN)
 		snprintf(path, n, "/sub/%s", room);
 	else if (O.no_rooms)
 		snprintf(path, n, "/v1/%s?token=%s", O.sub_ws ? "ws" : "events", c->tok);
@@ -204,6 +214,10 @@ static void cli_open(struct conn *c)
 		char path[1024];
 		snprintf(path, sizeof path, "/v1/ws?rooms=general&token=%s", c->tok);
 		ws_upgrade(c, path);
+	} else if (c->role == R_SIOPUB) {
+		char path[1024];
+		sio_path(path, sizeof path, c->tok);
+		ws_upgrade(c, path);
 	} else {
 		c->ready = 1;
 	}
@@ -230,6 +244,13 @@ static void send_msg(struct conn *c, int r, uint64_t seq)
 				 room, text, (unsigned long long)seq);
 		fifo_push(c, now);
 		ws_send_text(c, body, (size_t)n);
+	} else if (c->role == R_SIOPUB) {
+		snprintf(body, sizeof body,
+			 "\"send_message\",{\"chatId\":\"%s\",\"content\":\"%s\","
+			 "\"client_id\":\"c%llu\"}",
+			 room, text, (unsigned long long)seq);
+		fifo_push(c, now);
+		sio_emit(c, (long)(seq % 1000000000), body);
 	} else {
 		int n = snprintf(body, sizeof body, "{\"text\":\"%s\"}", text);
 		snprintf(path, sizeof path, "/v1/rooms/%s/messages", room);
@@ -298,6 +319,59 @@ static void pub_frame(struct conn *c, const char *p, size_t n)
 	op_done(c, ack, sent);
 }
 
+static void trace(const struct conn *c, const char *p, size_t n);
+
+/* A Socket.IO client's packets: the open is answered with CONNECT, pings
+ * with pongs; a connected subscriber joins its room (ack id 0) and is ready
+ * once that is acknowledged; a publisher's acks close its window slots. */
+static void sio_frame(struct conn *c, const char *p, size_t n)
+{
+	char args[128], room[80];
+	long ack = -1;
+	switch (sio_parse(p, n, &ack)) {
+	case SIO_K_OPEN:
+		sio_connect(c);
+		break;
+	case SIO_K_PING:
+		sio_pong(c);
+		break;
+	case SIO_K_CONNECTED:
+		if (c->role == R_SIOPUB) {
+			c->ready = 1;
+			break;
+		}
+		room_id(c->room, room, sizeof room);
+		snprintf(args, sizeof args, "\"join\",\"%s\"", room);
+		sio_emit(c, 0, args);
+		break;
+	case SIO_K_CONNECT_ERROR:
+		show_error("socket.io connect", 0, p, n);
+		shutdown(c->fd, SHUT_RDWR); /* the read side reports the failure */
+		break;
+	case SIO_K_ACK:
+		if (c->role == R_SIOPUB) {
+			int bad = memmem(p, n, "\"error\"", 7) != NULL;
+			if (bad)
+				show_error("send_message", 0, p, n);
+			op_done(c, !bad, fifo_pop(c));
+		} else if (ack == 0 && !memmem(p, n, "\"error\"", 7)) {
+			sub_ready(c);
+		} else {
+			show_error("join", 0, p, n);
+		}
+		break;
+	case SIO_K_EVENT:
+		if (c->role == R_SIOPUB)
+			break;
+		trace(c, p, n);
+		if (c->ready && sio_event_is(p, n, "receive_message"))
+			delivery(p, n);
+		break;
+	default:
+		break;
+	}
+}
+
 /* ---- callbacks from net/http/ws -------------------------------------- */
 
 void lg_on_head(struct conn *c)
@@ -330,6 +404,10 @@ void lg_on_frame(struct conn *c, const char *p, size_t n)
 {
 	if (c->role == R_FLOOD)
 		return; /* its refusals (rate_limited) are expected */
+	if (O.sio) {
+		sio_frame(c, p, n);
+		return;
+	}
 	if (c->role == R_WSPUB) {
 		pub_frame(c, p, n);
 		return;
@@ -588,6 +666,12 @@ static const char *mode_name(void)
 	return names[O.mode];
 }
 
+static const char *target_name(void)
+{
+	static const char *names[] = { "parley", "nchan", "socketio" };
+	return names[O.target];
+}
+
 struct snap {
 	struct procstat before, connected, start, end;
 	double self_start, self_end; /* the generator's own CPU seconds */
@@ -642,8 +726,8 @@ static void report(const struct snap *sn)
 	       "p90_ms=%.3f p99_ms=%.3f max_ms=%.3f ops=%llu ops_per_s=%.0f errors=%llu "
 	       "rss0_kb=%ld rss1_kb=%ld rss2_kb=%ld rss_per_conn_b=%.0f cpu_s=%.2f "
 	       "lg_cpu_s=%.2f other_cpu_s=%.2f\n",
-	       O.label, O.target == T_NCHAN ? "nchan" : "parley", mode_name(),
-	       O.sub_ws ? "ws" : "sse", O.pub_ws ? "ws" : "rest", O.subs, ready_subs,
+	       O.label, target_name(), mode_name(), O.sio ? "sio" : O.sub_ws ? "ws" : "sse",
+	       O.sio ? "sio" : O.pub_ws ? "ws" : "rest", O.subs, ready_subs,
 	       failed_subs, drops, O.rooms, sn->rate, sn->secs,
 	       (unsigned long long)S.sent, (unsigned long long)S.skipped,
 	       (unsigned long long)S.expected, (unsigned long long)S.received, lost,
@@ -737,8 +821,8 @@ static void run_idle(struct snap *sn)
 
 static void usage(void)
 {
-	fputs("usage: loadgen [--target parley|nchan] [--addr HOST:PORT]\n"
-	      "  [--mode idle|fanout|ingest|history] [--subs N] [--sub sse|ws]\n"
+	fputs("usage: loadgen [--target parley|nchan|socketio] [--addr HOST:PORT]\n"
+	      "  [--mode idle|fanout|ingest|history] [--subs N] [--sub sse|ws|sio]\n"
 	      "  [--rooms R] [--pub rest|ws] [--pubs P] [--rates 2,10,30]\n"
 	      "  [--duration S] [--drain S] [--hold S] [--conns C] [--window W]\n"
 	      "  [--ramp K] [--src N] [--secret-file F] [--pid PID[,PID]]\n"
@@ -801,13 +885,16 @@ static const struct numopt {
 static int parse_special(const char *k, const char *v)
 {
 	if (!strcmp(k, "--target"))
-		O.target = !strcmp(v, "nchan") ? T_NCHAN : T_PARLEY;
+		O.target = !strcmp(v, "nchan") ? T_NCHAN
+			   : !strcmp(v, "socketio") ? T_SIONODE : T_PARLEY;
 	else if (!strcmp(k, "--addr"))
 		parse_addr(v);
 	else if (!strcmp(k, "--mode"))
 		O.mode = parse_mode(v);
-	else if (!strcmp(k, "--sub"))
-		O.sub_ws = !strcmp(v, "ws");
+	else if (!strcmp(k, "--sub")) {
+		O.sio = !strcmp(v, "sio");
+		O.sub_ws = O.sio || !strcmp(v, "ws");
+	}
 	else if (!strcmp(k, "--pub"))
 		O.pub_ws = !strcmp(v, "ws");
 	else if (!strcmp(k, "--rates"))
@@ -853,7 +940,12 @@ static void parse_args(int argc, char **argv)
 		else
 			i++;
 	}
-	if (O.flood < 0 || (O.flood && O.target != T_PARLEY))
+	if (O.flood < 0 || (O.flood && (O.target != T_PARLEY || O.sio)))
+		usage();
+	/* the Socket.IO peer speaks nothing else; Socket.IO here is fan-out
+	 * and idle only */
+	if ((O.target == T_SIONODE && !O.sio) ||
+	    (O.sio && O.mode != M_FANOUT && O.mode != M_IDLE))
 		usage();
 	if (O.subs < 0 || O.rooms < 1 || O.pubs < 1 || O.conns < 1 || O.window < 1 ||
 	    O.window >= LG_WIN || O.ramp < 1 || O.nsrc < 1 || O.nsrc > 250)
@@ -869,7 +961,7 @@ static void parse_args(int argc, char **argv)
 static void read_secret(void)
 {
 	FILE *f;
-	if (O.target == T_NCHAN)
+	if (O.target != T_PARLEY)
 		return;
 	if (!O.secret_file || !(f = fopen(O.secret_file, "rb"))) {
 		fprintf(stderr, "loadgen: --secret-file is needed for parley: %s\n",
@@ -915,7 +1007,8 @@ static void init_pools(void)
 	}
 	for (int k = 0; k < ncli; k++) {
 		cli[k] = (struct conn){ .fd = -1, .id = k, .room = 0 };
-		cli[k].role = O.pub_ws && O.mode != M_HISTORY && O.target == T_PARLEY
+		cli[k].role = O.sio ? R_SIOPUB
+			      : O.pub_ws && O.mode != M_HISTORY && O.target == T_PARLEY
 				      ? R_WSPUB : R_REST;
 		cli[k].tok = mint(O.mode == M_FANOUT ? 'p' : 'i', k);
 	}

@@ -1,7 +1,14 @@
 # report.awk - turns the loadgen RESULT lines of one bench/run.sh run into
-# the Markdown results page: the targets table (goal, parleyd, nchan peer,
-# met/missed) and the table of every measurement.
+# the Markdown results page: the targets table (goal, parleyd, nchan peer
+# or, for the Socket.IO rows, Node's socket.io peer; met/missed) and the
+# table of every measurement.  A "# merged: DAY FROM LABELS.." line (from
+# BENCH_MERGE) says which scenarios were measured on another day.
 # Variables: day (YYYY-MM-DD), svg (chart file name), host (machine note).
+
+/^# merged: / {
+	merged = merged (merged == "" ? "" : "; ") "the " substr($0, index($0, $5)) " rows on " $3 \
+		" (the others in the run of " $4 ")"
+}
 
 /^RESULT / {
 	delete kv
@@ -48,6 +55,19 @@ function fanout_rows(label, name,   l, lq, p, q, d, dq) {
 	row("fan-out " name ", 10,000 subs, 30 msg/s: deliveries/s", "≥ 1.5 × nchan", d, dq, dq != "" && d + 0 >= 1.5 * dq, d != "" && dq != "")
 }
 
+# Socket.IO (10,000 clients over WebSocket) against Node's socket.io 4.8.
+function sio_rows(   p, q, d, dq, l, lq) {
+	p = get("idle-sio", "parley", 0, "rss_per_conn_b"); q = get("idle-sio", "socketio", 0, "rss_per_conn_b")
+	printf "| Socket.IO: RSS per idle client (10,000 held; peer: Node socket.io 4.8) | ≤ socket.io | %s | %s | %s |\n", \
+		kib(p), kib(q), verdict(q != "" && p + 0 <= q + 0, p != "" && q != "")
+	l = get("fanout-sio", "parley", 10, "lost"); lq = get("fanout-sio", "socketio", 10, "lost")
+	row("Socket.IO fan-out, 10,000 clients, 10 msg/s: all delivered (lost)", "0 lost", l, lq, l == 0, l != "")
+	p = get("fanout-sio", "parley", 10, "p99_ms"); q = get("fanout-sio", "socketio", 10, "p99_ms")
+	row("Socket.IO fan-out, 10,000 clients, 10 msg/s: p99 latency ms", "≤ socket.io", p, q, q != "" && p + 0 <= q + 0, p != "" && q != "")
+	d = get("fanout-sio", "parley", 30, "deliv_per_s"); dq = get("fanout-sio", "socketio", 30, "deliv_per_s")
+	row("Socket.IO fan-out, 10,000 clients, 30 msg/s: deliveries/s", "≥ socket.io", d, dq, dq != "" && d + 0 >= dq + 0, d != "" && dq != "")
+}
+
 function ops_row(label, what, goal,   p) {
 	p = get(label, "parley", 0, "ops_per_s")
 	row(what, "≥ " goal, p, "", p != "" && p + 0 >= goal, p != "")
@@ -66,6 +86,8 @@ function targets(   c) {
 	ops_row("ingest-ws", "durable ingest over WebSocket, msg/s acknowledged", 50000)
 	ops_row("ingest-rest", "durable ingest over REST (64 keep-alive conns), msg/s", 15000)
 	ops_row("history", "history reads, GET messages?limit=50, req/s", 20000)
+	if (get("idle-sio", "parley", 0, "label") != "" || get("fanout-sio", "parley", 10, "label") != "")
+		sio_rows()
 	print ""
 }
 
@@ -104,7 +126,15 @@ END {
 	print "a room of their own (idle0) rather than take the default subscription. In the"
 	print "last table, lg CPU is the generator's own and other CPU is everything else the"
 	print "machine ran meanwhile (from /proc/stat): figures with much other CPU are"
-	print "disturbed by load outside the benchmark.\n"
+	print "disturbed by load outside the benchmark. The Socket.IO rows (idle-sio,"
+	print "fanout-sio) run against Node's socket.io 4.8 server instead (bench/sio-peer,"
+	print "one process, the same binding: every client joins its room with a `join`"
+	print "event, one publisher emits `send_message` with an ack, deliveries are the"
+	print "`receive_message` events; parleyd also emits each event as `parley`, which"
+	print "is not counted); the peer column holds its figures there."
+	if (merged != "")
+		printf "Measured on different days: %s.\n", merged
+	print ""
 	targets()
 	printf "![deliveries per second and p99 latency](%s)\n\n", svg
 	measurements()

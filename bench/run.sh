@@ -3,20 +3,26 @@
 #
 # Builds bench/loadgen, starts parleyd and (when installed) nginx with the
 # nchan module on loopback, each with a throw-away config and data dir, runs
-# the scenarios against both, and writes bench/results/YYYY-MM-DD.md, an SVG
+# the scenarios against both (the Socket.IO ones against parleyd and Node's
+# socket.io server, bench/sio-peer, installed here by npm ci), and writes bench/results/YYYY-MM-DD.md, an SVG
 # chart beside it, and bench/results/latest.md (+ latest.svg).
 #
-#   bench/run.sh            full run (about 15 minutes)
+#   bench/run.sh            full run (about 20 minutes)
 #   bench/run.sh --smoke    a few hundred connections for a few seconds, parleyd
 #                           only; exits non-zero if anything is lost or fails
 #   bench/run.sh --report RAW   rewrite the results pages from a saved
 #                           YYYY-MM-DD.raw.txt (after changing report.awk)
+#   BENCH_ONLY="idle-sio fanout-sio" BENCH_MERGE=results/latest.raw.txt
+#   bench/run.sh            re-measure some scenarios and merge them into a
+#                           saved full run (the page says which rows are
+#                           from which day)
 #
 # Environment: PARLEYD (default ./parleyd at the top of the tree), LOADGEN
 # (a prebuilt generator), BENCH_PORT (parleyd, default 29080), NCHAN_PORT
-# (default 29090), BENCH_ONLY (space-separated scenario names to run),
-# BENCH_OUT (results dir, default bench/results), NO_NCHAN=1, BENCH_TARGETS
-# (default "parley nchan"; "nchan" alone exercises the harness without parleyd).
+# (default 29090), SIO_PORT (the socket.io peer, default 29100), BENCH_ONLY (space-separated scenario names to run),
+# BENCH_OUT (results dir, default bench/results), NO_NCHAN=1, NO_SIO_PEER=1,
+# BENCH_TARGETS (default "parley nchan socketio"; "nchan" alone exercises the
+# harness without parleyd).
 # Only 127.0.0.0/8 is ever contacted.
 set -u
 
@@ -31,16 +37,19 @@ LOADGEN=${LOADGEN:-$HERE/loadgen}
 # generator would otherwise sometimes hold the server port itself.
 PORT=${BENCH_PORT:-29080}
 NPORT=${NCHAN_PORT:-29090}
+SPORT=${SIO_PORT:-29100}
 OUT=${BENCH_OUT:-$HERE/results}
 # A partial run must not replace the full run's pages in bench/results.
-if [ -z "${BENCH_OUT:-}" ] && [ -n "${BENCH_ONLY:-}${BENCH_TARGETS:-}" ]; then
+if [ -z "${BENCH_OUT:-}" ] && [ -z "${BENCH_MERGE:-}" ] &&
+	[ -n "${BENCH_ONLY:-}${BENCH_TARGETS:-}" ]; then
 	OUT=${TMPDIR:-/tmp}/parley-bench-partial
 fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/parley-bench.XXXXXX")
 RESULTS=$WORK/results.txt
-SRCS="loadgen.c net.c http.c ws.c jwt.c stats.c"
+SRCS="loadgen.c net.c http.c ws.c sio.c jwt.c stats.c"
 PPID_PARLEY=""
 NGINX_MASTER=""
+SIO_PID=""
 FAILED=0
 
 log() { printf '== %s\n' "$*" >&2; }
@@ -48,6 +57,7 @@ log() { printf '== %s\n' "$*" >&2; }
 cleanup() {
 	stop_parley
 	stop_nchan
+	stop_sio_peer
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -100,32 +110,42 @@ start_parley() {
 		${SERVER_FLAGS:-}) \
 		>>"$WORK/parleyd.log" 2>&1 &
 	PPID_PARLEY=$!
+	await_server parleyd "$PPID_PARLEY" "http://127.0.0.1:$PORT/v1/health" "$WORK/parleyd.log"
+}
+
+# await_server NAME PID HEALTH-URL LOG: until the server answers (or dies).
+await_server() {
 	for _ in $(seq 100); do
-		curl -sf "http://127.0.0.1:$PORT/v1/health" >/dev/null 2>&1 && return 0
-		kill -0 "$PPID_PARLEY" 2>/dev/null || break
+		curl -sf "$3" >/dev/null 2>&1 && return 0
+		kill -0 "$2" 2>/dev/null || break
 		sleep 0.1
 	done
-	log "parleyd did not come up; its log:"
-	tail -20 "$WORK/parleyd.log" >&2
+	log "$1 did not come up; its log:"
+	tail -20 "$4" >&2
 	return 1
+}
+
+# stop_server PID: SIGTERM, up to 10 s, then SIGKILL.
+stop_server() {
+	kill -TERM "$1" 2>/dev/null
+	for _ in $(seq 100); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
 }
 
 stop_parley() {
 	[ -n "$PPID_PARLEY" ] || return 0
-	kill -TERM "$PPID_PARLEY" 2>/dev/null
-	for _ in $(seq 100); do
-		kill -0 "$PPID_PARLEY" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$PPID_PARLEY" 2>/dev/null
-	wait "$PPID_PARLEY" 2>/dev/null
+	stop_server "$PPID_PARLEY"
 	PPID_PARLEY=""
 }
 
-use_parley() { [[ " ${BENCH_TARGETS:-parley nchan} " == *" parley "* ]]; }
+use_parley() { targets_have parley; }
 
 have_nchan() {
-	[[ " ${BENCH_TARGETS:-parley nchan} " == *" nchan "* ]] &&
+	targets_have nchan &&
 	[ "${NO_NCHAN:-0}" != 1 ] && command -v nginx >/dev/null 2>&1 &&
 		[ -f /usr/lib/nginx/modules/ngx_nchan_module.so ]
 }
@@ -201,6 +221,47 @@ stop_nchan() {
 # The nchan worker holds the connections; the master only supervises.
 nchan_pid() { pgrep -P "$NGINX_MASTER" | tr '\n' ',' | sed 's/,$//'; }
 
+# The Socket.IO peer: Node's socket.io 4.8 server (bench/sio-peer), one
+# process like parleyd's one event loop, with the same 20,000-file limit.
+SIO_PEER=$HERE/sio-peer
+
+targets_have() { [[ " ${BENCH_TARGETS:-parley nchan socketio} " == *" $1 "* ]]; }
+
+have_sio_peer() {
+	targets_have socketio && [ "${NO_SIO_PEER:-0}" != 1 ] &&
+		command -v node >/dev/null 2>&1 && [ -d "$SIO_PEER/node_modules/socket.io" ]
+}
+
+# npm ci from the peer's lock file (a full run only; the smoke test runs
+# parleyd alone and needs no npm).
+install_sio_peer() {
+	targets_have socketio && [ "${NO_SIO_PEER:-0}" != 1 ] || return 0
+	[ -d "$SIO_PEER/node_modules/socket.io" ] &&
+		[ ! "$SIO_PEER/package-lock.json" -nt "$SIO_PEER/node_modules/.package-lock.json" ] &&
+		return 0
+	command -v npm >/dev/null 2>&1 || { log "no npm: no socket.io peer figures"; return 0; }
+	log "installing the socket.io peer (npm ci in $SIO_PEER)"
+	(cd "$SIO_PEER" && npm ci --no-audit --no-fund --loglevel=error) >&2 ||
+		log "npm ci failed: no socket.io peer figures"
+}
+
+start_sio_peer() {
+	stop_sio_peer
+	SPORT=$(pick_port "$SPORT" "${SIO_PORT:-}") ||
+		{ log "port ${SIO_PORT:-} is taken"; return 1; }
+	(ulimit -n 20000 2>/dev/null; exec node "$SIO_PEER/server.js" "$SPORT") \
+		>>"$WORK/sio-peer.log" 2>&1 &
+	SIO_PID=$!
+	await_server "the socket.io peer" "$SIO_PID" "http://127.0.0.1:$SPORT/health" \
+		"$WORK/sio-peer.log"
+}
+
+stop_sio_peer() {
+	[ -n "$SIO_PID" ] || return 0
+	stop_server "$SIO_PID"
+	SIO_PID=""
+}
+
 # ---- running the generator ---------------------------------------------
 
 # lg TARGET LABEL ARGS...: one generator run against a fresh server.
@@ -211,6 +272,9 @@ lg() {
 		start_parley || { FAILED=1; return 1; }
 		set -- --target parley --addr "127.0.0.1:$PORT" --pid "$PPID_PARLEY" \
 			--secret-file "$WORK/secret" "$@"
+	elif [ "$target" = socketio ]; then
+		start_sio_peer || { FAILED=1; return 1; }
+		set -- --target socketio --addr "127.0.0.1:$SPORT" --pid "$SIO_PID" "$@"
 	else
 		start_nchan || { FAILED=1; return 1; }
 		set -- --target nchan --addr "127.0.0.1:$NPORT" --pid "$(nchan_pid)" "$@"
@@ -220,7 +284,11 @@ lg() {
 		tee -a "$RESULTS"
 	rc=${PIPESTATUS[0]}
 	[ "$rc" = 0 ] || { log "$label on $target: loadgen exit $rc"; FAILED=1; }
-	[ "$target" = parley ] && stop_parley || stop_nchan
+	case $target in
+	parley) stop_parley ;;
+	socketio) stop_sio_peer ;;
+	*) stop_nchan ;;
+	esac
 	# let TIME_WAIT and the server's presence grace settle between runs
 	sleep 1
 	return 0
@@ -230,6 +298,13 @@ lg() {
 both() {
 	use_parley && lg parley "$@"
 	have_nchan && lg nchan "$@"
+	return 0
+}
+
+# sio LABEL ARGS...: a Socket.IO scenario against parleyd, then socket.io.
+sio() {
+	use_parley && lg parley "$@"
+	have_sio_peer && lg socketio "$@"
 	return 0
 }
 
@@ -255,6 +330,12 @@ run_full() {
 		--rates 2,10,30 --duration 15 --drain 15 --setup --prefix fo --users f
 	wanted rooms && both rooms --mode fanout --subs 15000 --rooms 1500 --pubs 50 \
 		--sub ws --rates 1000 --duration 15 --drain 10 --setup --prefix mr --users m
+	# Socket.IO over WebSocket: every client joins its room by a `join`
+	# event and the publisher emits `send_message`, on both servers
+	wanted idle-sio && sio idle-sio --mode idle --subs 10000 --sub sio --hold 5 \
+		--setup --prefix idle --users d
+	wanted fanout-sio && sio fanout-sio --mode fanout --subs 10000 --sub sio \
+		--rates 2,10,30 --duration 15 --drain 15 --setup --prefix fo --users f
 	use_parley || return 0
 	wanted capacity && lg parley capacity --mode idle --subs 19000 --sub ws --hold 5 \
 		--setup --prefix idle --users d
@@ -288,6 +369,8 @@ run_smoke() {
 		--users si
 	lg parley flood --mode fanout --subs 100 --sub ws --rates 20 --flood 2 \
 		--duration 3 --drain 5 --setup --prefix sfl --users sfl
+	lg parley fanout-sio --mode fanout --subs 300 --sub sio --rates 20 --duration 3 \
+		--drain 5 --setup --prefix ssio --users ssio
 }
 
 # ---- report --------------------------------------------------------------
@@ -307,7 +390,40 @@ write_report() {
 	fi
 	sed "s/($svg)/(latest.svg)/" "$OUT/$day.md" >"$OUT/latest.md"
 	cp "$RESULTS" "$OUT/$day.raw.txt"
+	cp "$RESULTS" "$OUT/latest.raw.txt"
 	log "wrote $OUT/$day.md"
+}
+
+# merge_into RAW: this run's scenarios replace theirs in a saved run's
+# output (the other lines are kept), with a note of what was re-measured
+# when, so a partial run can complete a full run's page.
+merge_into() {
+	local raw=$1 labels from today runs
+	[ -f "$raw" ] || { log "BENCH_MERGE: no $raw"; return 1; }
+	labels=$(sed -n 's/^RESULT label=\([^ ]*\) .*/\1/p' "$RESULTS" | sort -u | tr '\n' ' ')
+	[ -n "$labels" ] || return 0
+	today=$(date -u +%Y-%m-%d)
+	# the day of the full run: its own line, or what an earlier merge said
+	from=$(sed -n 's/^# run: //p' "$raw" | head -1)
+	[ -n "$from" ] || from=$(awk '/^# merged: / { print $4; exit }' "$raw")
+	[ -n "$from" ] || from=$(basename "$raw" .raw.txt)
+	# scenarios merged earlier today are named again with today's
+	labels=$( { echo "$labels" | tr ' ' '\n'
+		awk -v d="$today" '/^# merged: / && $3 == d { for (i = 5; i <= NF; i++) print $i }' "$raw"
+	} | grep -v '^$' | sort -u | tr '\n' ' ')
+	# scenario and server: a run against one server keeps the other's rows
+	runs=$(sed -n 's/^RESULT label=\([^ ]*\) target=\([^ ]*\) .*/\1@\2/p' "$RESULTS" |
+		sort -u | tr '\n' ' ')
+	{
+		echo "# merged: $today $from ${labels% }"
+		awk -v runs=" $runs" -v d="$today" '
+			/^# merged: / && $3 == d { next }
+			/^RESULT / { l = $2 "@" $3; gsub(/label=|target=/, "", l)
+				if (index(runs, " " l " ")) next }
+			{ print }' "$raw"
+		grep -v '^# run: ' "$RESULTS"
+	} >"$WORK/merged.txt"
+	mv "$WORK/merged.txt" "$RESULTS"
 }
 
 main() {
@@ -344,7 +460,13 @@ main() {
 			log "could not install nginx, nchan and gnuplot: no peer figures or chart"
 	fi
 	have_nchan || log "nginx with nchan not installed: no peer figures"
+	install_sio_peer
+	have_sio_peer || log "the socket.io peer is not installed: no Socket.IO peer figures"
+	echo "# run: $(date -u +%Y-%m-%d)" >>"$RESULTS"
 	run_full
+	if [ -n "${BENCH_MERGE:-}" ]; then
+		merge_into "$BENCH_MERGE" || exit 1
+	fi
 	write_report
 	exit 0
 }

@@ -81,6 +81,7 @@ void pl_conn_unref(struct pl_conn *c)
 		free(c->asked[i]);
 	free(c->asked);
 	free(c->ws);
+	free(c->cors_head);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }

@@ -108,6 +108,8 @@ struct pl_conn {
 	void *released_ud;
 	/* Socket.IO: the Engine.IO session (hub thread only; NULL once it ended) */
 	struct pl_eio_sess *eio;
+	/* SSE: CORS header lines for the response head (api/cors.h), or NULL */
+	char *cors_head;
 };
 
 struct pl_conn *pl_conn_new(enum pl_conn_kind kind, const char *user);

@@ -24,7 +24,7 @@ struct eio_ws {
 	size_t mlen;
 	bool in_msg, msg_bin;
 	char *out;                        /* framed bytes not yet written */
-	size_t olen, ooff;
+	size_t olen, ooff, ocap;
 	bool closing;                     /* close frame queued: drop once written */
 	bool forgotten;                   /* on the dead list */
 	struct eio_ws *dead_next;
@@ -84,6 +84,7 @@ struct pl_eio {
 	size_t nheap, capheap;
 	int64_t armed;
 	int ping_interval, ping_timeout, max_payload;
+	int connect_timeout;               /* ms for a session's Socket.IO CONNECT */
 	bool conformance;
 	pl_map *receipts;                 /* the chat binding's (push/sio_bind.c) */
 	struct pl_eio_sess *dead;

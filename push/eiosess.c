@@ -20,7 +20,6 @@
 
 #define PING_INTERVAL_MS 25000
 #define PING_TIMEOUT_MS 20000
-#define CONNECT_TIMEOUT_MS 45000
 #define MAX_PAYLOAD (64 * 1024)           /* what parleyd reads of a POST body */
 #define CONF_MAX_PAYLOAD 1000000
 /* ---- requests (any thread) ---- */
@@ -357,7 +356,7 @@ struct pl_eio_sess *eio_sess_new(struct pl_eio *e, const char *token, bool engin
 	s->c->eio = s;
 	int64_t now = pl_mono_ms();
 	s->ping_due = now + e->ping_interval;
-	s->connect_due = engine_only ? 0 : now + CONNECT_TIMEOUT_MS;
+	s->connect_due = engine_only ? 0 : now + e->connect_timeout;
 	if (!heap_add(e, s)) {
 		pl_map_del(e->sessions, s->sid);
 		sess_free(s);
@@ -730,6 +729,8 @@ struct pl_eio *pl_eio_new(struct pl_hub *h)
 	e->ping_interval = e->conformance ? 300 : PING_INTERVAL_MS;
 	e->ping_timeout = e->conformance ? 200 : PING_TIMEOUT_MS;
 	e->max_payload = e->conformance ? CONF_MAX_PAYLOAD : MAX_PAYLOAD;
+	/* 45 s, as the reference server's connectTimeout */
+	e->connect_timeout = h->ctx->cfg->socketio_connect_timeout_ms;
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->work_cond, NULL);
 	e->sessions = pl_map_new();

@@ -20,20 +20,30 @@
 #include "push/eioint.h"
 #include "push/hubint.h"
 #include "push/ws.h"
+#include "push/wsbuf.h"
 
 /* One WebSocket message, all fragments: maxPayload, as the handshake says. */
 #define WS_MAX_MSG(ws) ((size_t)(ws)->e->max_payload)
 
 /* ---- WebSocket ---- */
 
+/* The output grows by doubling: a pump frames a whole queue (thousands of
+ * packets when a recovery replays), and growing it packet by packet copied
+ * the buffer each time (seconds under a sanitizer's allocator). */
 static bool ws_append(struct eio_ws *ws, enum ws_opcode op, const void *p, size_t n)
 {
 	uint8_t head[14];
 	size_t h = ws_frame_header(head, op, true, n);
-	char *grown = realloc(ws->out, ws->olen + h + n);
-	if (!grown)
-		return false;
-	ws->out = grown;
+	if (ws->olen + h + n > ws->ocap) {
+		size_t cap = ws->ocap ? ws->ocap * 2 : 4096;
+		while (cap < ws->olen + h + n)
+			cap *= 2;
+		char *grown = realloc(ws->out, cap);
+		if (!grown)
+			return false;
+		ws->out = grown;
+		ws->ocap = cap;
+	}
 	memcpy(ws->out + ws->olen, head, h);
 	memcpy(ws->out + ws->olen + h, p, n);
 	ws->olen += h + n;
@@ -52,7 +62,7 @@ static void ws_forget(struct eio_ws *ws)
 	free(ws->out);
 	ws->rbuf = ws->msg = NULL;
 	ws->out = NULL;
-	ws->rlen = ws->rcap = ws->mlen = ws->olen = ws->ooff = 0;
+	ws->rlen = ws->rcap = ws->mlen = ws->olen = ws->ooff = ws->ocap = 0;
 	if (ws->forgotten)
 		return;
 	ws->forgotten = true;
@@ -82,7 +92,7 @@ static bool ws_write(struct eio_ws *ws)
 		return false;
 	free(ws->out);
 	ws->out = NULL;
-	ws->olen = ws->ooff = 0;
+	ws->olen = ws->ooff = ws->ocap = 0;
 	pl_loop_mod(ws->e->h->loop, &ws->watch, EPOLLIN);
 	if (ws->closing) {
 		shutdown(ws->watch.fd, SHUT_WR);
@@ -249,13 +259,7 @@ static void ws_process(struct eio_ws *ws)
 	}
 	if (ws->watch.fd < 0 || !ws->rbuf)
 		return;
-	memmove(ws->rbuf, ws->rbuf + off, ws->rlen - off);
-	ws->rlen -= off;
-	if (ws->rlen == 0) { /* idle sockets keep no buffer */
-		free(ws->rbuf);
-		ws->rbuf = NULL;
-		ws->rcap = 0;
-	}
+	ws_rbuf_consume(&ws->rbuf, &ws->rlen, &ws->rcap, off); /* idle: no buffer */
 }
 
 static void on_ws_io(struct pl_watch *w, uint32_t events)
@@ -269,15 +273,12 @@ static void on_ws_io(struct pl_watch *w, uint32_t events)
 	}
 	if (events & EPOLLIN) {
 		for (;;) {
-			if (ws->rcap - ws->rlen < 4096) {
-				size_t cap = ws->rcap ? ws->rcap * 2 : 4096;
-				uint8_t *grown = cap <= 2 * WS_MAX_MSG(ws) + 16384 ? realloc(ws->rbuf, cap) : NULL;
-				if (!grown) {
-					ws_gone(ws, "message too big");
-					return;
-				}
-				ws->rbuf = grown;
-				ws->rcap = cap;
+			/* grown with what came (push/wsbuf.h): a frame of
+			 * maxPayload and its header, and one read */
+			if (!ws_rbuf_room(&ws->rbuf, ws->rlen, &ws->rcap, 4096,
+					  WS_MAX_MSG(ws) + 4096 + 14)) {
+				ws_gone(ws, "message too big");
+				return;
 			}
 			size_t room = ws->rcap - ws->rlen;
 			ssize_t n = read(ws->watch.fd, ws->rbuf + ws->rlen, room);
@@ -291,11 +292,7 @@ static void on_ws_io(struct pl_watch *w, uint32_t events)
 				continue;
 			}
 			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-				if (!ws->rlen) {
-					free(ws->rbuf);
-					ws->rbuf = NULL;
-					ws->rcap = 0;
-				}
+				ws_rbuf_consume(&ws->rbuf, &ws->rlen, &ws->rcap, 0);
 				break;
 			}
 			ws_gone(ws, "transport close");

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -114,6 +115,21 @@ static void on_sse_io(struct pl_watch *w, uint32_t events)
 		pl_sse_flush(h, c);
 }
 
+/* The response head, with the front end's CORS lines before its end. */
+static struct pl_buf *sse_head_of(const struct pl_conn *c)
+{
+	if (!c->cors_head)
+		return pl_buf_new(sse_head, sizeof sse_head - 1);
+	size_t n = sizeof sse_head - 3, extra = strlen(c->cors_head);
+	struct pl_buf *b = pl_buf_alloc(n + extra + 2);
+	if (b) {
+		memcpy(b->data, sse_head, n);
+		memcpy(b->data + n, c->cors_head, extra);
+		memcpy(b->data + n + extra, "\r\n", 2);
+	}
+	return b;
+}
+
 bool pl_sse_adopt(struct pl_hub *h, struct pl_conn *c, int fd)
 {
 	int one = 1;
@@ -121,7 +137,7 @@ bool pl_sse_adopt(struct pl_hub *h, struct pl_conn *c, int fd)
 	c->hub = h;
 	c->watch.fd = fd;
 	c->watch.fn = on_sse_io;
-	struct pl_buf *head = pl_buf_new(sse_head, sizeof sse_head - 1);
+	struct pl_buf *head = sse_head_of(c);
 	bool ok = head && pl_conn_push(c, head) && pl_loop_add(h->loop, &c->watch, EPOLLIN);
 	pl_buf_unref(head);
 	if (!ok)

@@ -25,6 +25,7 @@
 #include "base/utf8.h"
 #include "push/hubint.h"
 #include "push/ws.h"
+#include "push/wsbuf.h"
 
 #define WS_MSG_MAX (64 * 1024)   /* one client message, all fragments */
 #define WS_PONG_WAIT_MS 10000
@@ -572,31 +573,14 @@ static void process(struct pl_hub *h, struct pl_conn *c)
 		stop_processing(c, off);
 		return;
 	}
-	memmove(ws->rbuf, ws->rbuf + off, ws->rlen - off);
-	ws->rlen -= off;
-	if (ws->rlen == 0) { /* idle connections keep no buffer */
-		free(ws->rbuf);
-		ws->rbuf = NULL;
-		ws->rcap = 0;
-	}
+	ws_rbuf_consume(&ws->rbuf, &ws->rlen, &ws->rcap, off); /* idle: no buffer */
 }
 
-/* The buffer grows with the bytes that came, 4 KiB at a time, never to
- * the size a frame announces nor by doubling: an unfinished frame pins
- * what its sender actually sent. */
+/* The buffer grows with what came (push/wsbuf.h), up to a whole message
+ * and its frame header plus one read. */
 static bool ensure_room(struct pl_ws_state *ws, size_t want)
 {
-	if (ws->rcap - ws->rlen >= want)
-		return true;
-	size_t cap = (ws->rlen + want + 4095) / 4096 * 4096;
-	if (cap > WS_MSG_MAX + 4096 + 14 && ws->rlen + want > WS_MSG_MAX + 4096 + 14)
-		return false;
-	uint8_t *grown = realloc(ws->rbuf, cap);
-	if (!grown)
-		return false;
-	ws->rbuf = grown;
-	ws->rcap = cap;
-	return true;
+	return ws_rbuf_room(&ws->rbuf, ws->rlen, &ws->rcap, want, WS_MSG_MAX + 4096 + 14);
 }
 
 /* After our close: input is read and dropped, a bounded amount a pass, so

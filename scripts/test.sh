@@ -107,6 +107,10 @@ preflight() {
   major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
   [ "$major" -ge 18 ] || missing+=("node >= 18 (apt package nodejs; found ${major})")
   [ -d tests/node/node_modules/ws ] || missing+=("the npm test clients (scripts/install-deps.sh --test runs npm ci in tests/node)")
+  # PostgreSQL's server binaries live outside PATH on Debian (tests/pg/pgscratch.sh finds them).
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 ||
+    missing+=("initdb (apt package postgresql)")
+  pkg-config --exists libpq 2>/dev/null || missing+=("libpq (apt package libpq-dev)")
   if [ ${#missing[@]} -gt 0 ]; then
     local m
     for m in "${missing[@]}"; do echo "test.sh: missing: $m"; done
@@ -151,7 +155,7 @@ IT=(tests/integration/rest.test.mjs tests/integration/compat.test.mjs tests/inte
   tests/integration/presence.test.mjs tests/integration/many.test.mjs tests/integration/resume.test.mjs
   tests/integration/shutdown.test.mjs tests/integration/ops.test.mjs tests/integration/webhook.test.mjs
   tests/integration/pushlimits.test.mjs tests/integration/security.test.mjs tests/integration/wsecho.test.mjs
-  tests/integration/socketio.test.mjs tests/integration/admin.test.mjs)
+  tests/integration/socketio.test.mjs tests/integration/admin.test.mjs tests/integration/cors.test.mjs)
 present=()
 for t in "${IT[@]}"; do [ -f "$t" ] && present+=("$t"); done
 
@@ -205,6 +209,11 @@ command -v redis-server >/dev/null && redis_mode
 # Redis with the other threads: both once more under ThreadSanitizer.
 [ -x tests/fcgi/run.sh ] && suite "fcgi (tsan)" env PARLEYD="$TSAN/parleyd" PARLEY_FCGI="$TSAN/parley.fcgi" ROOT="$ROOT" tests/fcgi/run.sh
 [ -x tests/redis/run.sh ] && suite "redis (tsan)" env PARLEYD="$TSAN/parleyd" ROOT="$ROOT" tests/redis/run.sh
+# PostgreSQL (issue 12): a scratch server of its own; the ordering's cost
+# is measured in the plain run only.
+[ -x tests/pg/run.sh ] && suite "pg" env ROOT="$ROOT" BUILD="$ROOT" tests/pg/run.sh
+[ -x tests/pg/run.sh ] && suite "pg (sanitizers)" env ROOT="$ROOT" BUILD="$SAN" PG_BENCH=0 tests/pg/run.sh
+[ -x tests/pg/run.sh ] && suite "pg (tsan)" env ROOT="$ROOT" BUILD="$TSAN" PG_BENCH=0 tests/pg/run.sh
 [ -x tests/install/run.sh ] && suite "install" env ROOT="$ROOT" tests/install/run.sh
 [ -f tests/e2e/chat.test.mjs ] && suite "e2e" env PARLEYD="$ROOT/parleyd" node tests/e2e/chat.test.mjs
 [ -f tests/e2e/socketio.test.mjs ] && suite "e2e socket.io" env PARLEYD="$ROOT/parleyd" node tests/e2e/socketio.test.mjs

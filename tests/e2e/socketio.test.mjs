@@ -4,12 +4,16 @@
 // stock socket.io-client bundle that parleyd serves at /socket.io/socket.io.js)
 // for two users, alice and bob: both connect and upgrade to WebSocket,
 // typing shows, messages arrive, read receipts go back; then a polling-only
-// socket in the page sends with an ack.
+// socket in the page sends with an ack.  Then a page served from another
+// origin (another port, listed with --cors-origin) uses parleyd across
+// origins: dev login and REST with preflights, an EventSource, and a
+// polling-only Socket.IO socket; a page of an unlisted origin cannot.
 //
 //   PARLEYD=./parleyd node tests/e2e/socketio.test.mjs
 //
 // Needs playwright-core (tests/node) and Debian's chromium.  The last line
 // is "e2e-socketio: N passed, N failed".
+import http from "node:http";
 import { createRequire } from "node:module";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -55,11 +59,28 @@ const freePort = () =>
   });
 
 const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+// Two web apps of other origins: the page only loads the bundle from parleyd.
+const appPage = `<!doctype html><meta charset="utf-8"><title>another origin</title>
+<script src="${base}/socket.io/socket.io.js"></script>`;
+const apps = [];
+const appServer = async () => {
+  const p = await freePort();
+  const srv = http.createServer((req, res) => {
+    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
+    res.end(appPage);
+  });
+  await new Promise((r) => srv.listen(p, "127.0.0.1", r));
+  apps.push(srv);
+  return `http://127.0.0.1:${p}`;
+};
+const appOrigin = await appServer();
+const strangerOrigin = await appServer();
 const data = mkdtempSync(path.join(tmpdir(), "parley-e2e-sio-"));
 const proc = spawn(process.env.PARLEYD || path.join(ROOT, "parleyd"),
-  ["--dev", "--listen", `127.0.0.1:${port}`, "--data", data, "--www", path.join(ROOT, "www")],
+  ["--dev", "--listen", `127.0.0.1:${port}`, "--data", data, "--www", path.join(ROOT, "www"),
+    "--cors-origin", appOrigin],
   { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
-const base = `http://127.0.0.1:${port}`;
 await until(async () => (await fetch(`${base}/v1/health`)).ok, "parleyd");
 
 const browser = await chromium.launch({
@@ -117,12 +138,63 @@ try {
     if (!(ack.id > 0 && ack.content === "by polling" && ack.transport === "polling")) throw new Error(JSON.stringify(ack));
     await until(async () => (await bob.locator("#log li.msg").filter({ hasText: "alice: by polling" }).count()) === 1, "seen by bob");
   });
+  // What a web app of another origin does with parleyd (base).
+  const crossOrigin = (b) => (async () => {
+    const out = {};
+    try {
+      const login = await fetch(`${b}/v1/dev/login`, {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ user: "carol" }),
+      });
+      const { token } = await login.json();
+      const auth = { Authorization: `Bearer ${token}` };
+      const posted = await fetch(`${b}/v1/rooms/general/messages`, {
+        method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: JSON.stringify({ text: "rest across origins" }),
+      });
+      out.post = posted.status;
+      const hist = await (await fetch(`${b}/v1/rooms/general/messages?limit=50`, { headers: auth })).json();
+      out.history = hist.messages.some((m) => m.text === "rest across origins");
+      out.sse = await new Promise((resolve) => {
+        const es = new EventSource(`${b}/v1/events?token=${token}`);
+        es.onopen = () => (es.close(), resolve("open"));
+        es.onerror = () => (es.close(), resolve("error"));
+      });
+      const s = io(b, { auth: { token }, transports: ["polling"], forceNew: true, reconnection: false });
+      const got = new Promise((resolve) => s.on("receive_message", (m) => m.content === "polling across origins" && resolve(true)));
+      const ack = await s.timeout(10000).emitWithAck("send_message", { chatId: "general", content: "polling across origins" });
+      out.ack = ack.content;
+      out.received = await got;
+      out.transport = s.io.engine.transport.name;
+      s.close();
+    } catch (e) {
+      out.error = String(e && e.message ? e.message : e);
+    }
+    return out;
+  })();
+  const visit = async (origin) => {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${origin}/app.html`);
+    await until(() => page.evaluate(() => typeof io === "function"), "the bundle loaded from parleyd");
+    const out = await page.evaluate(`(${crossOrigin})(${JSON.stringify(base)})`);
+    await page.context().close();
+    return out;
+  };
+  await check("a page of a listed origin (--cors-origin) uses REST with preflights, SSE and Socket.IO polling", async () => {
+    const out = await visit(appOrigin);
+    const want = { post: 201, history: true, sse: "open", ack: "polling across origins", received: true, transport: "polling" };
+    if (JSON.stringify(out) !== JSON.stringify(want)) throw new Error(JSON.stringify(out));
+    await until(async () => (await bob.locator("#log li.msg").filter({ hasText: "carol: polling across origins" }).count()) === 1, "seen by bob");
+  });
+  await check("a page of an unlisted origin cannot (the browser blocks the answers)", async () => {
+    const out = await visit(strangerOrigin);
+    if (!out.error || out.post) throw new Error(JSON.stringify(out));
+  });
   await check("no page errors", async () => {
     const errs = [...alice.errors, ...bob.errors];
     if (errs.length) throw new Error(errs.join("; "));
   });
 } finally {
   await browser.close();
+  for (const a of apps) a.close();
   proc.kill("SIGTERM");
   await new Promise((r) => (proc.exitCode != null ? r() : proc.on("exit", r)));
   rmSync(data, { recursive: true, force: true });

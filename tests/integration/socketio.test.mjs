@@ -442,6 +442,39 @@ test("heartbeat (conformance timers): pings at pingInterval, a session that does
   await conf.stop();
 });
 
+test("connect timeout: a session that sends no CONNECT in time is closed (polling and WebSocket); one that did stays", async () => {
+  // the default is 45 s (unit test test_config); a short one keeps this
+  // quick, long enough for a slow machine to send its CONNECT in time
+  const srv = await startServer({ args: ["--socketio-connect-timeout", "1500"] });
+  const idle = await handshake(srv);
+  const qi = `EIO=4&transport=polling&sid=${idle.sid}`;
+  const waiting = await eio(srv, qi); // a GET waiting when it ends gets the close packet
+  const w0 = [waiting.status, await waiting.text()];
+  assert((w0[0] === 200 && w0[1] === "1") || w0[0] === 400, `waiting GET: ${w0}`);
+  eq((await eio(srv, qi)).status, 400, "the session is gone");
+  // a session that connected in time outlives the timeout
+  const live = await handshake(srv);
+  const ql = `EIO=4&transport=polling&sid=${live.sid}`;
+  const p = await eio(srv, ql, { method: "POST", body: `40${JSON.stringify({ token: tok("stimeout") })}` });
+  eq(p.status, 200, "CONNECT");
+  assert((await (await eio(srv, ql)).text()).startsWith("40{"), "connected");
+  await sleep(3000);
+  const still = await eio(srv, ql, { method: "POST", body: "1" }); // the client closes it itself
+  eq([still.status, await still.text()], [200, "ok"], "still open after the timeout");
+  // WebSocket: no CONNECT, the socket is closed after the open packet
+  const WebSocket = requireNode("ws");
+  const w = new WebSocket(`${srv.ws}/socket.io/?EIO=4&transport=websocket`);
+  const got = [];
+  let closed = false;
+  w.on("message", (d) => got.push(String(d)));
+  w.on("close", () => (closed = true));
+  w.on("error", () => {});
+  await until(() => closed, "WebSocket closed for want of a CONNECT");
+  assert(got[0] && got[0][0] === "0", `open packet first: ${got}`);
+  assert(!got.some((m) => m.startsWith("40")), `never connected: ${got}`);
+  await srv.stop();
+});
+
 test("conformance app: echo at /engine.io/, message-back and message-with-ack with binary attachments", async () => {
   const conf = await startServer({ args: ["--socketio-conformance"] });
   const r = await fetch(`${conf.url}/engine.io/?EIO=4&transport=polling`);

@@ -13,6 +13,7 @@ static const char *const VARS[] = {
 	"PARLEY_JWT_SECRET",	"REDIS_URL",	       "PARLEY_DEV",	    "PARLEY_PRESENCE_GRACE",
 	"PARLEY_PING_INTERVAL", "PARLEY_SMALL_ROOM",   "PARLEY_KEEPALIVE",  "PARLEY_MAX_CONNECTIONS",
 	"PARLEY_THREADS",	"PARLEY_FCGI_SOCKET", "PARLEY_FCGI_MAX_POLLS", "PARLEY_LOG",
+	"PARLEY_CORS_ORIGIN",
 };
 
 static char err[512];
@@ -83,6 +84,9 @@ static void test_defaults(void)
 	CHECK(c.presence_grace == 5 && c.ping_interval == 25 && c.small_room == 100);
 	CHECK(c.keepalive == 15 && c.max_connections == 19500);
 	CHECK(c.http_threads == 4 && c.fcgi_threads == 8 && c.fcgi_max_polls == 4);
+	/* Socket.IO: 45 s for a CONNECT, as the reference server; no CORS */
+	CHECK(c.socketio_connect_timeout_ms == 45000);
+	CHECK_STR(c.cors_origin, "");
 	pl_config_free(&c);
 	pl_config_free(&c); /* twice is harmless */
 	CHECK(load(&c, "/usr/bin/parley.fcgi", NULL) == PL_CONFIG_OK);
@@ -403,6 +407,42 @@ static enum pl_config_result help(const char *prog, char *out, size_t outlen)
 	return r;
 }
 
+/* --cors-origin: repeatable, comma lists, the first flag replaces the
+ * environment's list, "*" alone, exact origins only. */
+static void test_cors(void)
+{
+	struct pl_config c;
+	CHECK(load(&c, "parleyd", ARGS("--cors-origin", "https://app.example.com",
+				       "--cors-origin=http://localhost:3000, http://[::1]:8080"))
+	      == PL_CONFIG_OK);
+	CHECK_STR(c.cors_origin, "https://app.example.com,http://localhost:3000,http://[::1]:8080");
+	pl_config_free(&c);
+	setenv("PARLEY_CORS_ORIGIN", "https://a.example,https://b.example", 1);
+	CHECK(load(&c, "parleyd", NULL) == PL_CONFIG_OK);
+	CHECK_STR(c.cors_origin, "https://a.example,https://b.example");
+	pl_config_free(&c);
+	CHECK(load(&c, "parleyd", ARGS("--cors-origin", "https://c.example")) == PL_CONFIG_OK);
+	CHECK_STR(c.cors_origin, "https://c.example");
+	pl_config_free(&c);
+	unsetenv("PARLEY_CORS_ORIGIN");
+	CHECK(load(&c, "parleyd", ARGS("--cors-origin", "*")) == PL_CONFIG_OK);
+	CHECK_STR(c.cors_origin, "*");
+	pl_config_free(&c);
+	CHECK(fails("parleyd", ARGS("--cors-origin", "*", "--cors-origin", "https://a.example"),
+		    "cannot be combined"));
+	CHECK(fails("parleyd", ARGS("--cors-origin", "https://a.example/"), "is no origin"));
+	CHECK(fails("parleyd", ARGS("--cors-origin", "https://a.example/app"), "is no origin"));
+	CHECK(fails("parleyd", ARGS("--cors-origin", "ftp://a.example"), "is no origin"));
+	CHECK(fails("parleyd", ARGS("--cors-origin", "https://"), "is no origin"));
+	CHECK(fails("parleyd", ARGS("--cors-origin", "https://u:p@a.example"), "is no origin"));
+	CHECK(fails("parley.fcgi", ARGS("--cors-origin", "https://a.example"), "unknown flag"));
+	/* the test-only connect timeout */
+	CHECK(load(&c, "parleyd", ARGS("--socketio-connect-timeout", "300")) == PL_CONFIG_OK);
+	CHECK(c.socketio_connect_timeout_ms == 300);
+	pl_config_free(&c);
+	CHECK(fails("parleyd", ARGS("--socketio-connect-timeout", "5"), "100"));
+}
+
 static void test_help(void)
 {
 	static char out[16384];
@@ -414,6 +454,7 @@ static void test_help(void)
 		"--small-room", "PARLEY_SMALL_ROOM", "--keepalive", "PARLEY_KEEPALIVE",
 		"--max-connections", "PARLEY_MAX_CONNECTIONS", "19500", "--threads", "PARLEY_THREADS",
 		"--no-metrics", "--verbose", "-v", "PARLEY_LOG", "--help", "--socketio-conformance",
+		"--cors-origin ORIGIN", "PARLEY_CORS_ORIGIN",
 		"parleyd token USER [--ttl SECONDS]"};
 	CHECK(help("parleyd", out, sizeof out) == PL_CONFIG_HELP);
 	for (size_t i = 0; i < sizeof want / sizeof *want; i++)
@@ -423,6 +464,7 @@ static void test_help(void)
 		}
 	CHECK(strstr(out, "--socket ") == NULL && strstr(out, "--max-polls") == NULL);
 	CHECK(strstr(out, "do-not-print-me") == NULL);
+	CHECK(strstr(out, "--socketio-connect-timeout") == NULL); /* for tests only */
 	CHECK(help("parley.fcgi", out, sizeof out) == PL_CONFIG_HELP);
 	CHECK(strstr(out, "--socket PATH|HOST:PORT") && strstr(out, "PARLEY_FCGI_SOCKET"));
 	CHECK(strstr(out, "--max-polls") && strstr(out, "PARLEY_FCGI_MAX_POLLS"));
@@ -448,6 +490,7 @@ int main(void)
 	test_bad_values();
 	test_secret_file();
 	test_help();
+	test_cors();
 	clean_env();
 	if (chdir("/") != 0 || rmdir(dir) != 0)
 		perror("removing the scratch directory");
