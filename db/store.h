@@ -5,11 +5,29 @@
  * in commit order, so any process can read "what is new after id N" and
  * resume is gap-free on every transport and node.
  *
- * A pl_store is one SQLite connection with its prepared statements; it is
- * used by one thread at a time.  Writes happen inside transactions opened
- * by db/writer; reads may happen on any connection.  Functions return
- * PL_OK or an error code with err filled; JSON results are new references
- * the caller owns. */
+ * A pl_store is one connection to the database with its prepared
+ * statements; it is used by one thread at a time.  Writes happen inside
+ * transactions opened by db/writer; reads may happen on any connection.
+ * Functions return PL_OK or an error code with err filled; JSON results
+ * are new references the caller owns.
+ *
+ * Engines.  Everything below is engine-neutral but the connection itself.
+ * An engine provides every function declared here except the ones marked
+ * "shared", which db/store.c builds once for every engine on the others.
+ * The SQLite engine is db/sqlite*.c (connection and statements in
+ * db/sqlite.c, schema in db/sqlite_schema.c, then one file per concept:
+ * users, rooms, messages, events, receipts, presence), sharing
+ * db/sqlite_int.h.  What an engine must keep, whatever its SQL:
+ *   - event ids increase in commit order: once a reader saw id N, no id
+ *     below N commits later ("after N" is gap-free, see
+ *     docs/ARCHITECTURE.md "The store is the log");
+ *   - pl_store_begin takes the write lock at once (no upgrade failures
+ *     later), and a busy database is PL_UNAVAILABLE, never PL_INTERNAL;
+ *   - pl_store_changes moves exactly when a statement wrote rows (the
+ *     writer finds out from it whether a failed job wrote anything);
+ *   - message JSON text is byte for byte what jansson prints of the
+ *     message object (compact, keys in the order of the API), on every
+ *     engine. */
 #ifndef PL_STORE_H
 #define PL_STORE_H
 
@@ -43,7 +61,8 @@ void pl_store_checkpoint(pl_store *s);
 int64_t pl_store_changes(pl_store *s);
 /* False when no transaction is open (SQLite may end one on an error). */
 bool pl_store_in_transaction(pl_store *s);
-/* The connection itself, for the store's own modules in db/ (db/outbox.c). */
+/* The connection itself, for the store's own modules in db/ (db/outbox.c).
+ * SQLite engine only. */
 struct sqlite3 *pl_store_sqlite(pl_store *s);
 
 /* Users. */
@@ -71,7 +90,7 @@ enum pl_code pl_store_room_create(pl_store *s, const char *id, const char *name,
 json_t *pl_store_room_get(pl_store *s, const char *id);
 bool pl_store_room_private(pl_store *s, const char *id, bool *priv);
 int pl_store_room_members(pl_store *s, const char *room); /* count, -1 if no room */
-json_t *pl_store_rooms_visible(pl_store *s, const char *user);
+json_t *pl_store_rooms_visible(pl_store *s, const char *user); /* shared */
 /* The same a page at a time, in id order: rooms after the id after (NULL:
  * from the first), whose names contain q in any ASCII case (NULL: all), at
  * most limit of them. */
@@ -107,7 +126,7 @@ char *pl_store_message_by_client_text(pl_store *s, const char *sender, const cha
 enum pl_code pl_store_message_insert(pl_store *s, const char *room, const char *sender,
 				     const char *text, const char *client_id, int64_t now,
 				     json_t **msg, pl_error *err);
-/* The message sent earlier by sender with client_id, or NULL. */
+/* The message sent earlier by sender with client_id, or NULL (shared). */
 json_t *pl_store_message_by_client(pl_store *s, const char *sender, const char *client_id);
 json_t *pl_store_message_get(pl_store *s, const char *room, int64_t id);
 enum pl_code pl_store_message_edit(pl_store *s, int64_t id, const char *text, int64_t now,
@@ -122,7 +141,7 @@ struct pl_page {
 	int64_t since;      /* ms, when has_since */
 	bool has_since;
 };
-/* {"messages":[..oldest first..],"has_more":bool} */
+/* {"messages":[..oldest first..],"has_more":bool} (shared) */
 json_t *pl_store_messages(pl_store *s, const char *room, const struct pl_page *page);
 /* The same page as compact JSON text, written straight from the rows (what
  * GET .../messages sends): malloc'd, *len its length, NULL when out of
@@ -134,7 +153,7 @@ char *pl_store_messages_text(pl_store *s, const char *room, const char *member,
 
 /* Events: the log.  target is NULL for events to every member of the room,
  * or one user id for events only that user's connections receive (silent
- * membership changes of large rooms).  data is borrowed. */
+ * membership changes of large rooms).  data is borrowed (shared). */
 enum pl_code pl_store_event_append(pl_store *s, const char *room, const char *type,
 				   const char *target, json_t *data, int64_t now,
 				   int64_t *id, pl_error *err);
@@ -162,7 +181,7 @@ int pl_store_events_for_user(pl_store *s, const char *user, int64_t after, int l
 
 /* The API's event object for a row, built without parsing its data (room
  * and type come from a fixed alphabet): malloc'd text, NULL when out of
- * memory. */
+ * memory (shared). */
 char *pl_event_row_json(const struct pl_event_row *row, size_t *len);
 
 /* Receipts. */
@@ -172,7 +191,8 @@ json_t *pl_store_receipts(pl_store *s, const char *room);
 void pl_store_receipt_get(pl_store *s, const char *room, const char *user, int64_t *delivered,
 			  int64_t *read);
 
-/* Event objects as the API shows them ({"id","type","room","ts","data"}). */
+/* Event objects as the API shows them ({"id","type","room","ts","data"})
+ * (shared). */
 json_t *pl_event_json(int64_t id, const char *type, const char *room, int64_t ts, json_t *data);
 
 #endif

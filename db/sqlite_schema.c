@@ -1,4 +1,5 @@
-/* db/schema: the schema's migrations, applied in order at open.
+/* db/sqlite_schema: the SQLite engine's schema, as migrations applied in
+ * order at open (db/sqlite.c).
  *
  * PRAGMA user_version holds the number of migrations applied.  A migration
  * is never edited once released: a change is a new entry at the end. */
