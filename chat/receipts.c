@@ -47,9 +47,7 @@ enum pl_code pl_chat_read(struct pl_ctx *ctx, const char *user, const char *room
 	if (pl_writer_run(ctx->writer, read_job, &a, err) != PL_OK)
 		return err->code;
 	/* The hub coalesces receipts and pushes them in small rooms only. */
-	pl_chat_publish(ctx, "receipt", room,
-		json_pack("{s:s, s:I, s:I}", "user", user, "delivered_up_to",
-			  (json_int_t)a.delivered, "read_up_to", (json_int_t)a.read));
+	pl_chat_publish(ctx, "receipt", room, pl_json_receipt(user, a.delivered, a.read));
 	return PL_OK;
 }
 
@@ -66,8 +64,7 @@ static void read_async_done(void *arg, const pl_error *err)
 	struct read_async *r = arg;
 	if (err->code == PL_OK)
 		pl_chat_publish(r->ctx, "receipt", r->room,
-			json_pack("{s:s, s:I, s:I}", "user", r->user, "delivered_up_to",
-				  (json_int_t)r->a.delivered, "read_up_to", (json_int_t)r->a.read));
+				pl_json_receipt(r->user, r->a.delivered, r->a.read));
 	r->done(r->ud, err);
 	free(r->user);
 	free(r->room);

@@ -6,12 +6,13 @@
 #include <stdio.h>
 
 static const char *const sql[S_COUNT] = {
-	[S_EVENT_INSERT] = "INSERT INTO events(room, type, ts, target, data)"
-			   " VALUES(?1, ?2, ?3, ?4, ?5)",
+	[S_EVENT_INSERT] = "INSERT INTO events(room, type, ts, target, data, sender, message_id)"
+			   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[S_EVENT_LAST] = "SELECT COALESCE(MAX(id), 0) FROM events",
-	[S_EVENTS_AFTER] = "SELECT id, ts, room, type, target, data FROM events"
+	[S_EVENTS_AFTER] = "SELECT id, ts, room, type, target, data, sender, message_id FROM events"
 			   " WHERE id > ?1 ORDER BY id LIMIT ?2",
-	[S_EVENTS_USER] = "SELECT e.id, e.ts, e.room, e.type, e.target, e.data FROM events e"
+	[S_EVENTS_USER] = "SELECT e.id, e.ts, e.room, e.type, e.target, e.data, e.sender,"
+			  " e.message_id FROM events e"
 			  " WHERE e.id > ?2 AND (e.target = ?1 OR (e.target IS NULL AND"
 			  " e.room IN (SELECT room FROM members WHERE user = ?1)))"
 			  " ORDER BY e.id LIMIT ?3",
@@ -22,18 +23,20 @@ static sqlite3_stmt *stmt(pl_store *s, enum stmt_id id)
 	return pl_sq_stmt(s, id, sql[id]);
 }
 
-enum pl_code pl_store_event_append_text(pl_store *s, const char *room, const char *type,
-					const char *target, const char *data, size_t len,
-					int64_t now, int64_t *id, pl_error *err)
+enum pl_code pl_store_event_add(pl_store *s, const struct pl_new_event *e, int64_t *id,
+				pl_error *err)
 {
 	sqlite3_stmt *st = stmt(s, S_EVENT_INSERT);
 	if (!st)
 		return db_fail(s, err);
-	bind_text(st, 1, room);
-	bind_text(st, 2, type);
-	sqlite3_bind_int64(st, 3, now);
-	bind_text(st, 4, target);
-	sqlite3_bind_text(st, 5, data, (int)len, SQLITE_STATIC);
+	bind_text(st, 1, e->room);
+	bind_text(st, 2, e->type);
+	sqlite3_bind_int64(st, 3, e->ts);
+	bind_text(st, 4, e->target);
+	sqlite3_bind_text(st, 5, e->data, (int)e->len, SQLITE_STATIC);
+	bind_text(st, 6, e->sender);
+	if (e->message_id > 0)
+		sqlite3_bind_int64(st, 7, e->message_id);
 	if (exec_done(s, st, err) != PL_OK)
 		return err->code;
 	*id = sqlite3_last_insert_rowid(s->db);
@@ -69,6 +72,8 @@ static int walk_events(sqlite3_stmt *st, pl_event_fn fn, void *ud)
 		copy_col(st, 2, row.room, sizeof row.room);
 		copy_col(st, 3, row.type, sizeof row.type);
 		copy_col(st, 4, row.target, sizeof row.target);
+		copy_col(st, 6, row.sender, sizeof row.sender);
+		row.message_id = sqlite3_column_int64(st, 7);
 		row.data = (const char *)sqlite3_column_text(st, 5);
 		n++;
 		if (!fn(ud, &row))

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/jbuf.h"
+#include "db/json.h"
 
 #define MSG_COLS "id, room, sender, text, client_id, created_at, edited_at, deleted"
 #define MSG_COLS_M "m.id, m.room, m.sender, m.text, m.client_id, m.created_at, m.edited_at," \
@@ -56,14 +57,30 @@ static sqlite3_stmt *stmt(pl_store *s, enum stmt_id id)
 	return pl_sq_stmt(s, id, sql[id]);
 }
 
+/* A text column as a string or null; false when SQLite is out of memory. */
+static bool col_str(sqlite3_stmt *st, int i, struct pl_jstr *out)
+{
+	out->p = (const char *)sqlite3_column_text(st, i);
+	out->n = (size_t)sqlite3_column_bytes(st, i);
+	return out->p || sqlite3_column_type(st, i) == SQLITE_NULL;
+}
+
+/* The message of a row of MSG_COLS, for db/json's writer. */
+static bool message_view(sqlite3_stmt *st, struct pl_msg_view *m)
+{
+	m->id = sqlite3_column_int64(st, 0);
+	m->created_at = sqlite3_column_int64(st, 5);
+	m->edited = sqlite3_column_type(st, 6) != SQLITE_NULL;
+	m->edited_at = m->edited ? sqlite3_column_int64(st, 6) : 0;
+	m->deleted = sqlite3_column_int(st, 7) != 0;
+	return col_str(st, 1, &m->room) && col_str(st, 2, &m->sender) &&
+	       col_str(st, 3, &m->text) && col_str(st, 4, &m->client_id);
+}
+
 static json_t *message_row(sqlite3_stmt *st)
 {
-	return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "id",
-			 (json_int_t)sqlite3_column_int64(st, 0), "room", col_text_or_null(st, 1),
-			 "sender", col_text_or_null(st, 2), "text", col_text_or_null(st, 3),
-			 "client_id", col_text_or_null(st, 4), "created_at",
-			 col_time_or_null(st, 5), "edited_at", col_time_or_null(st, 6), "deleted",
-			 sqlite3_column_int(st, 7) != 0);
+	struct pl_msg_view m;
+	return message_view(st, &m) ? pl_json_message_obj(&m) : NULL;
 }
 
 static enum pl_code message_write(pl_store *s, sqlite3_stmt *st, json_t **msg, pl_error *err)
@@ -156,65 +173,15 @@ enum pl_code pl_store_message_delete(pl_store *s, int64_t id, int64_t now, json_
  *
  * A page is the hottest read there is, so it is written straight from the
  * rows into one buffer: no jansson tree, no per-field allocations, no
- * gmtime/printf.  The text is what json_dumps(JSON_COMPACT) makes of the
- * tree message_row builds (same members, same order, same escapes), and a
- * row whose text is not valid UTF-8, which jansson would refuse, is left
- * out the same way. */
+ * gmtime/printf (db/json.h's message writer).  A row whose text is not
+ * valid UTF-8, which jansson would refuse, is left out. */
 
-/* A text column: a string, or null; false when it is not UTF-8 (or
- * SQLite is out of memory), as json_stringn would fail. */
-static bool jb_col_text(struct pl_jbuf *b, sqlite3_stmt *st, int i)
+/* One message object (db/json's writer); false, nothing written, when a
+ * text column is not valid UTF-8 or SQLite is out of memory. */
+static bool jb_message(struct pl_jbuf *b, sqlite3_stmt *st, struct pl_jb_day *memo)
 {
-	const char *t = (const char *)sqlite3_column_text(st, i);
-	if (!t) {
-		if (sqlite3_column_type(st, i) != SQLITE_NULL)
-			return false;
-		PL_JB_LIT(b, "null");
-		return true;
-	}
-	return pl_jb_str(b, t, (size_t)sqlite3_column_bytes(st, i));
-}
-
-/* A time column, or null. */
-static void jb_col_time(struct pl_jbuf *b, sqlite3_stmt *st, int i, struct pl_jb_day *memo)
-{
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
-		PL_JB_LIT(b, "null");
-	else
-		pl_jb_time(b, sqlite3_column_int64(st, i), memo);
-}
-
-/* One message object, the members of message_row in its order; false
- * (nothing written) when a text column is not valid UTF-8.  room_sender
- * is ,"room":<room>,"sender": written once for the page: every row has
- * the room the statement asked for, byte for byte (room = ?1, BINARY). */
-static bool jb_message(struct pl_jbuf *b, sqlite3_stmt *st, const struct pl_jbuf *room_sender,
-		       struct pl_jb_day *memo)
-{
-	size_t start = b->len;
-	PL_JB_LIT(b, "{\"id\":");
-	pl_jb_int(b, sqlite3_column_int64(st, 0));
-	pl_jb_put(b, room_sender->p, room_sender->len);
-	if (!jb_col_text(b, st, 2))
-		goto bad;
-	PL_JB_LIT(b, ",\"text\":");
-	if (!jb_col_text(b, st, 3))
-		goto bad;
-	PL_JB_LIT(b, ",\"client_id\":");
-	if (!jb_col_text(b, st, 4))
-		goto bad;
-	PL_JB_LIT(b, ",\"created_at\":");
-	jb_col_time(b, st, 5, memo);
-	PL_JB_LIT(b, ",\"edited_at\":");
-	jb_col_time(b, st, 6, memo);
-	if (sqlite3_column_int(st, 7) != 0)
-		PL_JB_LIT(b, ",\"deleted\":true}");
-	else
-		PL_JB_LIT(b, ",\"deleted\":false}");
-	return true;
-bad:
-	b->len = start;
-	return false;
+	struct pl_msg_view m;
+	return message_view(st, &m) && pl_json_message(b, &m, memo);
 }
 
 char *pl_store_messages_text(pl_store *s, const char *room, const char *member,
@@ -239,14 +206,9 @@ char *pl_store_messages_text(pl_store *s, const char *room, const char *member,
 	if (limit + 2 > (int)(sizeof small / sizeof small[0]) &&
 	    !(rows = malloc(((size_t)limit + 2) * sizeof *rows)))
 		return NULL;
-	struct pl_jbuf b = {0}, room_sender = {0};
+	struct pl_jbuf b = {0};
 	struct pl_jb_day memo = {.day = -1};
 	pl_jb_room(&b, 64 + (size_t)limit * 256);
-	PL_JB_LIT(&room_sender, ",\"room\":");
-	/* Not UTF-8: no row could be written, as with jansson. */
-	bool room_ok = room && pl_jb_str(&room_sender, room, strlen(room));
-	PL_JB_LIT(&room_sender, ",\"sender\":");
-	b.oom |= room_sender.oom;
 	const char head[] = "{\"messages\":[";
 	PL_JB_LIT(&b, head);
 	bool more = false;
@@ -268,7 +230,7 @@ char *pl_store_messages_text(pl_store *s, const char *room, const char *member,
 			rows[nrows] = b.len;
 			if (nrows && !backwards)
 				PL_JB_LIT(&b, ",");
-			if (room_ok && jb_message(&b, st, &room_sender, &memo))
+			if (jb_message(&b, st, &memo))
 				nrows++;
 			else
 				b.len = rows[nrows];
@@ -304,7 +266,6 @@ char *pl_store_messages_text(pl_store *s, const char *room, const char *member,
 	}
 	if (rows != small)
 		free(rows);
-	free(room_sender.p);
 	if (b.oom) {
 		free(b.p);
 		return NULL;
@@ -313,25 +274,15 @@ char *pl_store_messages_text(pl_store *s, const char *room, const char *member,
 	return b.p;
 }
 
-/* What message_row would make of the row m becomes, given its id; false
- * when a text is not UTF-8 (which the API refuses before it gets here). */
+/* The message m becomes, given its id; false when a text is not UTF-8
+ * (which the API refuses before it gets here). */
 static bool jb_new_message(struct pl_jbuf *b, const struct pl_new_msg *m, int64_t id)
 {
-	struct pl_jb_day memo = PL_JB_DAY_INIT;
-	PL_JB_LIT(b, "{\"id\":");
-	pl_jb_int(b, id);
-	PL_JB_LIT(b, ",\"room\":");
-	bool ok = pl_jb_str_or_null(b, m->room);
-	PL_JB_LIT(b, ",\"sender\":");
-	ok = ok && pl_jb_str_or_null(b, m->sender);
-	PL_JB_LIT(b, ",\"text\":");
-	ok = ok && pl_jb_str_or_null(b, m->text);
-	PL_JB_LIT(b, ",\"client_id\":");
-	ok = ok && pl_jb_str_or_null(b, m->client_id);
-	PL_JB_LIT(b, ",\"created_at\":");
-	pl_jb_time(b, m->now, &memo);
-	PL_JB_LIT(b, ",\"edited_at\":null,\"deleted\":false}");
-	return ok;
+	struct pl_msg_view v = {
+		.id = id, .room = PL_JSTR(m->room), .sender = PL_JSTR(m->sender),
+		.text = PL_JSTR(m->text), .client_id = PL_JSTR(m->client_id), .created_at = m->now,
+	};
+	return pl_json_message(b, &v, NULL);
 }
 
 /* The message sender stored earlier with client_id, as text. */
@@ -343,16 +294,7 @@ static bool jb_message_by_client(pl_store *s, struct pl_jbuf *b, const char *sen
 		return false;
 	bind_text(st, 1, sender);
 	bind_text(st, 2, client_id);
-	bool ok = false;
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		struct pl_jbuf room_sender = {0};
-		struct pl_jb_day memo = PL_JB_DAY_INIT;
-		PL_JB_LIT(&room_sender, ",\"room\":");
-		ok = jb_col_text(&room_sender, st, 1);
-		PL_JB_LIT(&room_sender, ",\"sender\":");
-		ok = ok && !room_sender.oom && jb_message(b, st, &room_sender, &memo);
-		pl_jb_free(&room_sender);
-	}
+	bool ok = sqlite3_step(st) == SQLITE_ROW && jb_message(b, st, NULL);
 	sqlite3_reset(st);
 	return ok;
 }
@@ -386,8 +328,9 @@ enum pl_code pl_store_message_post(pl_store *s, const struct pl_new_msg *m, char
 			pl_jb_free(&b);
 			return pl_fail(err, PL_INVALID_ARGUMENT, "text: not valid UTF-8");
 		}
-		if (!b.oom && pl_store_event_append_text(s, m->room, "message.created", NULL, b.p,
-							 b.len, m->now, &ev, err) != PL_OK) {
+		struct pl_new_event e = {m->room, "message.created", NULL, b.p, b.len, m->now,
+					 m->sender, id};
+		if (!b.oom && pl_store_event_add(s, &e, &ev, err) != PL_OK) {
 			pl_jb_free(&b);
 			return err->code;
 		}

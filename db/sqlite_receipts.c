@@ -2,6 +2,8 @@
  * (SQLite engine, see store.h). */
 #include "db/sqlite_int.h"
 
+#include "db/json.h"
+
 static const char *const sql[S_COUNT] = {
 	[S_RECEIPT_UPDATE] = "UPDATE members SET"
 			     " delivered_up_to = MAX(delivered_up_to, ?3, ?4),"
@@ -32,9 +34,8 @@ enum pl_code pl_store_receipt_update(pl_store *s, const char *room, const char *
 
 static json_t *receipt_row(sqlite3_stmt *st)
 {
-	return json_pack("{s:o, s:I, s:I}", "user", col_text_or_null(st, 0), "delivered_up_to",
-			 (json_int_t)sqlite3_column_int64(st, 1), "read_up_to",
-			 (json_int_t)sqlite3_column_int64(st, 2));
+	return pl_json_receipt((const char *)sqlite3_column_text(st, 0),
+			       sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2));
 }
 
 json_t *pl_store_receipts(pl_store *s, const char *room)

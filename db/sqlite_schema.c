@@ -65,6 +65,11 @@ static const char *const migrations[] = {
 	"CREATE INDEX webhook_outbox_by_user ON webhook_outbox(user, id);"
 	"CREATE INDEX webhook_outbox_by_due ON webhook_outbox(next_at);"
 	"CREATE TABLE webhook_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;",
+	/* 4: a message's event names its sender and message id, so readers
+	 * (the hub's delivered receipts) need not parse its data; NULL in
+	 * other events and in the events stored before */
+	"ALTER TABLE events ADD COLUMN sender TEXT;"
+	"ALTER TABLE events ADD COLUMN message_id INTEGER;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == PL_SCHEMA_VERSION,

@@ -7,19 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/clock.h"
-
-json_t *pl_event_json(int64_t id, const char *type, const char *room, int64_t ts, json_t *data)
-{
-	char t[PL_TIME_LEN];
-	pl_time_format(ts, t);
-	json_t *ev = json_pack("{s:s, s:s, s:O}", "type", type, "ts", t, "data", data);
-	if (ev && room && *room) /* presence belongs to no room */
-		json_object_set_new(ev, "room", json_string(room));
-	if (ev && id > 0)
-		json_object_set_new(ev, "id", json_integer(id));
-	return ev;
-}
+#include "base/jbuf.h"
 
 json_t *pl_store_rooms_visible(pl_store *s, const char *user)
 {
@@ -52,21 +40,19 @@ enum pl_code pl_store_event_append(pl_store *s, const char *room, const char *ty
 	char *text = json_dumps(data, JSON_COMPACT);
 	if (!text)
 		return pl_fail(err, PL_INTERNAL, "out of memory");
-	enum pl_code rc =
-		pl_store_event_append_text(s, room, type, target, text, strlen(text), now, id, err);
+	struct pl_new_event e = {room, type, target, text, strlen(text), now, NULL, 0};
+	enum pl_code rc = pl_store_event_add(s, &e, id, err);
 	free(text);
 	return rc;
 }
 
 char *pl_event_row_json(const struct pl_event_row *row, size_t *len)
 {
-	char ts[PL_TIME_LEN];
-	pl_time_format(row->ts, ts);
-	char *out = NULL;
-	int n = asprintf(&out, "{\"id\":%lld,\"type\":\"%s\",\"room\":\"%s\",\"ts\":\"%s\",\"data\":%s}",
-			 (long long)row->id, row->type, row->room, ts, row->data ? row->data : "{}");
-	if (n < 0)
+	struct pl_jbuf b = {0};
+	const char *data = row->data ? row->data : "{}";
+	if (!pl_json_event(&b, row->id, row->type, row->room, row->ts, data, strlen(data))) {
+		pl_jb_free(&b);
 		return NULL;
-	*len = (size_t)n;
-	return out;
+	}
+	return pl_jb_take(&b, len);
 }

@@ -25,9 +25,8 @@
  *     later), and a busy database is PL_UNAVAILABLE, never PL_INTERNAL;
  *   - pl_store_changes moves exactly when a statement wrote rows (the
  *     writer finds out from it whether a failed job wrote anything);
- *   - message JSON text is byte for byte what jansson prints of the
- *     message object (compact, keys in the order of the API), on every
- *     engine. */
+ *   - message and event JSON is written by db/json.h's writers only, so
+ *     it is the same bytes on every engine and every path. */
 #ifndef PL_STORE_H
 #define PL_STORE_H
 
@@ -36,10 +35,11 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "db/json.h"
 
 typedef struct pl_store pl_store;
 
-#define PL_SCHEMA_VERSION 3
+#define PL_SCHEMA_VERSION 4
 
 /* Opens (creating and migrating if needed) the database at path. */
 enum pl_code pl_store_open(const char *path, pl_store **out, pl_error *err);
@@ -157,10 +157,20 @@ char *pl_store_messages_text(pl_store *s, const char *room, const char *member,
 enum pl_code pl_store_event_append(pl_store *s, const char *room, const char *type,
 				   const char *target, json_t *data, int64_t now,
 				   int64_t *id, pl_error *err);
-/* The same with data as JSON text (len bytes, borrowed). */
-enum pl_code pl_store_event_append_text(pl_store *s, const char *room, const char *type,
-					const char *target, const char *data, size_t len,
-					int64_t now, int64_t *id, pl_error *err);
+/* The same with data as JSON text, and for a message's event its sender
+ * and id in fields of their own, so that readers (the hub's delivered
+ * receipts) need not parse data. */
+struct pl_new_event {
+	const char *room, *type;
+	const char *target;   /* NULL: every member of the room */
+	const char *data;     /* JSON text of len bytes, borrowed */
+	size_t len;
+	int64_t ts;
+	const char *sender;   /* a message's event: its sender and id ... */
+	int64_t message_id;   /* ... else NULL and 0 */
+};
+enum pl_code pl_store_event_add(pl_store *s, const struct pl_new_event *e, int64_t *id,
+				pl_error *err);
 int64_t pl_store_last_event(pl_store *s);
 
 struct pl_event_row {
@@ -170,6 +180,8 @@ struct pl_event_row {
 	char type[32];
 	char target[65];      /* "" when the event is for the whole room */
 	const char *data;     /* JSON text, valid until the next step */
+	char sender[65];      /* a message's event: its sender and id, as */
+	int64_t message_id;   /* pl_new_event has them; else "" and 0 */
 };
 /* Iterates events with id > after, oldest first, at most limit; calls fn for
  * each (stop by returning false).  Returns the number visited. */
@@ -179,9 +191,8 @@ int pl_store_events_after(pl_store *s, int64_t after, int limit, pl_event_fn fn,
 int pl_store_events_for_user(pl_store *s, const char *user, int64_t after, int limit,
 			     pl_event_fn fn, void *ud);
 
-/* The API's event object for a row, built without parsing its data (room
- * and type come from a fixed alphabet): malloc'd text, NULL when out of
- * memory (shared). */
+/* The API's event object for a row (db/json.h's writer), built without
+ * parsing its data: malloc'd text, NULL when out of memory (shared). */
 char *pl_event_row_json(const struct pl_event_row *row, size_t *len);
 
 /* Receipts. */
@@ -191,8 +202,6 @@ json_t *pl_store_receipts(pl_store *s, const char *room);
 void pl_store_receipt_get(pl_store *s, const char *room, const char *user, int64_t *delivered,
 			  int64_t *read);
 
-/* Event objects as the API shows them ({"id","type","room","ts","data"})
- * (shared). */
-json_t *pl_event_json(int64_t id, const char *type, const char *room, int64_t ts, json_t *data);
+/* pl_event_json, the jansson form of an event object: db/json.h. */
 
 #endif

@@ -384,8 +384,23 @@ static bool keep_last(void *ud, const struct pl_event_row *row)
 	return true;
 }
 
+/* The last row's sender and message id (pl_event_row). */
+struct row_ids {
+	char sender[65];
+	int64_t message_id;
+};
+
+static bool keep_ids(void *ud, const struct pl_event_row *row)
+{
+	struct row_ids *r = ud;
+	snprintf(r->sender, sizeof r->sender, "%s", row->sender);
+	r->message_id = row->message_id;
+	return true;
+}
+
 /* The text pl_store_message_post makes is the message as jansson would
- * write it, and the message.created event's data is that same text. */
+ * write it, and the message.created event's data is that same text; the
+ * event row names the sender and the message id (the hub reads them). */
 static void check_post(pl_store *s, const struct pl_new_msg *m, bool want_created)
 {
 	pl_error err = {0};
@@ -404,6 +419,10 @@ static void check_post(pl_store *s, const struct pl_new_msg *m, bool want_create
 	if (want_created) {
 		CHECK(pl_store_last_event(s) == before + 1);
 		CHECK_STR(data, text ? text : "");
+		struct row_ids ids = {"", 0};
+		pl_store_events_after(s, before, 10, keep_ids, &ids);
+		CHECK_STR(ids.sender, m->sender);
+		CHECK(msg && ids.message_id == jint(msg, "id"));
 	} else {
 		CHECK(pl_store_last_event(s) == before); /* nothing stored */
 	}
