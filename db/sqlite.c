@@ -95,7 +95,25 @@ void pl_store_close(pl_store *s)
 struct sqlite3 *pl_store_sqlite(pl_store *s) { return s->db; }
 
 enum pl_code pl_store_begin(pl_store *s, pl_error *err) { return simple(s, S_BEGIN, err); }
-enum pl_code pl_store_commit(pl_store *s, pl_error *err) { return simple(s, S_COMMIT, err); }
+enum pl_code pl_store_commit(pl_store *s, pl_error *err)
+{
+	s->committing = true;
+	enum pl_code rc = simple(s, S_COMMIT, err);
+	s->committing = false;
+	return rc;
+}
+
+/* Non-zero turns the commit into a rollback (and the statement fails). */
+static int commit_hook(void *ud)
+{
+	pl_store *s = ud;
+	return !s->committing;
+}
+
+void pl_store_guard_commits(pl_store *s)
+{
+	sqlite3_commit_hook(s->db, commit_hook, s);
+}
 
 void pl_store_rollback(pl_store *s)
 {

@@ -5,6 +5,8 @@
 
 #include <stdio.h>
 
+#include "base/log.h"
+
 static const char *const sql[S_COUNT] = {
 	[S_EVENT_INSERT] = "INSERT INTO events(room, type, ts, target, data, sender, message_id)"
 			   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -65,7 +67,8 @@ static int walk_events(sqlite3_stmt *st, pl_event_fn fn, void *ud)
 	int n = 0;
 	if (!st)
 		return 0;
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct pl_event_row row;
 		row.id = sqlite3_column_int64(st, 0);
 		row.ts = sqlite3_column_int64(st, 1);
@@ -79,6 +82,11 @@ static int walk_events(sqlite3_stmt *st, pl_event_fn fn, void *ud)
 		if (!fn(ud, &row))
 			break;
 	}
+	/* The rows read are still a gap-free prefix: the reader's cursor
+	 * stops at the last one and it reads on from there next time. */
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		log_warn("store: reading events stopped early: %s",
+			 sqlite3_errstr(rc));
 	sqlite3_reset(st);
 	return n;
 }

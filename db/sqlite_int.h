@@ -44,6 +44,7 @@ struct pl_store {
 	sqlite3_stmt *st[S_COUNT];
 	pl_wal_fn on_wal;
 	void *wal_ud;
+	bool committing;      /* inside pl_store_commit (pl_store_guard_commits) */
 };
 
 /* db/sqlite_schema.c: brings the schema up to PL_SCHEMA_VERSION. */

@@ -184,6 +184,18 @@ static bool jb_message(struct pl_jbuf *b, sqlite3_stmt *st, struct pl_jb_day *me
 	return message_view(st, &m) && pl_json_message(b, &m, memo);
 }
 
+/* The same in a page: a row that is not UTF-8 is left out (*bad), but
+ * SQLite failing (out of memory) fails the page: a page with a row
+ * missing must not pass for the whole page. */
+static bool jb_page_row(struct pl_jbuf *b, sqlite3_stmt *st, struct pl_jb_day *memo, bool *bad)
+{
+	struct pl_msg_view m;
+	if (!message_view(st, &m))
+		return false;
+	*bad = !pl_json_message(b, &m, memo);
+	return true;
+}
+
 char *pl_store_messages_text(pl_store *s, const char *room, const char *member,
 			     const struct pl_page *p, size_t *len, bool *any)
 {
@@ -211,7 +223,7 @@ char *pl_store_messages_text(pl_store *s, const char *room, const char *member,
 	pl_jb_room(&b, 64 + (size_t)limit * 256);
 	const char head[] = "{\"messages\":[";
 	PL_JB_LIT(&b, head);
-	bool more = false;
+	bool more = false, failed = !st;
 	int nrows = 0;
 	if (st) {
 		bind_text(st, 1, room);
@@ -220,8 +232,9 @@ char *pl_store_messages_text(pl_store *s, const char *room, const char *member,
 		sqlite3_bind_int(st, 4, p->limit + 1);
 		if (member)
 			bind_text(st, 5, member);
-		int n = 0;
-		while (!b.oom && sqlite3_step(st) == SQLITE_ROW) {
+		int n = 0, rc = SQLITE_DONE;
+		bool bad;
+		while (!b.oom && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 			*any = true;
 			if (n++ == limit) {
 				more = true;
@@ -230,11 +243,17 @@ char *pl_store_messages_text(pl_store *s, const char *room, const char *member,
 			rows[nrows] = b.len;
 			if (nrows && !backwards)
 				PL_JB_LIT(&b, ",");
-			if (jb_message(&b, st, &memo))
+			if (!jb_page_row(&b, st, &memo, &bad)) {
+				failed = true;
+				break;
+			}
+			if (!bad)
 				nrows++;
 			else
 				b.len = rows[nrows];
 		}
+		/* An error ends the rows early: not the end of the page. */
+		failed |= !b.oom && !more && rc != SQLITE_DONE;
 		sqlite3_reset(st);
 	}
 	rows[nrows] = b.len;
@@ -266,7 +285,7 @@ char *pl_store_messages_text(pl_store *s, const char *room, const char *member,
 	}
 	if (rows != small)
 		free(rows);
-	if (b.oom) {
+	if (b.oom || failed) {
 		free(b.p);
 		return NULL;
 	}

@@ -61,6 +61,13 @@ void pl_store_checkpoint(pl_store *s);
 int64_t pl_store_changes(pl_store *s);
 /* False when no transaction is open (SQLite may end one on an error). */
 bool pl_store_in_transaction(pl_store *s);
+/* From now on writes on s commit only through pl_store_commit (the
+ * writer's connection).  SQLite ends a transaction itself on some errors
+ * (out of memory, I/O); a job that goes on writing after that would
+ * otherwise commit each statement on its own, outside the batch and
+ * before its answer: such a statement fails instead, and the writer runs
+ * the batch again. */
+void pl_store_guard_commits(pl_store *s);
 /* The connection itself, for the store's own modules in db/ (db/outbox.c).
  * SQLite engine only. */
 struct sqlite3 *pl_store_sqlite(pl_store *s);

@@ -172,6 +172,7 @@ enum pl_code pl_writer_start(const char *db_path, pl_commit_fn on_commit, void *
 		free(w);
 		return err->code;
 	}
+	pl_store_guard_commits(w->store);
 	if (pl_checkpointer_start(db_path, w->store, &w->checkpoints, err) != PL_OK) {
 		pl_store_close(w->store);
 		free(w);
