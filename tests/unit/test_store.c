@@ -1172,8 +1172,10 @@ static void test_faults(void)
 	CHECK(first && (id = jint(first, "id")) == 1);
 	json_decref(first);
 	/* message_insert stores no event: give the first message its own. */
-	CHECK(pl_store_event_append(s, "f", "message.created", NULL, json_object(), T0, &id,
-				    &err) == PL_OK);
+	json_t *empty = json_object();
+	CHECK(pl_store_event_append(s, "f", "message.created", NULL, empty, T0, &id, &err) ==
+	      PL_OK);
+	json_decref(empty);
 	for (int k = FAULT_MALLOC; k <= FAULT_IO; k++) {
 		for (int sticky = 0; sticky < 2; sticky++) {
 			fault_write_once(s, "post", op_post, (enum fault_kind)k, sticky);
