@@ -70,7 +70,7 @@ void pl_chat_post_async(struct pl_ctx *ctx, const char *user, const char *room,
 enum pl_code pl_chat_messages(struct pl_ctx *ctx, const char *user, const char *room,
 			      const struct pl_page *page, json_t **out, pl_error *err);
 /* The same page as JSON text (pl_store_messages_text): on PL_OK *text is
- * malloc'd, or NULL when out of memory. */
+ * malloc'd; a store that fails part way is PL_UNAVAILABLE (503). */
 enum pl_code pl_chat_messages_text(struct pl_ctx *ctx, const char *user, const char *room,
 				   const struct pl_page *page, char **text, size_t *len,
 				   pl_error *err);

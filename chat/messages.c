@@ -159,6 +159,10 @@ enum pl_code pl_chat_messages_text(struct pl_ctx *ctx, const char *user, const c
 			*text = NULL;
 			*len = 0;
 		}
+		/* No text: the store failed (out of memory, an I/O error) part
+		 * way, and a page with rows missing is never sent. */
+		if (rc == PL_OK && !*text)
+			rc = pl_fail(err, PL_UNAVAILABLE, "store: cannot read the page now, try again");
 	}
 	pl_ctx_reader_put(ctx, s);
 	return rc;
