@@ -1,6 +1,7 @@
 /* db/sqlite: the SQLite engine's connection: opening (pragmas, then the
  * migrations of db/sqlite_schema.c), the statement cache, transactions and
- * savepoints for db/writer, and the WAL hooks for db/checkpoint. */
+ * savepoints for db/writer (with the guard that lets its writes commit only
+ * at its COMMIT), and the WAL hooks for db/checkpoint. */
 #include "db/sqlite_int.h"
 
 #include <stdlib.h>
@@ -54,10 +55,10 @@ enum pl_code pl_store_open(const char *path, pl_store **out, pl_error *err)
 		return pl_fail(err, PL_INTERNAL, "out of memory");
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-		pl_fail(err, PL_INTERNAL, "cannot open %s: %s", path,
-			s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		enum pl_code rc = pl_fail(err, PL_INTERNAL, "cannot open %s: %s", path,
+					  s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		pl_store_close(s);
-		return err->code;
+		return rc;
 	}
 	/* busy_timeout first: the journal_mode switch itself may wait for
 	 * another process.  synchronous=NORMAL in WAL mode survives a crash
@@ -69,14 +70,21 @@ enum pl_code pl_store_open(const char *path, pl_store **out, pl_error *err)
 			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 			 "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
 			 NULL, NULL, &msg) != SQLITE_OK) {
-		pl_fail(err, PL_INTERNAL, "cannot set up %s: %s", path, msg ? msg : "?");
+		enum pl_code rc =
+			pl_fail(err, PL_INTERNAL, "cannot set up %s: %s", path, msg ? msg : "?");
 		sqlite3_free(msg);
 		pl_store_close(s);
-		return err->code;
+		return rc;
 	}
-	if (pl_schema_migrate(s->db, err) != PL_OK) {
+	enum pl_code rc = pl_schema_migrate(s->db, err);
+	/* Transaction control prepared now: a rollback must never need
+	 * memory it may not get (out of memory is when rollbacks happen). */
+	for (int id = S_BEGIN; rc == PL_OK && id <= S_ROLLBACK_TO; id++)
+		if (!pl_sq_stmt(s, (enum stmt_id)id, sql[id]))
+			rc = db_fail(s, err);
+	if (rc != PL_OK) {
 		pl_store_close(s);
-		return err->code;
+		return rc;
 	}
 	*out = s;
 	return PL_OK;

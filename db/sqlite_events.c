@@ -39,8 +39,9 @@ enum pl_code pl_store_event_add(pl_store *s, const struct pl_new_event *e, int64
 	bind_text(st, 6, e->sender);
 	if (e->message_id > 0)
 		sqlite3_bind_int64(st, 7, e->message_id);
-	if (exec_done(s, st, err) != PL_OK)
-		return err->code;
+	enum pl_code rc = exec_done(s, st, err);
+	if (rc != PL_OK)
+		return rc;
 	*id = sqlite3_last_insert_rowid(s->db);
 	return PL_OK;
 }

@@ -115,8 +115,9 @@ static enum pl_code message_insert(pl_store *s, const struct pl_new_msg *m, int6
 		bind_text(st, 4, m->client_id);
 		sqlite3_bind_int64(st, 5, m->now);
 	}
-	if (exec_done(s, st, err) != PL_OK)
-		return err->code;
+	enum pl_code rc = exec_done(s, st, err);
+	if (rc != PL_OK)
+		return rc;
 	*id = sqlite3_changes(s->db) ? sqlite3_last_insert_rowid(s->db) : 0;
 	return PL_OK;
 }
@@ -128,8 +129,9 @@ enum pl_code pl_store_message_insert(pl_store *s, const char *room, const char *
 	struct pl_new_msg m = {room, sender, text, client_id, now};
 	int64_t id;
 	*msg = NULL;
-	if (message_insert(s, &m, &id, err) != PL_OK)
-		return err->code;
+	enum pl_code rc = message_insert(s, &m, &id, err);
+	if (rc != PL_OK)
+		return rc;
 	if (!id)
 		return pl_fail(err, PL_CONFLICT, "client_id: already used");
 	*msg = pl_store_message_get(s, room, id);
@@ -335,8 +337,9 @@ enum pl_code pl_store_message_post(pl_store *s, const struct pl_new_msg *m, char
 	int64_t id, ev;
 	*json = NULL;
 	*created = false;
-	if (message_insert(s, m, &id, err) != PL_OK)
-		return err->code;
+	enum pl_code rc = message_insert(s, m, &id, err);
+	if (rc != PL_OK)
+		return rc;
 	if (!id) { /* a retry: the first answer again, nothing stored */
 		if (!jb_message_by_client(s, &b, m->sender, m->client_id)) {
 			pl_jb_free(&b);
@@ -349,9 +352,10 @@ enum pl_code pl_store_message_post(pl_store *s, const struct pl_new_msg *m, char
 		}
 		struct pl_new_event e = {m->room, "message.created", NULL, b.p, b.len, m->now,
 					 m->sender, id};
-		if (!b.oom && pl_store_event_add(s, &e, &ev, err) != PL_OK) {
+		rc = b.oom ? PL_OK : pl_store_event_add(s, &e, &ev, err);
+		if (rc != PL_OK) {
 			pl_jb_free(&b);
-			return err->code;
+			return rc;
 		}
 		*created = true;
 	}

@@ -50,8 +50,9 @@ enum pl_code pl_store_room_create(pl_store *s, const char *id, const char *name,
 	sqlite3_bind_int(st, 3, priv);
 	bind_text(st, 4, creator);
 	sqlite3_bind_int64(st, 5, now);
-	if (exec_done(s, st, err) != PL_OK)
-		return err->code;
+	enum pl_code rc = exec_done(s, st, err);
+	if (rc != PL_OK)
+		return rc;
 	if (sqlite3_changes(s->db) == 0)
 		return pl_fail(err, PL_CONFLICT, "id: room %s exists already", id);
 	return PL_OK;
@@ -128,8 +129,9 @@ static enum pl_code member_change(pl_store *s, enum stmt_id id, const char *room
 	bind_text(st, 2, user);
 	if (id == S_MEMBER_INSERT)
 		sqlite3_bind_int64(st, 3, now);
-	if (exec_done(s, st, err) != PL_OK)
-		return err->code;
+	enum pl_code rc = exec_done(s, st, err);
+	if (rc != PL_OK)
+		return rc;
 	*changed = sqlite3_changes(s->db) > 0;
 	if (!*changed)
 		return PL_OK;

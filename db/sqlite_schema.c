@@ -115,18 +115,21 @@ static enum pl_code migrate_step(sqlite3 *db, bool *done, pl_error *err)
 	}
 	if (sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) == SQLITE_OK)
 		return PL_OK;
-fail:
-	pl_fail(err, PL_INTERNAL, "store: migration failed: %s", msg ? msg : sqlite3_errmsg(db));
+fail:;
+	enum pl_code rc = pl_fail(err, PL_INTERNAL, "store: migration failed: %s",
+				  msg ? msg : sqlite3_errmsg(db));
 	sqlite3_free(msg);
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	return err->code;
+	return rc;
 }
 
 enum pl_code pl_schema_migrate(sqlite3 *db, pl_error *err)
 {
 	bool done = false;
-	while (!done)
-		if (migrate_step(db, &done, err) != PL_OK)
-			return err->code;
+	while (!done) {
+		enum pl_code rc = migrate_step(db, &done, err);
+		if (rc != PL_OK)
+			return rc;
+	}
 	return PL_OK;
 }

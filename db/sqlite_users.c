@@ -28,8 +28,9 @@ enum pl_code pl_store_user_ensure(pl_store *s, const char *user, const char *nam
 	bind_text(st, 1, user);
 	bind_text(st, 2, name && *name ? name : NULL);
 	sqlite3_bind_int64(st, 3, now);
-	if (exec_done(s, st, err) != PL_OK)
-		return err->code;
+	enum pl_code rc = exec_done(s, st, err);
+	if (rc != PL_OK)
+		return rc;
 	*created = sqlite3_changes(s->db) > 0;
 	return PL_OK;
 }

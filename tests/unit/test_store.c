@@ -98,6 +98,13 @@ static void test_open_and_migrate(void)
 	CHECK(sqlite3_exec(db, "PRAGMA user_version = " PL_STR(PL_SCHEMA_VERSION), NULL, NULL, NULL) ==
 	      SQLITE_OK);
 	sqlite3_close(db);
+	/* A caller that does not want the words passes no error: failures
+	 * are still codes, never a NULL dereference. */
+	CHECK(pl_store_open("/nonexistent-folder/parley.db", &s, NULL) != PL_OK && s == NULL);
+	s = open_store();
+	bool changed = false;
+	CHECK(pl_store_member_add(s, "no-such-room", "zed", T0, &changed, NULL) != PL_OK);
+	pl_store_close(s);
 }
 
 /* ---- two handles, one file ---- */
