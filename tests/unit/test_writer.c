@@ -311,6 +311,10 @@ static void test_faults(void)
 	pl_store_close(s);
 	for (int k = FAULT_MALLOC; k <= FAULT_IO; k++)
 		fault_start((enum fault_kind)k);
+	/* No error wanted: a failure is still only a code. */
+	pl_writer *none = NULL;
+	CHECK(pl_writer_start("/nonexistent-folder/parley.db", NULL, NULL, &none, NULL) != PL_OK &&
+	      none == NULL);
 	pl_writer *w = NULL;
 	CHECK(pl_writer_start(fpath, NULL, NULL, &w, &err) == PL_OK);
 	for (int k = FAULT_MALLOC; w && k <= FAULT_IO; k++)
