@@ -5,7 +5,13 @@
  * checks the caller's rights and performs the write as one writer job, so
  * checks and writes share a transaction.  The caller's user id always comes
  * from a verified token (pl_chat_auth), never from a request body.
- * Results are new JSON references the caller owns. */
+ * Results are new JSON references the caller owns.
+ *
+ * One file per concept: chat/checks.c (argument checks, rate limits,
+ * membership), auth.c (tokens, sign-up; the token cache is chat/tokens.c),
+ * rooms.c (rooms and members), messages.c (post, history, edit, delete),
+ * typing.c, receipts.c, status.c (status and presence); chat/chatint.h is
+ * what they share. */
 #ifndef PL_CHAT_H
 #define PL_CHAT_H
 
@@ -25,8 +31,6 @@
  * general, silently). */
 enum pl_code pl_chat_auth(struct pl_ctx *ctx, const char *token, struct pl_claims *who,
 			  pl_error *err);
-/* Frees the cache of verified tokens (at the context's end). */
-void pl_chat_auth_cache_free(struct pl_ctx *ctx);
 
 enum pl_code pl_chat_room_create(struct pl_ctx *ctx, const char *user, const char *id,
 				 const char *name, bool priv, json_t **room, pl_error *err);
@@ -66,7 +70,7 @@ void pl_chat_post_async(struct pl_ctx *ctx, const char *user, const char *room,
 enum pl_code pl_chat_messages(struct pl_ctx *ctx, const char *user, const char *room,
 			      const struct pl_page *page, json_t **out, pl_error *err);
 /* The same page as JSON text (pl_store_messages_text): on PL_OK *text is
- * malloc'd, or NULL when out of memory. */
+ * malloc'd; a store that fails part way is PL_UNAVAILABLE (503). */
 enum pl_code pl_chat_messages_text(struct pl_ctx *ctx, const char *user, const char *room,
 				   const struct pl_page *page, char **text, size_t *len,
 				   pl_error *err);

@@ -10,7 +10,8 @@
 
 #include "base/clock.h"
 #include "base/log.h"
-#include "chat/chat.h"
+#include "chat/chat.h" /* pl_chat_presence_changed: presence transitions go to the chat */
+#include "chat/tokens.h"
 #include "base/ratelimit.h"
 #include "db/bus.h"
 #include "db/perms.h"
@@ -67,7 +68,7 @@ static enum pl_code ctx_open(struct pl_ctx *ctx, const struct pl_config *cfg, bo
 	if (make_data_dir(cfg->data_dir, ctx->db_path, err) != PL_OK)
 		return err->code;
 	ctx->known_users = pl_map_new();
-	ctx->tokens = pl_map_new();
+	ctx->tokens = pl_tokens_new();
 	/* Generous for people, a wall for a runaway bot; bursts of 4 s. */
 	ctx->posts = pl_ratelimit_new(cfg->post_rate, 4.0 * cfg->post_rate);
 	ctx->typing = pl_ratelimit_new(1.0 / 3.0, 1.0);
@@ -133,7 +134,8 @@ void pl_ctx_close(struct pl_ctx *ctx)
 	for (int i = 0; i < PL_LIMIT_COUNT; i++)
 		pl_ratelimit_free(ctx->limits[i]);
 	pl_map_free(ctx->known_users);
-	pl_chat_auth_cache_free(ctx);
+	pl_tokens_free(ctx->tokens);
+	ctx->tokens = NULL;
 	pthread_mutex_destroy(&ctx->lock);
 }
 

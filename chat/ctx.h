@@ -23,6 +23,7 @@
 struct pl_presence;
 struct pl_bus;
 struct pl_ratelimit;
+struct pl_tokens;
 
 /* What the push layer registers to be told of events.  stored() follows
  * every commit that appended events (this process's or, through the bus,
@@ -76,11 +77,11 @@ struct pl_ctx {
 	const struct pl_config *cfg;
 	char db_path[4200];
 	pl_writer *writer;
-	pthread_mutex_t lock;            /* guards readers, known_users, tokens, sink */
+	pthread_mutex_t lock;            /* guards readers, known_users, sink */
 	pl_store *readers[PL_READERS_MAX];
 	int nreaders;
 	pl_map *known_users;             /* users ensured (and in general) */
-	pl_map *tokens;                  /* verified tokens -> claims (chat/chat.c) */
+	struct pl_tokens *tokens;        /* verified tokens -> claims (chat/tokens.h) */
 	struct pl_sink sink;
 	struct pl_presence *presence;
 	struct pl_bus *bus;

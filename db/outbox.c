@@ -105,6 +105,11 @@ enum pl_code pl_outbox_feed(pl_store *s, unsigned mask, int max, int64_t now, in
 	while (code == PL_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		cursor = sqlite3_column_int64(st, 0);
 		const char *type = (const char *)sqlite3_column_text(st, 1);
+		if (!type) { /* out of memory */
+			code = pl_fail(err, PL_UNAVAILABLE, "store: read the log for webhooks: %s",
+				       sqlite3_errstr(SQLITE_NOMEM));
+			break;
+		}
 		if (!(pl_config_hook_bit(type) & mask))
 			continue;
 		code = pl_outbox_add(s, (const char *)sqlite3_column_text(st, 4), type,
@@ -138,27 +143,32 @@ int pl_outbox_claim(pl_store *s, const char *owner, int64_t now, int64_t lease_u
 	sqlite3_bind_int64(st, 2, lease_until);
 	sqlite3_bind_int64(st, 3, now);
 	sqlite3_bind_int(st, 4, max);
-	int n = 0, rc;
+	int n = 0, rc = SQLITE_DONE;
 	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct pl_delivery *d = &out[n];
-		memset(d, 0, sizeof *d);
-		d->id = sqlite3_column_int64(st, 0);
-		snprintf(d->user, sizeof d->user, "%s", (const char *)sqlite3_column_text(st, 1));
-		snprintf(d->type, sizeof d->type, "%s", (const char *)sqlite3_column_text(st, 2));
-		d->ts = sqlite3_column_int64(st, 3);
-		d->data = strdup((const char *)sqlite3_column_text(st, 4));
-		d->created_at = sqlite3_column_int64(st, 5);
-		d->attempts = sqlite3_column_int(st, 6);
-		if (!d->data) {
+		/* Out of memory, SQLite's column_text is NULL. */
+		const char *user = (const char *)sqlite3_column_text(st, 1);
+		const char *type = (const char *)sqlite3_column_text(st, 2);
+		const char *data = (const char *)sqlite3_column_text(st, 4);
+		char *copy = user && type && data ? strdup(data) : NULL;
+		if (!copy) {
 			rc = SQLITE_NOMEM;
 			break;
 		}
-		n++;
+		struct pl_delivery *d = &out[n++];
+		memset(d, 0, sizeof *d);
+		d->id = sqlite3_column_int64(st, 0);
+		snprintf(d->user, sizeof d->user, "%s", user);
+		snprintf(d->type, sizeof d->type, "%s", type);
+		d->ts = sqlite3_column_int64(st, 3);
+		d->data = copy;
+		d->created_at = sqlite3_column_int64(st, 5);
+		d->attempts = sqlite3_column_int(st, 6);
 	}
 	if (n < max && rc != SQLITE_DONE) {
-		sql_fail(s, err, "claim webhooks");
+		pl_fail(err, PL_UNAVAILABLE, "store: claim webhooks: %s", sqlite3_errstr(rc));
 		sqlite3_finalize(st);
-		for (int i = 0; i <= n && i < max; i++)
+		/* Only the rows filled: out[n] and after are the caller's garbage. */
+		for (int i = 0; i < n; i++)
 			pl_delivery_clear(&out[i]);
 		return -1;
 	}

@@ -5,11 +5,28 @@
  * in commit order, so any process can read "what is new after id N" and
  * resume is gap-free on every transport and node.
  *
- * A pl_store is one SQLite connection with its prepared statements; it is
- * used by one thread at a time.  Writes happen inside transactions opened
- * by db/writer; reads may happen on any connection.  Functions return
- * PL_OK or an error code with err filled; JSON results are new references
- * the caller owns. */
+ * A pl_store is one connection to the database with its prepared
+ * statements; it is used by one thread at a time.  Writes happen inside
+ * transactions opened by db/writer; reads may happen on any connection.
+ * Functions return PL_OK or an error code with err filled; JSON results
+ * are new references the caller owns.
+ *
+ * Engines.  Everything below is engine-neutral but the connection itself.
+ * An engine provides every function declared here except the ones marked
+ * "shared", which db/store.c builds once for every engine on the others.
+ * The SQLite engine is db/sqlite*.c (connection and statements in
+ * db/sqlite.c, schema in db/sqlite_schema.c, then one file per concept:
+ * users, rooms, messages, events, receipts, presence), sharing
+ * db/sqlite_int.h.  What an engine must keep, whatever its SQL:
+ *   - event ids increase in commit order: once a reader saw id N, no id
+ *     below N commits later ("after N" is gap-free, see
+ *     docs/ARCHITECTURE.md "The store is the log");
+ *   - pl_store_begin takes the write lock at once (no upgrade failures
+ *     later), and a busy database is PL_UNAVAILABLE, never PL_INTERNAL;
+ *   - pl_store_changes moves exactly when a statement wrote rows (the
+ *     writer finds out from it whether a failed job wrote anything);
+ *   - message and event JSON is written by db/json.h's writers only, so
+ *     it is the same bytes on every engine and every path. */
 #ifndef PL_STORE_H
 #define PL_STORE_H
 
@@ -18,10 +35,11 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "db/json.h"
 
 typedef struct pl_store pl_store;
 
-#define PL_SCHEMA_VERSION 3
+#define PL_SCHEMA_VERSION 4
 
 /* Opens (creating and migrating if needed) the database at path. */
 enum pl_code pl_store_open(const char *path, pl_store **out, pl_error *err);
@@ -43,7 +61,15 @@ void pl_store_checkpoint(pl_store *s);
 int64_t pl_store_changes(pl_store *s);
 /* False when no transaction is open (SQLite may end one on an error). */
 bool pl_store_in_transaction(pl_store *s);
-/* The connection itself, for the store's own modules in db/ (db/outbox.c). */
+/* From now on writes on s commit only through pl_store_commit (the
+ * writer's connection).  SQLite ends a transaction itself on some errors
+ * (out of memory, I/O); a job that goes on writing after that would
+ * otherwise commit each statement on its own, outside the batch and
+ * before its answer: such a statement fails instead, and the writer runs
+ * the batch again. */
+void pl_store_guard_commits(pl_store *s);
+/* The connection itself, for the store's own modules in db/ (db/outbox.c).
+ * SQLite engine only. */
 struct sqlite3 *pl_store_sqlite(pl_store *s);
 
 /* Users. */
@@ -71,7 +97,7 @@ enum pl_code pl_store_room_create(pl_store *s, const char *id, const char *name,
 json_t *pl_store_room_get(pl_store *s, const char *id);
 bool pl_store_room_private(pl_store *s, const char *id, bool *priv);
 int pl_store_room_members(pl_store *s, const char *room); /* count, -1 if no room */
-json_t *pl_store_rooms_visible(pl_store *s, const char *user);
+json_t *pl_store_rooms_visible(pl_store *s, const char *user); /* shared */
 /* The same a page at a time, in id order: rooms after the id after (NULL:
  * from the first), whose names contain q in any ASCII case (NULL: all), at
  * most limit of them. */
@@ -107,7 +133,7 @@ char *pl_store_message_by_client_text(pl_store *s, const char *sender, const cha
 enum pl_code pl_store_message_insert(pl_store *s, const char *room, const char *sender,
 				     const char *text, const char *client_id, int64_t now,
 				     json_t **msg, pl_error *err);
-/* The message sent earlier by sender with client_id, or NULL. */
+/* The message sent earlier by sender with client_id, or NULL (shared). */
 json_t *pl_store_message_by_client(pl_store *s, const char *sender, const char *client_id);
 json_t *pl_store_message_get(pl_store *s, const char *room, int64_t id);
 enum pl_code pl_store_message_edit(pl_store *s, int64_t id, const char *text, int64_t now,
@@ -122,7 +148,7 @@ struct pl_page {
 	int64_t since;      /* ms, when has_since */
 	bool has_since;
 };
-/* {"messages":[..oldest first..],"has_more":bool} */
+/* {"messages":[..oldest first..],"has_more":bool} (shared) */
 json_t *pl_store_messages(pl_store *s, const char *room, const struct pl_page *page);
 /* The same page as compact JSON text, written straight from the rows (what
  * GET .../messages sends): malloc'd, *len its length, NULL when out of
@@ -134,14 +160,24 @@ char *pl_store_messages_text(pl_store *s, const char *room, const char *member,
 
 /* Events: the log.  target is NULL for events to every member of the room,
  * or one user id for events only that user's connections receive (silent
- * membership changes of large rooms).  data is borrowed. */
+ * membership changes of large rooms).  data is borrowed (shared). */
 enum pl_code pl_store_event_append(pl_store *s, const char *room, const char *type,
 				   const char *target, json_t *data, int64_t now,
 				   int64_t *id, pl_error *err);
-/* The same with data as JSON text (len bytes, borrowed). */
-enum pl_code pl_store_event_append_text(pl_store *s, const char *room, const char *type,
-					const char *target, const char *data, size_t len,
-					int64_t now, int64_t *id, pl_error *err);
+/* The same with data as JSON text, and for a message's event its sender
+ * and id in fields of their own, so that readers (the hub's delivered
+ * receipts) need not parse data. */
+struct pl_new_event {
+	const char *room, *type;
+	const char *target;   /* NULL: every member of the room */
+	const char *data;     /* JSON text of len bytes, borrowed */
+	size_t len;
+	int64_t ts;
+	const char *sender;   /* a message's event: its sender and id ... */
+	int64_t message_id;   /* ... else NULL and 0 */
+};
+enum pl_code pl_store_event_add(pl_store *s, const struct pl_new_event *e, int64_t *id,
+				pl_error *err);
 int64_t pl_store_last_event(pl_store *s);
 
 struct pl_event_row {
@@ -151,6 +187,8 @@ struct pl_event_row {
 	char type[32];
 	char target[65];      /* "" when the event is for the whole room */
 	const char *data;     /* JSON text, valid until the next step */
+	char sender[65];      /* a message's event: its sender and id, as */
+	int64_t message_id;   /* pl_new_event has them; else "" and 0 */
 };
 /* Iterates events with id > after, oldest first, at most limit; calls fn for
  * each (stop by returning false).  Returns the number visited. */
@@ -160,9 +198,8 @@ int pl_store_events_after(pl_store *s, int64_t after, int limit, pl_event_fn fn,
 int pl_store_events_for_user(pl_store *s, const char *user, int64_t after, int limit,
 			     pl_event_fn fn, void *ud);
 
-/* The API's event object for a row, built without parsing its data (room
- * and type come from a fixed alphabet): malloc'd text, NULL when out of
- * memory. */
+/* The API's event object for a row (db/json.h's writer), built without
+ * parsing its data: malloc'd text, NULL when out of memory (shared). */
 char *pl_event_row_json(const struct pl_event_row *row, size_t *len);
 
 /* Receipts. */
@@ -172,7 +209,6 @@ json_t *pl_store_receipts(pl_store *s, const char *room);
 void pl_store_receipt_get(pl_store *s, const char *room, const char *user, int64_t *delivered,
 			  int64_t *read);
 
-/* Event objects as the API shows them ({"id","type","room","ts","data"}). */
-json_t *pl_event_json(int64_t id, const char *type, const char *room, int64_t ts, json_t *data);
+/* pl_event_json, the jansson form of an event object: db/json.h. */
 
 #endif

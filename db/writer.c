@@ -168,14 +168,16 @@ enum pl_code pl_writer_start(const char *db_path, pl_commit_fn on_commit, void *
 	pl_writer *w = calloc(1, sizeof *w);
 	if (!w)
 		return pl_fail(err, PL_INTERNAL, "out of memory");
-	if (pl_store_open(db_path, &w->store, err) != PL_OK) {
+	enum pl_code rc = pl_store_open(db_path, &w->store, err);
+	if (rc != PL_OK) {
 		free(w);
-		return err->code;
+		return rc;
 	}
-	if (pl_checkpointer_start(db_path, w->store, &w->checkpoints, err) != PL_OK) {
+	pl_store_guard_commits(w->store);
+	if ((rc = pl_checkpointer_start(db_path, w->store, &w->checkpoints, err)) != PL_OK) {
 		pl_store_close(w->store);
 		free(w);
-		return err->code;
+		return rc;
 	}
 	w->on_commit = on_commit;
 	w->ud = ud;

@@ -39,22 +39,17 @@ static void unfollow(struct pl_hub *h, const struct pl_event_row *row)
 		pl_hub_unsubscribe(h, c, row->room);
 }
 
-/* The message id and sender of a message.created row.  The data is the
- * store's own message JSON, {"id":N,"room":"..","sender":"..",..}, and ids
- * never need escaping, so two fields are read without a JSON parse (the
- * hot path of ingest); anything else falls back to the parser. */
-static void message_fields(const char *data, int64_t *id, char sender[PL_ID_MAX + 1])
+/* The message id and sender of a message.created row: the row's own
+ * fields (db/store.h); only events stored before they existed are parsed. */
+static void message_fields(const struct pl_event_row *row, int64_t *id,
+			   char sender[PL_ID_MAX + 1])
 {
-	const char *s = data ? strstr(data, "\"sender\":\"") : NULL;
-	size_t n = s ? strcspn(s + 10, "\"\\") : 0;
-	if (data && strncmp(data, "{\"id\":", 6) == 0 && s && n > 0 && n <= PL_ID_MAX &&
-	    s[10 + n] == '"') {
-		*id = strtoll(data + 6, NULL, 10);
-		memcpy(sender, s + 10, n);
-		sender[n] = 0;
+	if (row->message_id > 0) {
+		*id = row->message_id;
+		snprintf(sender, PL_ID_MAX + 1, "%s", row->sender);
 		return;
 	}
-	json_t *d = json_loads(data ? data : "{}", 0, NULL);
+	json_t *d = json_loads(row->data ? row->data : "{}", 0, NULL);
 	*id = json_integer_value(json_object_get(d, "id"));
 	snprintf(sender, PL_ID_MAX + 1, "%s", json_string_value(json_object_get(d, "sender")) ?: "");
 	json_decref(d);
@@ -70,7 +65,7 @@ static char *prepare_row(const struct pl_event_row *row, struct pl_event_out *e,
 	char *text = pl_event_row_json(row, &e->len);
 	e->json = text;
 	if (strcmp(row->type, "message.created") == 0) {
-		message_fields(row->data, &e->message_id, sender);
+		message_fields(row, &e->message_id, sender);
 		e->sender = sender[0] ? sender : NULL;
 	}
 	return text;

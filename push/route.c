@@ -326,8 +326,7 @@ static enum pl_code delivered_fn(pl_store *s, void *arg, pl_error *err)
 			continue;
 		int64_t delivered, read;
 		pl_store_receipt_get(s, room, user, &delivered, &read);
-		json_t *data = json_pack("{s:s, s:I, s:I}", "user", user, "delivered_up_to",
-					 (json_int_t)delivered, "read_up_to", (json_int_t)read);
+		json_t *data = pl_json_receipt(user, delivered, read);
 		json_t *ev = pl_event_json(0, "receipt", room, pl_now_ms(), data);
 		json_decref(data);
 		if (ev) /* routing only: the hub takes "to" out before delivery */

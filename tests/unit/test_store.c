@@ -6,14 +6,19 @@
  * schema (migrations idempotent, user_version), users, rooms and members,
  * messages (insert, client_id lookup, edit, delete), pagination (before,
  * after, since, has_more), the event log (events_after, events_for_user
- * with targeted events and rooms the user is not in) and receipts (max). */
+ * with targeted events and rooms the user is not in) and receipts (max).
+ * Last, fault injection (tests/unit/fault.h): opening, posting, editing and
+ * reading with the n-th allocation or I/O call failing, for every n. */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/log.h"
+#include "db/outbox.h"
 #include "db/store.h"
+#include "tests/unit/fault.h"
 #include "tests/unit/t.h"
 
 #define PL_STR_(x) #x
@@ -93,6 +98,13 @@ static void test_open_and_migrate(void)
 	CHECK(sqlite3_exec(db, "PRAGMA user_version = " PL_STR(PL_SCHEMA_VERSION), NULL, NULL, NULL) ==
 	      SQLITE_OK);
 	sqlite3_close(db);
+	/* A caller that does not want the words passes no error: failures
+	 * are still codes, never a NULL dereference. */
+	CHECK(pl_store_open("/nonexistent-folder/parley.db", &s, NULL) != PL_OK && s == NULL);
+	s = open_store();
+	bool changed = false;
+	CHECK(pl_store_member_add(s, "no-such-room", "zed", T0, &changed, NULL) != PL_OK);
+	pl_store_close(s);
 }
 
 /* ---- two handles, one file ---- */
@@ -384,8 +396,23 @@ static bool keep_last(void *ud, const struct pl_event_row *row)
 	return true;
 }
 
+/* The last row's sender and message id (pl_event_row). */
+struct row_ids {
+	char sender[65];
+	int64_t message_id;
+};
+
+static bool keep_ids(void *ud, const struct pl_event_row *row)
+{
+	struct row_ids *r = ud;
+	snprintf(r->sender, sizeof r->sender, "%s", row->sender);
+	r->message_id = row->message_id;
+	return true;
+}
+
 /* The text pl_store_message_post makes is the message as jansson would
- * write it, and the message.created event's data is that same text. */
+ * write it, and the message.created event's data is that same text; the
+ * event row names the sender and the message id (the hub reads them). */
 static void check_post(pl_store *s, const struct pl_new_msg *m, bool want_created)
 {
 	pl_error err = {0};
@@ -404,6 +431,10 @@ static void check_post(pl_store *s, const struct pl_new_msg *m, bool want_create
 	if (want_created) {
 		CHECK(pl_store_last_event(s) == before + 1);
 		CHECK_STR(data, text ? text : "");
+		struct row_ids ids = {"", 0};
+		pl_store_events_after(s, before, 10, keep_ids, &ids);
+		CHECK_STR(ids.sender, m->sender);
+		CHECK(msg && ids.message_id == jint(msg, "id"));
 	} else {
 		CHECK(pl_store_last_event(s) == before); /* nothing stored */
 	}
@@ -861,8 +892,321 @@ static void test_receipts(pl_store *a, pl_store *b)
 	json_decref(list);
 }
 
+/* ---- faults ---- */
+
+static char fpath[160];
+
+/* One integer from SQL on a connection of our own to the faults' file. */
+static long long fsql_int(const char *q)
+{
+	long long v = -1;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	if (sqlite3_open_v2(fpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return -2;
+	}
+	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return v;
+}
+
+/* The file is whole and every message has its message.created event. */
+static bool consistent(void)
+{
+	bool ok = true;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	if (sqlite3_open_v2(fpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		ok = false;
+	else if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK) {
+		ok = sqlite3_step(st) == SQLITE_ROW &&
+		     strcmp((const char *)sqlite3_column_text(st, 0), "ok") == 0;
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return ok && fsql_int("SELECT COUNT(*) FROM messages") ==
+			     fsql_int("SELECT COUNT(*) FROM events WHERE type = 'message.created'");
+}
+
+/* A failure is an error code and words, never PL_OK with nothing done. */
+static bool clean_error(enum pl_code rc, const pl_error *err)
+{
+	return rc != PL_OK && err->code == rc && err->message[0] != 0;
+}
+
+static const char *const kind_name[] = {"", "malloc", "I/O"};
+#define FAULT_MAX 20000 /* far more calls than any operation here makes */
+
+/* Opening (and creating and migrating) a new store. */
+static void fault_open_once(enum fault_kind kind, bool sticky)
+{
+	long n, failures = 0;
+	for (n = 1; n < FAULT_MAX; n++) {
+		static const char *const ext[] = {"", "-wal", "-shm"};
+		for (size_t i = 0; i < 3; i++) {
+			char f[sizeof fpath + 8];
+			snprintf(f, sizeof f, "%s%s", fpath, ext[i]);
+			unlink(f);
+		}
+		pl_store *s = NULL;
+		pl_error err = {0};
+		fault_arm(kind, n, sticky);
+		enum pl_code rc = pl_store_open(fpath, &s, &err);
+		long hits = fault_disarm();
+		if (rc == PL_OK) {
+			pl_store_close(s);
+			if (!hits)
+				break;
+		} else {
+			failures++;
+			CHECK(clean_error(rc, &err) && s == NULL);
+		}
+		/* Whatever a failure left, the next open finishes the job. */
+		rc = pl_store_open(fpath, &s, &err);
+		CHECK(rc == PL_OK);
+		pl_store_close(s);
+		CHECK(fsql_int("PRAGMA user_version") == PL_SCHEMA_VERSION);
+	}
+	CHECK(n < FAULT_MAX);
+	printf("  open, %s faults%s: %ld calls, %ld failed cleanly\n", kind_name[kind],
+	       sticky ? " (sticky)" : "", n - 1, failures);
+}
+
+/* One write in a transaction, as the writer runs it: fn under faults, and
+ * a commit, or a rollback when anything failed. */
+typedef enum pl_code (*fault_op)(pl_store *s, int64_t i, pl_error *err);
+
+static enum pl_code op_post(pl_store *s, int64_t i, pl_error *err)
+{
+	char text[64], *json = NULL;
+	snprintf(text, sizeof text, "fault post %lld \"\\", (long long)i);
+	struct pl_new_msg m = {"f", "fay", text, NULL, T0 + i};
+	size_t len;
+	bool created;
+	enum pl_code rc = pl_store_message_post(s, &m, &json, &len, &created, err);
+	if (rc == PL_OK) {
+		json_t *o = json_loadb(json, len, 0, NULL);
+		/* The text is whole, or the post failed. */
+		if (!o || !created)
+			rc = pl_fail(err, PL_INTERNAL, "test: the answer is not the message");
+		json_decref(o);
+	}
+	free(json);
+	return rc;
+}
+
+/* A retry of a client_id stored before: the earlier message, nothing new. */
+static enum pl_code op_retry(pl_store *s, int64_t i, pl_error *err)
+{
+	struct pl_new_msg m = {"f", "fay", "again", "fixed", T0 + i};
+	char *json = NULL;
+	size_t len;
+	bool created;
+	enum pl_code rc = pl_store_message_post(s, &m, &json, &len, &created, err);
+	if (rc == PL_OK && (created || !json || !strstr(json, "\"id\":1,")))
+		rc = pl_fail(err, PL_INTERNAL, "test: the retry did not find the first");
+	free(json);
+	return rc;
+}
+
+/* An edit and its event, as chat/messages.c stores them. */
+static enum pl_code op_edit(pl_store *s, int64_t i, pl_error *err)
+{
+	json_t *msg = NULL;
+	char text[64];
+	snprintf(text, sizeof text, "edited %lld", (long long)i);
+	int64_t ev;
+	enum pl_code rc = pl_store_message_edit(s, 1, text, T0 + i, &msg, err);
+	if (rc == PL_OK)
+		rc = pl_store_event_append(s, "f", "message.updated", NULL, msg, T0 + i, &ev, err);
+	json_decref(msg);
+	return rc;
+}
+
+/* A webhook delivery queued, claimed and finished (db/outbox.c), in one
+ * transaction: the outbox is as it was, or the operation failed. */
+static enum pl_code op_outbox(pl_store *s, int64_t i, pl_error *err)
+{
+	char user[32];
+	snprintf(user, sizeof user, "hook%lld", (long long)i);
+	enum pl_code rc = pl_outbox_add(s, user, "presence", T0 + i, "{\"x\":1}", T0 + i, err);
+	if (rc != PL_OK)
+		return rc;
+	struct pl_delivery d[4];
+	int n = pl_outbox_claim(s, "node", T0 + i, T0 + i + 1000, d, 4, err);
+	if (n < 0)
+		return err->code;
+	for (int k = 0; k < n; k++) {
+		if (rc == PL_OK && (!d[k].data || strcmp(d[k].data, "{\"x\":1}") != 0))
+			rc = pl_fail(err, PL_INTERNAL, "test: a claimed row lost its data");
+		if (rc == PL_OK)
+			rc = pl_outbox_remove(s, d[k].id, "node", err);
+		pl_delivery_clear(&d[k]);
+	}
+	if (rc == PL_OK && n != 1)
+		rc = pl_fail(err, PL_INTERNAL, "test: claimed %d rows, not 1", n);
+	return rc;
+}
+
+static void fault_write_once(pl_store *s, const char *what, fault_op op, enum fault_kind kind,
+			     bool sticky)
+{
+	long n, failures = 0;
+	for (n = 1; n < FAULT_MAX; n++) {
+		long long msgs = fsql_int("SELECT COUNT(*) FROM messages");
+		long long evs = fsql_int("SELECT COUNT(*) FROM events");
+		pl_error err = {0};
+		fault_arm(kind, n, sticky);
+		enum pl_code rc = pl_store_begin(s, &err);
+		if (rc == PL_OK) {
+			rc = op(s, n, &err);
+			if (rc == PL_OK)
+				rc = pl_store_commit(s, &err);
+			if (rc != PL_OK)
+				pl_store_rollback(s);
+		}
+		long hits = fault_disarm();
+		/* Never left inside a transaction, whatever failed. */
+		CHECK(!pl_store_in_transaction(s));
+		if (pl_store_in_transaction(s))
+			pl_store_rollback(s);
+		bool wrote = fsql_int("SELECT COUNT(*) FROM events") != evs;
+		CHECK(fsql_int("SELECT COUNT(*) FROM webhook_outbox") == 0);
+		if (rc == PL_OK) {
+			CHECK(wrote == (op != op_retry && op != op_outbox));
+			if (!hits)
+				break;
+		} else {
+			failures++;
+			CHECK(clean_error(rc, &err));
+			if (!clean_error(rc, &err))
+				fprintf(stderr, "  %s, n=%ld: code %d, \"%s\"\n", what, n, rc,
+					err.message);
+			/* All or nothing. */
+			CHECK(!wrote && fsql_int("SELECT COUNT(*) FROM messages") == msgs);
+		}
+		CHECK(consistent());
+	}
+	CHECK(n < FAULT_MAX);
+	printf("  %s, %s faults%s: %ld calls, %ld failed cleanly\n", what, kind_name[kind],
+	       sticky ? " (sticky)" : "", n - 1, failures);
+}
+
+struct walk {
+	int n;
+	int64_t ids[64];
+};
+
+static bool walk_fn(void *ud, const struct pl_event_row *row)
+{
+	struct walk *w = ud;
+	if (w->n < 64)
+		w->ids[w->n] = row->id;
+	w->n++;
+	return true;
+}
+
+/* Reads: a page is the page or nothing; the events a prefix of the log. */
+static void fault_read_once(pl_store *s, enum fault_kind kind)
+{
+	struct pl_page p = {.limit = 20};
+	size_t want_len, len;
+	bool any;
+	char *want = pl_store_messages_text(s, "f", "fay", &p, &want_len, &any);
+	struct walk all = {0};
+	pl_store_events_after(s, 0, 64, walk_fn, &all);
+	CHECK(want && all.n > 0);
+	long n, failures = 0;
+	for (n = 1; want && n < FAULT_MAX; n++) {
+		/* A connection of its own each time: a cold cache reads the file. */
+		pl_store *r = NULL;
+		pl_error err = {0};
+		CHECK(pl_store_open(fpath, &r, &err) == PL_OK);
+		if (!r)
+			break;
+		fault_arm(kind, n, false);
+		char *got = pl_store_messages_text(r, "f", "fay", &p, &len, &any);
+		struct walk some = {0};
+		int rows = pl_store_events_after(r, 0, 64, walk_fn, &some);
+		long hits = fault_disarm();
+		pl_store_close(r);
+		bool whole = got && len == want_len && memcmp(got, want, len) == 0;
+		CHECK(whole || !got);
+		CHECK(rows == some.n && some.n <= all.n &&
+		      memcmp(some.ids, all.ids, (size_t)some.n * sizeof some.ids[0]) == 0);
+		failures += !whole || some.n != all.n;
+		free(got);
+		if (!hits)
+			break;
+	}
+	free(want);
+	CHECK(n < FAULT_MAX);
+	printf("  reads, %s faults: %ld calls, %ld failed cleanly\n", kind_name[kind], n - 1,
+	       failures);
+}
+
+static void test_faults(void)
+{
+	/* Thousands of stores are opened and closed: on tmpfs when there is
+	 * one, where a close's fsync costs nothing. */
+	char fdir[64];
+	snprintf(fdir, sizeof fdir, "/dev/shm/parley-faults-XXXXXX");
+	if (!mkdtemp(fdir))
+		snprintf(fdir, sizeof fdir, "%s", dir);
+	snprintf(fpath, sizeof fpath, "%s/faults.db", fdir);
+	/* The failures are expected: their warnings would be noise. */
+	pl_log_set_level((enum pl_log_level)(PL_LOG_ERROR + 1));
+	for (int k = FAULT_MALLOC; k <= FAULT_IO; k++) {
+		fault_open_once((enum fault_kind)k, false);
+		fault_open_once((enum fault_kind)k, true);
+	}
+	pl_store *s = NULL;
+	pl_error err = {0};
+	CHECK(pl_store_open(fpath, &s, &err) == PL_OK);
+	if (!s)
+		return;
+	bool changed;
+	int64_t id = 0;
+	json_t *first = NULL;
+	CHECK(pl_store_room_create(s, "f", "Faults", false, "fay", T0, &err) == PL_OK);
+	CHECK(pl_store_member_add(s, "f", "fay", T0, &changed, &err) == PL_OK);
+	CHECK(pl_store_message_insert(s, "f", "fay", "first", "fixed", T0, &first, &err) == PL_OK);
+	CHECK(first && (id = jint(first, "id")) == 1);
+	json_decref(first);
+	/* message_insert stores no event: give the first message its own. */
+	json_t *empty = json_object();
+	CHECK(pl_store_event_append(s, "f", "message.created", NULL, empty, T0, &id, &err) ==
+	      PL_OK);
+	json_decref(empty);
+	for (int k = FAULT_MALLOC; k <= FAULT_IO; k++) {
+		for (int sticky = 0; sticky < 2; sticky++) {
+			fault_write_once(s, "post", op_post, (enum fault_kind)k, sticky);
+			fault_write_once(s, "retry", op_retry, (enum fault_kind)k, sticky);
+			fault_write_once(s, "edit", op_edit, (enum fault_kind)k, sticky);
+			fault_write_once(s, "webhook outbox", op_outbox, (enum fault_kind)k,
+					 sticky);
+		}
+		fault_read_once(s, (enum fault_kind)k);
+	}
+	pl_store_close(s);
+	CHECK(consistent());
+	pl_log_set_level(PL_LOG_INFO);
+	if (strcmp(fdir, dir) != 0) {
+		char cmd[128];
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", fdir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "note: could not remove %s\n", fdir);
+	}
+}
+
 int main(void)
 {
+	fault_setup();
 	snprintf(dir, sizeof dir, "/tmp/parley-store-XXXXXX");
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
@@ -893,6 +1237,7 @@ int main(void)
 	json_decref(page);
 	pl_store_close(c);
 	CHECK(sql_int("PRAGMA user_version") == PL_SCHEMA_VERSION);
+	test_faults();
 
 	char cmd[128];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -7,7 +7,9 @@
  * commit once, the bad one's write is gone, and each job is reported once,
  * after the commit.  When SQLite ends the transaction itself, the batch
  * stops and fails as a whole.  Checkpoints run off the writer's thread yet keep the
- * WAL small. */
+ * WAL small.  Last, fault injection (tests/unit/fault.h): starting the
+ * writer and running a post with the n-th allocation or I/O call failing,
+ * for every n: a clean error and nothing stored, or the post stored once. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +17,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
+#include "base/log.h"
 #include "db/store.h"
 #include "db/writer.h"
+#include "tests/unit/fault.h"
 #include "tests/unit/t.h"
 
 static char dir[64], path[128];
@@ -178,8 +184,155 @@ static void test_lost_transaction(pl_writer *w)
 	CHECK(q.err.code == PL_OK && q.visible_at_done);
 }
 
+/* ---- faults ---- */
+
+static char fpath[160];
+
+static long long fsql_int(const char *q)
+{
+	long long v = -1;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	if (sqlite3_open_v2(fpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return -2;
+	}
+	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return v;
+}
+
+static bool clean_error(enum pl_code rc, const pl_error *err)
+{
+	return rc != PL_OK && err->code == rc && err->message[0] != 0;
+}
+
+static const char *const kind_name[] = {"", "malloc", "I/O"};
+#define FAULT_MAX 20000
+
+static void fault_start(enum fault_kind kind)
+{
+	long n, failures = 0;
+	for (n = 1; n < FAULT_MAX; n++) {
+		pl_writer *w = NULL;
+		pl_error err = {0};
+		fault_arm(kind, n, false);
+		enum pl_code rc = pl_writer_start(fpath, NULL, NULL, &w, &err);
+		long hits = fault_disarm();
+		if (rc == PL_OK) {
+			pl_writer_stop(w);
+			if (!hits)
+				break;
+		} else {
+			failures++;
+			CHECK(clean_error(rc, &err) && w == NULL);
+		}
+	}
+	CHECK(n < FAULT_MAX);
+	printf("  start, %s faults: %ld calls, %ld failed cleanly\n", kind_name[kind], n - 1,
+	       failures);
+}
+
+struct post_job {
+	int64_t i;
+	bool created;
+};
+
+static enum pl_code post_job_fn(pl_store *s, void *arg, pl_error *err)
+{
+	struct post_job *j = arg;
+	char text[64], *json = NULL;
+	snprintf(text, sizeof text, "writer fault %lld", (long long)j->i);
+	struct pl_new_msg m = {"f", "fay", text, NULL, 1795508130000LL + j->i};
+	size_t len;
+	j->created = false;
+	enum pl_code rc = pl_store_message_post(s, &m, &json, &len, &j->created, err);
+	free(json);
+	return rc;
+}
+
+static void fault_post(pl_writer *w, enum fault_kind kind, bool sticky)
+{
+	long n, failures = 0;
+	for (n = 1; n < FAULT_MAX; n++) {
+		long long msgs = fsql_int("SELECT COUNT(*) FROM messages");
+		long long evs = fsql_int("SELECT COUNT(*) FROM events");
+		struct post_job j = {n, false};
+		pl_error err = {0};
+		fault_arm(kind, n, sticky);
+		enum pl_code rc = pl_writer_run(w, post_job_fn, &j, &err);
+		long hits = fault_disarm();
+		long long msgs_after = fsql_int("SELECT COUNT(*) FROM messages");
+		long long evs_after = fsql_int("SELECT COUNT(*) FROM events");
+		if (rc == PL_OK) {
+			/* Stored once, with its event, even when run twice. */
+			CHECK(j.created && msgs_after == msgs + 1 && evs_after == evs + 1);
+			if (!hits)
+				break;
+		} else {
+			failures++;
+			CHECK(clean_error(rc, &err));
+			CHECK(msgs_after == msgs && evs_after == evs);
+			if (msgs_after != msgs || evs_after != evs)
+				fprintf(stderr, "  post, %s%s n=%ld: \"%s\" yet %lld stored\n",
+					kind_name[kind], sticky ? " (sticky)" : "", n, err.message,
+					msgs_after - msgs);
+		}
+	}
+	CHECK(n < FAULT_MAX);
+	/* And the writer goes on working. */
+	struct post_job j = {0, false};
+	pl_error err = {0};
+	CHECK(pl_writer_run(w, post_job_fn, &j, &err) == PL_OK && j.created);
+	printf("  post, %s faults%s: %ld calls, %ld failed cleanly\n", kind_name[kind],
+	       sticky ? " (sticky)" : "", n - 1, failures);
+}
+
+static void test_faults(void)
+{
+	char fdir[64];
+	snprintf(fdir, sizeof fdir, "/dev/shm/parley-wfaults-XXXXXX");
+	if (!mkdtemp(fdir))
+		snprintf(fdir, sizeof fdir, "%s", dir);
+	snprintf(fpath, sizeof fpath, "%s/faults.db", fdir);
+	pl_log_set_level((enum pl_log_level)(PL_LOG_ERROR + 1));
+	pl_store *s = NULL;
+	pl_error err = {0};
+	bool changed;
+	CHECK(pl_store_open(fpath, &s, &err) == PL_OK);
+	if (!s)
+		return;
+	CHECK(pl_store_room_create(s, "f", "Faults", false, "fay", 0, &err) == PL_OK);
+	CHECK(pl_store_member_add(s, "f", "fay", 0, &changed, &err) == PL_OK);
+	pl_store_close(s);
+	for (int k = FAULT_MALLOC; k <= FAULT_IO; k++)
+		fault_start((enum fault_kind)k);
+	/* No error wanted: a failure is still only a code. */
+	pl_writer *none = NULL;
+	CHECK(pl_writer_start("/nonexistent-folder/parley.db", NULL, NULL, &none, NULL) != PL_OK &&
+	      none == NULL);
+	pl_writer *w = NULL;
+	CHECK(pl_writer_start(fpath, NULL, NULL, &w, &err) == PL_OK);
+	for (int k = FAULT_MALLOC; w && k <= FAULT_IO; k++)
+		for (int sticky = 0; sticky < 2; sticky++)
+			fault_post(w, (enum fault_kind)k, sticky);
+	pl_writer_stop(w);
+	pl_log_set_level(PL_LOG_INFO);
+	if (strcmp(fdir, dir) != 0) {
+		char cmd[128];
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", fdir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "note: could not remove %s\n", fdir);
+	}
+}
+
 int main(void)
 {
+	fault_setup();
 	snprintf(dir, sizeof dir, "/tmp/parley-writer-XXXXXX");
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
@@ -200,6 +353,7 @@ int main(void)
 	test_checkpoints(w);
 	pl_writer_stop(w);
 	pl_store_close(observer);
+	test_faults();
 	char cmd[128];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

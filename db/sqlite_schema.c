@@ -1,4 +1,5 @@
-/* db/schema: the schema's migrations, applied in order at open.
+/* db/sqlite_schema: the SQLite engine's schema, as migrations applied in
+ * order at open (db/sqlite.c).
  *
  * PRAGMA user_version holds the number of migrations applied.  A migration
  * is never edited once released: a change is a new entry at the end. */
@@ -64,6 +65,11 @@ static const char *const migrations[] = {
 	"CREATE INDEX webhook_outbox_by_user ON webhook_outbox(user, id);"
 	"CREATE INDEX webhook_outbox_by_due ON webhook_outbox(next_at);"
 	"CREATE TABLE webhook_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;",
+	/* 4: a message's event names its sender and message id, so readers
+	 * (the hub's delivered receipts) need not parse its data; NULL in
+	 * other events and in the events stored before */
+	"ALTER TABLE events ADD COLUMN sender TEXT;"
+	"ALTER TABLE events ADD COLUMN message_id INTEGER;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == PL_SCHEMA_VERSION,
@@ -109,18 +115,21 @@ static enum pl_code migrate_step(sqlite3 *db, bool *done, pl_error *err)
 	}
 	if (sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) == SQLITE_OK)
 		return PL_OK;
-fail:
-	pl_fail(err, PL_INTERNAL, "store: migration failed: %s", msg ? msg : sqlite3_errmsg(db));
+fail:;
+	enum pl_code rc = pl_fail(err, PL_INTERNAL, "store: migration failed: %s",
+				  msg ? msg : sqlite3_errmsg(db));
 	sqlite3_free(msg);
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	return err->code;
+	return rc;
 }
 
 enum pl_code pl_schema_migrate(sqlite3 *db, pl_error *err)
 {
 	bool done = false;
-	while (!done)
-		if (migrate_step(db, &done, err) != PL_OK)
-			return err->code;
+	while (!done) {
+		enum pl_code rc = migrate_step(db, &done, err);
+		if (rc != PL_OK)
+			return rc;
+	}
 	return PL_OK;
 }
