@@ -243,4 +243,43 @@ static void fault_setup(void)
 	sqlite3_vfs_register(&fault_vfs, 1);
 }
 
+
+/* One integer from SQL on a read-only connection of the test's own to the
+ * file at path (what another process would see); -2 when it cannot open. */
+static inline long long fault_sql_int(const char *path, const char *q)
+{
+	long long v = -1;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return -2;
+	}
+	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return v;
+}
+
+/* The file at path is whole and every message has its message.created
+ * event: what every failure must leave. */
+static inline bool fault_consistent(const char *path)
+{
+	bool ok = false;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK) {
+		ok = sqlite3_step(st) == SQLITE_ROW &&
+		     strcmp((const char *)sqlite3_column_text(st, 0), "ok") == 0;
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return ok && fault_sql_int(path, "SELECT COUNT(*) FROM messages") ==
+			     fault_sql_int(path, "SELECT COUNT(*) FROM events WHERE type = 'message.created'");
+}
+
 #endif

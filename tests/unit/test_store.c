@@ -42,23 +42,6 @@ static pl_store *open_store(void)
 	return s;
 }
 
-/* One integer from SQL run on a connection of our own. */
-static long long sql_int(const char *q)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	long long v = -1;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-		return -2;
-	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
-	sqlite3_close(db);
-	return v;
-}
-
 static long long jint(json_t *o, const char *k) { return json_integer_value(json_object_get(o, k)); }
 static const char *jstr(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
 
@@ -67,17 +50,17 @@ static const char *jstr(json_t *o, const char *k) { return json_string_value(jso
 static void test_open_and_migrate(void)
 {
 	pl_store *a = open_store();
-	CHECK(sql_int("PRAGMA user_version") == PL_SCHEMA_VERSION);
-	CHECK(sql_int("SELECT COUNT(*) FROM rooms WHERE id = 'general'") == 1);
+	CHECK(fault_sql_int(path, "PRAGMA user_version") == PL_SCHEMA_VERSION);
+	CHECK(fault_sql_int(path, "SELECT COUNT(*) FROM rooms WHERE id = 'general'") == 1);
 	/* Opening again (a restart, a second process) migrates nothing twice. */
 	pl_store *b = open_store();
 	pl_store_close(b);
 	pl_store_close(a);
 	a = open_store();
 	pl_store_close(a);
-	CHECK(sql_int("PRAGMA user_version") == PL_SCHEMA_VERSION);
-	CHECK(sql_int("SELECT COUNT(*) FROM rooms") == 1);
-	CHECK(sql_int("SELECT COUNT(*) FROM rooms WHERE id = 'general'") == 1);
+	CHECK(fault_sql_int(path, "PRAGMA user_version") == PL_SCHEMA_VERSION);
+	CHECK(fault_sql_int(path, "SELECT COUNT(*) FROM rooms") == 1);
+	CHECK(fault_sql_int(path, "SELECT COUNT(*) FROM rooms WHERE id = 'general'") == 1);
 	/* WAL: readers and the writer do not block each other. */
 	sqlite3 *db;
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
@@ -896,43 +879,6 @@ static void test_receipts(pl_store *a, pl_store *b)
 
 static char fpath[160];
 
-/* One integer from SQL on a connection of our own to the faults' file. */
-static long long fsql_int(const char *q)
-{
-	long long v = -1;
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	if (sqlite3_open_v2(fpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		sqlite3_close(db);
-		return -2;
-	}
-	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
-	sqlite3_close(db);
-	return v;
-}
-
-/* The file is whole and every message has its message.created event. */
-static bool consistent(void)
-{
-	bool ok = true;
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	if (sqlite3_open_v2(fpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-		ok = false;
-	else if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK) {
-		ok = sqlite3_step(st) == SQLITE_ROW &&
-		     strcmp((const char *)sqlite3_column_text(st, 0), "ok") == 0;
-		sqlite3_finalize(st);
-	}
-	sqlite3_close(db);
-	return ok && fsql_int("SELECT COUNT(*) FROM messages") ==
-			     fsql_int("SELECT COUNT(*) FROM events WHERE type = 'message.created'");
-}
-
 /* A failure is an error code and words, never PL_OK with nothing done. */
 static bool clean_error(enum pl_code rc, const pl_error *err)
 {
@@ -970,7 +916,7 @@ static void fault_open_once(enum fault_kind kind, bool sticky)
 		rc = pl_store_open(fpath, &s, &err);
 		CHECK(rc == PL_OK);
 		pl_store_close(s);
-		CHECK(fsql_int("PRAGMA user_version") == PL_SCHEMA_VERSION);
+		CHECK(fault_sql_int(fpath, "PRAGMA user_version") == PL_SCHEMA_VERSION);
 	}
 	CHECK(n < FAULT_MAX);
 	printf("  open, %s faults%s: %ld calls, %ld failed cleanly\n", kind_name[kind],
@@ -1058,8 +1004,8 @@ static void fault_write_once(pl_store *s, const char *what, fault_op op, enum fa
 {
 	long n, failures = 0;
 	for (n = 1; n < FAULT_MAX; n++) {
-		long long msgs = fsql_int("SELECT COUNT(*) FROM messages");
-		long long evs = fsql_int("SELECT COUNT(*) FROM events");
+		long long msgs = fault_sql_int(fpath, "SELECT COUNT(*) FROM messages");
+		long long evs = fault_sql_int(fpath, "SELECT COUNT(*) FROM events");
 		pl_error err = {0};
 		fault_arm(kind, n, sticky);
 		enum pl_code rc = pl_store_begin(s, &err);
@@ -1075,8 +1021,8 @@ static void fault_write_once(pl_store *s, const char *what, fault_op op, enum fa
 		CHECK(!pl_store_in_transaction(s));
 		if (pl_store_in_transaction(s))
 			pl_store_rollback(s);
-		bool wrote = fsql_int("SELECT COUNT(*) FROM events") != evs;
-		CHECK(fsql_int("SELECT COUNT(*) FROM webhook_outbox") == 0);
+		bool wrote = fault_sql_int(fpath, "SELECT COUNT(*) FROM events") != evs;
+		CHECK(fault_sql_int(fpath, "SELECT COUNT(*) FROM webhook_outbox") == 0);
 		if (rc == PL_OK) {
 			CHECK(wrote == (op != op_retry && op != op_outbox));
 			if (!hits)
@@ -1088,9 +1034,9 @@ static void fault_write_once(pl_store *s, const char *what, fault_op op, enum fa
 				fprintf(stderr, "  %s, n=%ld: code %d, \"%s\"\n", what, n, rc,
 					err.message);
 			/* All or nothing. */
-			CHECK(!wrote && fsql_int("SELECT COUNT(*) FROM messages") == msgs);
+			CHECK(!wrote && fault_sql_int(fpath, "SELECT COUNT(*) FROM messages") == msgs);
 		}
-		CHECK(consistent());
+		CHECK(fault_consistent(fpath));
 	}
 	CHECK(n < FAULT_MAX);
 	printf("  %s, %s faults%s: %ld calls, %ld failed cleanly\n", what, kind_name[kind],
@@ -1194,7 +1140,7 @@ static void test_faults(void)
 		fault_read_once(s, (enum fault_kind)k);
 	}
 	pl_store_close(s);
-	CHECK(consistent());
+	CHECK(fault_consistent(fpath));
 	pl_log_set_level(PL_LOG_INFO);
 	if (strcmp(fdir, dir) != 0) {
 		char cmd[128];
@@ -1236,7 +1182,7 @@ int main(void)
 	CHECK(json_array_size(json_object_get(page, "messages")) == 120);
 	json_decref(page);
 	pl_store_close(c);
-	CHECK(sql_int("PRAGMA user_version") == PL_SCHEMA_VERSION);
+	CHECK(fault_sql_int(path, "PRAGMA user_version") == PL_SCHEMA_VERSION);
 	test_faults();
 
 	char cmd[128];

@@ -188,24 +188,6 @@ static void test_lost_transaction(pl_writer *w)
 
 static char fpath[160];
 
-static long long fsql_int(const char *q)
-{
-	long long v = -1;
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	if (sqlite3_open_v2(fpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		sqlite3_close(db);
-		return -2;
-	}
-	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
-	sqlite3_close(db);
-	return v;
-}
-
 static bool clean_error(enum pl_code rc, const pl_error *err)
 {
 	return rc != PL_OK && err->code == rc && err->message[0] != 0;
@@ -259,15 +241,15 @@ static void fault_post(pl_writer *w, enum fault_kind kind, bool sticky)
 {
 	long n, failures = 0;
 	for (n = 1; n < FAULT_MAX; n++) {
-		long long msgs = fsql_int("SELECT COUNT(*) FROM messages");
-		long long evs = fsql_int("SELECT COUNT(*) FROM events");
+		long long msgs = fault_sql_int(fpath, "SELECT COUNT(*) FROM messages");
+		long long evs = fault_sql_int(fpath, "SELECT COUNT(*) FROM events");
 		struct post_job j = {n, false};
 		pl_error err = {0};
 		fault_arm(kind, n, sticky);
 		enum pl_code rc = pl_writer_run(w, post_job_fn, &j, &err);
 		long hits = fault_disarm();
-		long long msgs_after = fsql_int("SELECT COUNT(*) FROM messages");
-		long long evs_after = fsql_int("SELECT COUNT(*) FROM events");
+		long long msgs_after = fault_sql_int(fpath, "SELECT COUNT(*) FROM messages");
+		long long evs_after = fault_sql_int(fpath, "SELECT COUNT(*) FROM events");
 		if (rc == PL_OK) {
 			/* Stored once, with its event, even when run twice. */
 			CHECK(j.created && msgs_after == msgs + 1 && evs_after == evs + 1);
