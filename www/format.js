@@ -49,8 +49,8 @@ const INLINE = new RegExp(
 /** Appends the inline formatting of `text` to `parent`. */
 function inline(parent, text) {
   let at = 0;
-  INLINE.lastIndex = 0;
-  for (let m; (m = INLINE.exec(text)); ) {
+  const re = new RegExp(INLINE); // its own lastIndex: bold and italics recurse
+  for (let m; (m = re.exec(text)); ) {
     let whole = m[0];
     if (m[5] && !EMOJI[whole.slice(1, -1)]) continue;
     if (m[4]) {
@@ -58,7 +58,7 @@ function inline(parent, text) {
       const trimmed = whole.replace(/[.,;:!?)\]]+$/, "");
       if (whole.endsWith(")") && (trimmed.match(/\(/g) || []).length > (trimmed.match(/\)/g) || []).length) whole = trimmed + ")";
       else whole = trimmed;
-      INLINE.lastIndex = m.index + whole.length;
+      re.lastIndex = m.index + whole.length;
     }
     if (m.index > at) parent.append(text.slice(at, m.index));
     at = m.index + whole.length;
