@@ -6,7 +6,7 @@
 //
 // Without PARLEY_URL it starts ./parleyd --dev on a free port itself
 // (PARLEYD=/path/to/parleyd to use another binary). SCREENSHOTS=docs saves
-// the docs' pictures (catching-up.png, mobile.png); a plain run writes them
+// the docs' pictures (catching-up.png, mobile.png, mobile-drawer.png); a plain run writes them
 // under .build/logs/. Every page of this suite must load without a failing
 // request or a console error, and axe-core finds no serious or critical
 // violation. The last line is "e2e client: N passed, N failed".
@@ -493,12 +493,15 @@ async function run(browser, base) {
       });
       if (closed.vis !== "hidden" || closed.right > 0 || closed.shadow !== "none") throw new Error(`closed drawer: ${JSON.stringify(closed)}`);
       // the left edge is the page's own background, no shade
+      await send(phone, "Hello from a phone :wave:");
+      await visible(phone.msg("Hello from a phone"));
+      mkdirSync(SHOTS, { recursive: true });
+      await phone.page.screenshot({ path: path.join(SHOTS, "mobile.png") });
       await axe(phone, "phone");
       await phone.$("#menu-btn").click();
       await until(async () => (await sb.evaluate((n) => n.getBoundingClientRect().left)) === 0, "the drawer to open");
       await sleep(300);
-      mkdirSync(SHOTS, { recursive: true });
-      await phone.page.screenshot({ path: path.join(SHOTS, "mobile.png") });
+      await phone.page.screenshot({ path: path.join(SHOTS, "mobile-drawer.png") });
       await phone.page.keyboard.press("Escape");
       await until(async () => (await sb.evaluate((n) => getComputedStyle(n).visibility)) === "hidden", "the drawer to close");
     } finally {
