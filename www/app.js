@@ -587,7 +587,8 @@ async function onMessage(msg, isNew) {
     if (r.id === S.current && !atBottom()) $("jump-btn").hidden = false;
     // the open room's list is itself a live region
     if (r.id !== S.current) announce(`New message in ${roomLabel(r)} from ${msg.sender}`);
-    if (r.isDm && (document.visibilityState !== "visible" || r.id !== S.current)) notify(r, msg);
+    // a DM while the tab is hidden: a desktop notification (mentions come later)
+    if (r.isDm && document.visibilityState !== "visible") notify(r, msg);
     // a message ends its sender's typing
     clearTyper(r, msg.sender);
   }

@@ -493,7 +493,7 @@ async function run(browser, base) {
       });
       if (closed.vis !== "hidden" || closed.right > 0 || closed.shadow !== "none") throw new Error(`closed drawer: ${JSON.stringify(closed)}`);
       // the left edge is the page's own background, no shade
-      await send(phone, "Hello from a phone :wave:");
+      await send(phone, "Hello from a **phone**");
       await visible(phone.msg("Hello from a phone"));
       mkdirSync(SHOTS, { recursive: true });
       await phone.page.screenshot({ path: path.join(SHOTS, "mobile.png") });
