@@ -72,12 +72,15 @@ async function freePort() {
   });
 }
 
-async function startServer() {
-  if (process.env.PARLEY_URL) return { url: process.env.PARLEY_URL.replace(/\/+$/, ""), stop: async () => {} };
+async function startServer({ dev = true } = {}) {
+  if (dev && process.env.PARLEY_URL) return { url: process.env.PARLEY_URL.replace(/\/+$/, ""), stop: async () => {} };
   const port = await freePort();
   const data = mkdtempSync(path.join(tmpdir(), "parley-e2e-client-"));
-  const proc = spawn(process.env.PARLEYD || path.join(ROOT, "parleyd"), ["--dev", "--listen", `127.0.0.1:${port}`, "--data", data, "--www", path.join(ROOT, "www")], {
+  const args = [...(dev ? ["--dev"] : []), "--listen", `127.0.0.1:${port}`, "--data", data, "--www", path.join(ROOT, "www")];
+  const env = dev ? process.env : { ...process.env, PARLEY_JWT_SECRET: "e2e-client-secret-e2e-client-secret-0123456789" };
+  const proc = spawn(process.env.PARLEYD || path.join(ROOT, "parleyd"), args, {
     cwd: ROOT,
+    env,
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
@@ -245,6 +248,28 @@ async function run(browser, base) {
     await ctx.close();
     if (w.problems.length) throw new Error(w.problems.join(" | "));
   });
+
+  if (!process.env.PARLEY_URL) {
+    await check("outside dev mode the sign-in page offers the token form only, with no failing request", async () => {
+      const prod = await startServer({ dev: false });
+      const ctx = await browser.newContext();
+      try {
+        await until(async () => (await fetch(prod.url + "/v1/health")).ok, "the second server", SLOW);
+        const page = await ctx.newPage();
+        const w = watch("visitor (no dev)", page);
+        await page.goto(prod.url + "/");
+        await visible(page.locator("#token-input"));
+        // the page focuses the form it offers once /v1/health has answered
+        await until(() => page.evaluate(() => document.activeElement?.id === "token-input"), "the token box to take the focus");
+        if (!(await page.locator("#dev-form").isHidden())) throw new Error("the name form is offered");
+        w.closing = true;
+        if (w.problems.length) throw new Error(w.problems.join(" | "));
+      } finally {
+        await ctx.close();
+        await prod.stop();
+      }
+    });
+  }
 
   alice = await signIn(browser, base, "alice");
   bob = await signIn(browser, base, "bob", { stub: true });
