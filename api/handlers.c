@@ -83,9 +83,9 @@ static bool parse_id(const char *s, int64_t *out)
 
 static void h_health(struct pl_call *c)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "status", "ok", "version", PACKAGE_VERSION,
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b}", "status", "ok", "version", PACKAGE_VERSION,
 			      "store", "sqlite", "presence",
-			      c->ctx->cfg->redis_url[0] ? "redis" : "local");
+			      c->ctx->cfg->redis_url[0] ? "redis" : "local", "dev", c->ctx->cfg->dev);
 	pl_resp_json(c->resp, 200, o);
 }
 

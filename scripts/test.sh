@@ -216,6 +216,7 @@ command -v redis-server >/dev/null && redis_mode
 [ -x tests/pg/run.sh ] && suite "pg (tsan)" env ROOT="$ROOT" BUILD="$TSAN" PG_BENCH=0 tests/pg/run.sh
 [ -x tests/install/run.sh ] && suite "install" env ROOT="$ROOT" tests/install/run.sh
 [ -f tests/e2e/chat.test.mjs ] && suite "e2e" env PARLEYD="$ROOT/parleyd" node tests/e2e/chat.test.mjs
+[ -f tests/e2e/client.test.mjs ] && suite "e2e client" env PARLEYD="$ROOT/parleyd" node tests/e2e/client.test.mjs
 [ -f tests/e2e/socketio.test.mjs ] && suite "e2e socket.io" env PARLEYD="$ROOT/parleyd" node tests/e2e/socketio.test.mjs
 [ -f tests/e2e/admin.test.mjs ] && suite "e2e admin" env PARLEYD="$ROOT/parleyd" node tests/e2e/admin.test.mjs
 bench_smoke() {

@@ -1,6 +1,7 @@
 // Parley web client: the page's UI on top of parley.js (the transport SDK).
 // All user-supplied text goes into the page with textContent, never as HTML.
 import { Parley, ParleyError, decodeToken, newClientId } from "./parley.js";
+import { renderMessage, pickerEmoji } from "./format.js";
 
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "parley.token";
@@ -17,7 +18,11 @@ const S = {
   presence: new Map(), // user -> status object
   editing: null, // message id being edited
   drafts: new Map(),
+  known: new Set(), // users seen in rooms, presence and messages (DM search, switcher)
 };
+const THEME_KEY = "parley.theme";
+const SOUND_KEY = "parley.sound";
+const ASKED_KEY = "parley.notify-asked";
 window.parleyApp = S; // handy in the console
 
 // ------------------------------------------------------------------ helpers
@@ -49,6 +54,9 @@ const ICONS = {
   lock: ["M6 11h12a1 1 0 0 1 1 1v7a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1v-7a1 1 0 0 1 1-1z", "M8 11V8a4 4 0 0 1 8 0v3"],
   clock: ["M3 12a9 9 0 1 0 18 0a9 9 0 1 0-18 0", "M12 7v5l3 2"],
   alert: ["M3 12a9 9 0 1 0 18 0a9 9 0 1 0-18 0", "M12 7v6", "M12 16.5v.5"],
+  settings: ["M4 6h10", "M18 6h2", "M4 12h4", "M12 12h8", "M4 18h12", "M20 18h0", "M14 4v4", "M8 10v4", "M16 16v4"],
+  keyboard: ["M3 7h18v10H3z", "M7 11h0", "M11 11h0", "M15 11h0", "M8 14h8"],
+  smile: ["M3 12a9 9 0 1 0 18 0a9 9 0 1 0-18 0", "M8.5 14.5c1.8 2 5.2 2 7 0", "M9 9.5v.5", "M15 9.5v.5"],
 };
 
 /** An inline SVG icon (no icon font, nothing fetched). */
@@ -108,6 +116,21 @@ const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyl
 const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: "long", month: "long", day: "numeric" });
 const dayYearFmt = new Intl.DateTimeFormat(undefined, { weekday: "long", year: "numeric", month: "long", day: "numeric" });
 const rel = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+const relShort = new Intl.RelativeTimeFormat(undefined, { numeric: "auto", style: "short" });
+const dateTimeFmt = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+
+/** A message's time as shown: relative within the hour, the clock today,
+ * the date before (the full time is the element's title). */
+function shortTime(d) {
+  const s = (Date.now() - d.getTime()) / 1000;
+  if (s < 45) return "now";
+  if (s < 3600) return relShort.format(-Math.round(s / 60), "minute");
+  return dayKey(d) === dayKey(new Date()) ? timeFmt.format(d) : dateTimeFmt.format(d);
+}
+function timeNode(iso) {
+  const d = new Date(iso);
+  return el("time", { class: "rel", datetime: d.toISOString(), title: fullFmt.format(d), text: shortTime(d) });
+}
 
 function dayKey(d) {
   return `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
@@ -213,7 +236,14 @@ async function takeLinkToken(params) {
   return true;
 }
 
+/** system / light / dark, remembered in this browser. */
+function applyTheme(t) {
+  if (t === "light" || t === "dark") document.documentElement.dataset.theme = t;
+  else delete document.documentElement.dataset.theme;
+}
+
 async function boot() {
+  applyTheme(localStorage.getItem(THEME_KEY));
   for (const i of document.querySelectorAll("i[data-icon]")) i.replaceWith(icon(i.dataset.icon));
   const params = readParams();
   await takeLinkToken(params);
@@ -230,12 +260,14 @@ async function showSignin(params, message = "") {
   $("app").hidden = true;
   $("signin").hidden = false;
   $("signin-error").textContent = message;
-  // Is this a dev server? An empty dev login is refused with 400 there and
-  // answered 404 elsewhere (nothing is created either way).
+  // Is this a dev server? GET /v1/health says so ("dev"); a server that
+  // does not say gets both forms. (No probe that fails: a first load makes
+  // no failing request.)
   let dev = true;
   try {
-    const r = await fetch("/v1/dev/login", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}", cache: "no-store" });
-    if (r.status === 404 || r.status === 405 || r.status === 403) dev = false;
+    const r = await fetch("/v1/health", { cache: "no-store" });
+    const h = r.ok ? await r.json() : {};
+    if (h.dev === false) dev = false;
   } catch {}
   $("dev-form").hidden = !dev;
   $("or").hidden = !dev;
@@ -402,11 +434,11 @@ async function loadUnread() {
       try {
         const rec = await S.client.receipts(r.id);
         for (const x of rec) r.receipts.set(x.user, x);
-        const mine = r.receipts.get(S.me)?.read_up_to;
-        const q = mine ? { after: mine, limit: 100 } : { limit: 100 };
-        const h = await S.client.history(r.id, q);
+        const mine = r.receipts.get(S.me)?.read_up_to ?? -1;
+        const h = await S.client.history(r.id, { limit: 100 });
+        noteActivity(r, h.messages);
         if (r.id === S.current) return;
-        r.unread = h.messages.filter((m) => m.sender !== S.me && !m.deleted).length;
+        r.unread = h.messages.filter((m) => m.id > mine && m.sender !== S.me && !m.deleted).length;
       } catch {}
     })
   );
@@ -542,19 +574,85 @@ async function onMessage(msg, isNew) {
     if (known) replaceItem(r, msg);
     else insertItem(r, msg);
   }
+  if (!known) {
+    S.known.add(msg.sender);
+    if (noteActivity(r, [msg])) renderSidebar();
+  }
   if (isNew && !known && msg.sender !== S.me) {
-    const visibleHere = r.id === S.current && document.visibilityState === "visible" && atBottom();
-    if (!visibleHere) {
+    // counted unread until it is shown on screen (see markSeen)
+    if (msg.id > (r.myRead ?? -1)) {
       r.unread++;
       renderSidebar();
-      if (r.id === S.current) $("jump-btn").hidden = false;
     }
-    if (r.id === S.current) announce(`${msg.sender}: ${msg.text ?? ""}`);
-    else announce(`New message in ${roomLabel(r)} from ${msg.sender}`);
+    if (r.id === S.current && !atBottom()) $("jump-btn").hidden = false;
+    // the open room's list is itself a live region
+    if (r.id !== S.current) announce(`New message in ${roomLabel(r)} from ${msg.sender}`);
+    // a DM while the tab is hidden: a desktop notification (mentions come later)
+    if (r.isDm && document.visibilityState !== "visible") notify(r, msg);
     // a message ends its sender's typing
     clearTyper(r, msg.sender);
   }
   if (!wasPending && r.id === S.current) maybeMarkRead();
+}
+
+/** Remembers a room's latest activity (the sidebar's order); true when it moved. */
+function noteActivity(r, msgs) {
+  let moved = false;
+  for (const m of msgs) {
+    const t = Date.parse(m.created_at) || 0;
+    if (t > (r.last || 0)) {
+      r.last = t;
+      moved = true;
+    }
+  }
+  return moved;
+}
+
+// ------------------------------------------------------------------ notifications
+
+let audioCtx = null;
+function beep() {
+  try {
+    audioCtx = audioCtx || new AudioContext();
+    const o = audioCtx.createOscillator();
+    const g = audioCtx.createGain();
+    o.frequency.value = 880;
+    g.gain.setValueAtTime(0.08, audioCtx.currentTime);
+    g.gain.exponentialRampToValueAtTime(0.0001, audioCtx.currentTime + 0.25);
+    o.connect(g).connect(audioCtx.destination);
+    o.start();
+    o.stop(audioCtx.currentTime + 0.25);
+  } catch {}
+}
+
+/** A desktop notification (and the sound, when chosen) for a DM. */
+function notify(r, msg) {
+  if (localStorage.getItem(SOUND_KEY) === "on") beep();
+  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  try {
+    const n = new Notification(msg.sender, { body: (msg.text || "").slice(0, 200), tag: r.id });
+    n.onclick = () => {
+      window.focus();
+      openRoom(r.id);
+      n.close();
+    };
+  } catch {}
+}
+
+/** Asks for notification permission once, after something the user did
+ * (their first message), never on load. */
+function askNotifyOnce() {
+  if (!("Notification" in window) || Notification.permission !== "default" || localStorage.getItem(ASKED_KEY)) return;
+  localStorage.setItem(ASKED_KEY, "1");
+  Notification.requestPermission().then(renderNotifyState, () => {});
+}
+
+function renderNotifyState() {
+  const n = $("notify-state");
+  if (!n) return;
+  const p = "Notification" in window ? Notification.permission : "unsupported";
+  n.textContent = { granted: "Desktop notifications are on for direct messages.", denied: "Notifications are blocked in this browser's site settings.", default: "Desktop notifications are off.", unsupported: "This browser has no desktop notifications." }[p];
+  $("notify-btn").hidden = p !== "default";
 }
 
 async function onMember(roomId, user, joined) {
@@ -583,6 +681,7 @@ async function onMember(roomId, user, joined) {
 function setPresence(st) {
   if (!st || !st.user) return;
   S.presence.set(st.user, st);
+  S.known.add(st.user);
   for (const d of document.querySelectorAll(`.dot[data-user="${CSS.escape(st.user)}"]`)) d.dataset.status = st.status || "offline";
   for (const n of document.querySelectorAll(`.ustatus[data-user="${CSS.escape(st.user)}"]`)) n.textContent = statusText(st.user);
   if (S.current) renderHeader();
@@ -616,6 +715,7 @@ function onReceipt(roomId, d) {
     delivered_up_to: Math.max(old.delivered_up_to ?? -1, d.delivered_up_to ?? -1),
     read_up_to: Math.max(old.read_up_to ?? -1, d.read_up_to ?? -1),
   });
+  if (d.user === S.me && (d.read_up_to ?? -1) > (r.myRead ?? -1)) r.myRead = d.read_up_to;
   if (roomId === S.current) refreshReceipts(r);
 }
 
@@ -659,7 +759,10 @@ async function openRoom(id) {
   S.current = id;
   S.editing = null;
   sessionStorage.setItem(ROOM_KEY, id);
-  r.unread = 0;
+  // unread messages get a "new messages" divider; the count falls as they
+  // are shown (markSeen)
+  r.divider = null;
+  r.landing = r.unread > 0 || !r.loaded;
   $("jump-btn").hidden = true;
   closeNav();
   renderSidebar();
@@ -674,11 +777,31 @@ async function openRoom(id) {
   autosize();
   if (!matchMedia("(hover: none)").matches) input.focus({ preventScroll: true });
   renderAll({ toBottom: true });
-  if (!r.loaded) await loadInitial(r);
+  if (!r.loaded) {
+    await loadReceipts(r);
+    if (S.current !== id) return;
+    await loadInitial(r);
+  } else loadReceipts(r);
   if (S.current !== id) return;
-  loadReceipts(r);
+  if (r.landing) land(r);
   loadMembers(r);
   maybeMarkRead();
+}
+
+/** Puts the "new messages" divider above the first unread message from
+ * someone else and scrolls it to the top; without unread, to the bottom. */
+function land(r) {
+  r.landing = false;
+  const mine = r.myRead ?? -1;
+  const first = mine >= 0 ? sortedMessages(r).find((m) => m.id > mine && m.sender !== S.me && !m.deleted) : null;
+  r.divider = first ? first.id : null;
+  renderAll({ toBottom: !first });
+  const dv = $("message-list").querySelector(".unread-divider");
+  if (dv) {
+    const box = $("messages");
+    box.scrollTop += dv.getBoundingClientRect().top - box.getBoundingClientRect().top - 8;
+    $("jump-btn").hidden = atBottom();
+  }
 }
 
 async function loadInitial(r) {
@@ -686,8 +809,22 @@ async function loadInitial(r) {
   r.loading = true;
   $("history-status").textContent = "Loading messages…";
   try {
-    const h = await S.client.history(r.id, { limit: 50 });
+    // With a read receipt, start at the unread messages when they are not
+    // too many (they reach the newest, so the history has no gap).
+    let h = null;
+    const mine = r.myRead ?? -1;
+    if (mine >= 0) {
+      const after = await S.client.history(r.id, { after: mine, limit: 200 });
+      if (!after.has_more && after.messages.length > 40) {
+        h = after;
+        h.has_more = true; // older ones come on scrolling up
+      }
+    }
+    if (!h) h = await S.client.history(r.id, { limit: 50 });
     for (const m of h.messages) if (!r.msgs.has(m.id)) r.msgs.set(m.id, m);
+    for (const m of h.messages) S.known.add(m.sender);
+    noteActivity(r, h.messages);
+    if (mine >= 0) r.unread = h.messages.filter((m) => m.id > mine && m.sender !== S.me && !m.deleted).length;
     r.hasMore = h.has_more;
     r.loaded = true;
     $("history-status").textContent = "";
@@ -697,7 +834,8 @@ async function loadInitial(r) {
     r.loading = false;
   }
   if (S.current === r.id) {
-    renderAll({ toBottom: true });
+    if (r.landing) land(r);
+    else renderAll({ toBottom: true });
     fillViewport(r);
   }
 }
@@ -751,9 +889,7 @@ async function loadMembers(r) {
 }
 
 function updateKnownUsers(users) {
-  const dl = $("known-users");
-  const have = new Set([...dl.options].map((o) => o.value));
-  for (const u of users) if (u !== S.me && !have.has(u)) dl.append(el("option", { value: u }));
+  for (const u of users) S.known.add(u);
 }
 
 // ------------------------------------------------------------------ rendering
@@ -761,7 +897,8 @@ function updateKnownUsers(users) {
 function renderSidebar() {
   const focused = document.activeElement?.dataset?.room;
   const rooms = [...S.rooms.values()].filter((r) => r.member);
-  const byName = (a, b) => (a.id === "general" ? -1 : b.id === "general" ? 1 : roomLabel(a).localeCompare(roomLabel(b)));
+  // most recent activity first, then by name
+  const byName = (a, b) => (b.last || 0) - (a.last || 0) || roomLabel(a).localeCompare(roomLabel(b));
   const item = (r) => {
     const b = el("button", {
       class: "room-item" + (r.unread ? " has-unread" : ""),
@@ -786,7 +923,8 @@ function renderSidebar() {
     ...(dms.length ? dms.map(item) : [el("li", { class: "hint", style: "padding:4px 12px", text: "No direct messages yet" })])
   );
   if (focused) document.querySelector(`.room-item[data-room="${CSS.escape(focused)}"]`)?.focus();
-  const total = rooms.reduce((n, r) => n + r.unread, 0);
+  // the tab title counts unread direct messages (mentions join them later)
+  const total = rooms.reduce((n, r) => n + (r.isDm ? r.unread : 0), 0);
   document.title = total ? `(${total}) Parley` : "Parley";
 }
 
@@ -882,19 +1020,24 @@ function renderAll({ toBottom = false, keepAnchor = false } = {}) {
   const msgs = r ? sortedMessages(r) : [];
   for (const m of msgs) {
     const d = new Date(m.created_at);
+    const divided = r.divider === m.id;
     if (!prev || dayKey(new Date(prev.created_at)) !== dayKey(d)) frag.append(daySep(d));
-    frag.append(makeItem(r, m, isCont(prev, m)));
+    if (divided) frag.append(el("li", { class: "unread-divider", dataset: { divider: "1" } }, el("span", { text: "New messages" })));
+    frag.append(makeItem(r, m, !divided && isCont(prev, m)));
     prev = m;
   }
   if (r) for (const p of r.pend.values()) frag.append(makePending(r, p));
+  // a re-render is not news: the live region stays quiet while it happens
+  box.setAttribute("aria-busy", "true");
   $("message-list").replaceChildren(frag);
+  requestAnimationFrame(() => box.removeAttribute("aria-busy"));
   renderEmpty(r && r.loaded && !msgs.length && !r.pend.size ? (r.isDm ? `This is the start of your conversation with ${r.other}.` : `No messages in #${roomLabel(r)} yet. Say hello!`) : "");
   if (keepAnchor) box.scrollTop = oldTop + (box.scrollHeight - oldH);
   else if (toBottom || wasBottom) scrollToBottom();
 }
 
 function daySep(d) {
-  return el("li", { class: "day", role: "separator", dataset: { day: dayKey(d) } }, el("span", { text: dayLabel(d) }));
+  return el("li", { class: "day", dataset: { day: dayKey(d) } }, el("span", { text: dayLabel(d) }));
 }
 
 /** Inserts one message into the open room's list (fast path: at the end). */
@@ -967,11 +1110,12 @@ function makeItem(r, m, cont) {
   });
   const text = el("div", { class: "text" });
   if (m.deleted) text.textContent = "This message was deleted";
-  else text.textContent = m.text ?? "";
+  else text.append(renderMessage(m.text ?? ""));
   const foot = el("div", { class: "foot" });
   if (m.edited_at && !m.deleted) foot.append(el("span", { class: "edited", title: "Edited " + fullFmt.format(new Date(m.edited_at)), text: "edited" }));
-  foot.append(el("time", { datetime: m.created_at, title: fullFmt.format(d), text: timeFmt.format(d) }));
+  foot.append(timeNode(m.created_at));
   if (own && !m.deleted) foot.append(receiptNode(r, m));
+  seenObserver().observe(li);
   li.append(
     avatar(m.sender),
     el(
@@ -997,7 +1141,7 @@ function makeItem(r, m, cont) {
 function makePending(r, p) {
   const d = new Date(p.created_at);
   const li = el("li", { class: `msg own pending${p.failed ? " failed" : ""}`, dataset: { key: `c:${p.client_id}`, sender: S.me } });
-  const foot = el("div", { class: "foot" }, el("time", { datetime: d.toISOString(), text: timeFmt.format(d) }));
+  const foot = el("div", { class: "foot" }, timeNode(d.toISOString()));
   if (p.failed) {
     foot.append(
       el("span", { class: "receipt", dataset: { receipt: "failed" }, text: "Not sent" }),
@@ -1019,6 +1163,7 @@ function announce(text) {
 }
 
 function refreshRelativeTimes() {
+  for (const t of document.querySelectorAll("time.rel[datetime]")) t.textContent = shortTime(new Date(t.getAttribute("datetime")));
   for (const n of document.querySelectorAll(".ustatus[data-user]")) n.textContent = statusText(n.dataset.user);
   for (const n of document.querySelectorAll(".day[data-day]")) {
     const li = n.nextElementSibling;
@@ -1027,15 +1172,46 @@ function refreshRelativeTimes() {
   }
 }
 
+// Messages on screen: the read receipt advances only over messages that
+// were actually shown (in the list's viewport, the tab visible).
+const inView = new Set();
+let seenIO = null;
+function seenObserver() {
+  if (!seenIO) {
+    seenIO = new IntersectionObserver(
+      (entries) => {
+        for (const e of entries) {
+          const tall = e.rootBounds && e.intersectionRect.height >= e.rootBounds.height * 0.5;
+          if (e.isIntersecting && (e.intersectionRatio >= 0.5 || tall)) inView.add(e.target);
+          else inView.delete(e.target);
+        }
+        maybeMarkRead();
+      },
+      { root: $("messages"), threshold: [0, 0.5, 1] }
+    );
+  }
+  return seenIO;
+}
+
 function maybeMarkRead() {
   const r = S.rooms.get(S.current);
-  if (!r || document.visibilityState !== "visible" || !atBottom()) return;
-  let last = 0;
-  for (const id of r.msgs.keys()) if (id > last) last = id;
-  if (last) S.client.read(r.id, last);
-  $("jump-btn").hidden = true;
-  if (r.unread) {
-    r.unread = 0;
+  if (atBottom()) $("jump-btn").hidden = true;
+  if (!r || document.visibilityState !== "visible") return;
+  let last = -1;
+  for (const li of inView) {
+    if (!li.isConnected) {
+      inView.delete(li);
+      continue;
+    }
+    const id = Number(li.dataset.id);
+    if (r.msgs.has(id) && id > last) last = id;
+  }
+  if (last <= (r.myRead ?? -1)) return;
+  r.myRead = last;
+  S.client.read(r.id, last);
+  const unread = sortedMessages(r).filter((m) => m.id > last && m.sender !== S.me && !m.deleted).length;
+  if (unread !== r.unread) {
+    r.unread = unread;
     renderSidebar();
   }
 }
@@ -1049,6 +1225,7 @@ function send() {
   if (!r || !text.trim()) return;
   if (text.length > MAX_TEXT) return flash(`Messages are at most ${MAX_TEXT} characters.`);
   input.value = "";
+  askNotifyOnce();
   S.drafts.delete(r.id);
   autosize();
   const p = { client_id: newClientId(), text, created_at: new Date().toISOString(), failed: false };
@@ -1241,7 +1418,7 @@ function wireUi() {
     // also fire scroll events)
     if (r && box.scrollTop < 300 && box.scrollTop < lastTop) loadOlder(r);
     lastTop = box.scrollTop;
-    if (atBottom()) maybeMarkRead();
+    $("jump-btn").hidden = atBottom();
   }, { passive: true });
   $("jump-btn").addEventListener("click", () => {
     scrollToBottom();
@@ -1345,14 +1522,49 @@ function wireUi() {
   $("new-dm-btn").addEventListener("click", () => {
     $("dm-form").reset();
     $("dm-error").textContent = "";
+    renderDmResults();
     $("dm-dialog").showModal();
+  });
+  $("dm-user").addEventListener("input", renderDmResults);
+  $("dm-user").addEventListener("keydown", (e) => {
+    if (e.key === "ArrowDown") {
+      e.preventDefault();
+      $("dm-results").querySelector("button")?.focus();
+    }
   });
   $("dm-form").addEventListener("submit", async (e) => {
     e.preventDefault();
-    const user = $("dm-user").value.trim();
-    if (!user) return;
+    const typed = $("dm-user").value.trim();
+    if (!typed) return;
+    // an exact id, else the one person the search matches
+    const matches = dmMatches(typed);
+    const user = S.known.has(typed) || matches.length !== 1 ? typed : matches[0];
+    startDm(user);
+  });
+  wireExtras();
+}
+
+function dmMatches(q) {
+  const f = q.trim().toLowerCase();
+  return [...S.known].filter((u) => u !== S.me && (!f || u.toLowerCase().includes(f))).sort((a, b) => a.localeCompare(b)).slice(0, 20);
+}
+
+function renderDmResults() {
+  const list = dmMatches($("dm-user").value);
+  $("dm-results").replaceChildren(
+    ...(list.length
+      ? list.map((u) =>
+          el("li", {}, el("button", { class: "pick", type: "button", dataset: { user: u }, onclick: () => startDm(u) }, avatar(u, { small: true, dot: true }), el("span", { text: u }), el("span", { class: "sub ustatus", dataset: { user: u }, text: statusText(u) })))
+        )
+      : [el("li", { class: "hint", text: "Nobody you know matches; Enter tries it as a user id." })])
+  );
+}
+
+async function startDm(user) {
+  {
     if (user === S.me) return ($("dm-error").textContent = "That is you. Pick someone else.");
     try {
+      $("dm-error").textContent = "";
       const room = await S.client.dm(user);
       const isNew = !S.rooms.get(room.id)?.member;
       const m = roomModel(room);
@@ -1365,6 +1577,162 @@ function wireUi() {
     } catch (err) {
       $("dm-error").textContent = err.status === 404 ? `There is no user “${user}”.` : errText(err);
     }
+  }
+}
+
+/** The emoji picker, the quick switcher, the help and settings dialogs. */
+function wireExtras() {
+  // emoji picker: a grid of buttons; a pick goes in at the caret
+  const panel = $("emoji-panel");
+  const btn = $("emoji-btn");
+  const input = $("composer-input");
+  panel.append(
+    ...pickerEmoji().map(([name, ch]) =>
+      el("button", {
+        class: "emoji-pick",
+        type: "button",
+        "aria-label": name.replace(/_/g, " "),
+        title: `:${name}:`,
+        text: ch,
+        onclick: () => {
+          const at = input.selectionStart ?? input.value.length;
+          const end = input.selectionEnd ?? at;
+          input.value = input.value.slice(0, at) + ch + input.value.slice(end);
+          closePicker();
+          input.focus();
+          input.setSelectionRange(at + ch.length, at + ch.length);
+          autosize();
+        },
+      })
+    )
+  );
+  const closePicker = () => {
+    panel.hidden = true;
+    btn.setAttribute("aria-expanded", "false");
+  };
+  btn.addEventListener("click", () => {
+    const open = panel.hidden;
+    panel.hidden = !open;
+    btn.setAttribute("aria-expanded", String(open));
+    if (open) panel.querySelector("button").focus();
+  });
+  panel.addEventListener("keydown", (e) => {
+    const items = [...panel.querySelectorAll("button")];
+    const i = items.indexOf(document.activeElement);
+    const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: 8, ArrowUp: -8 }[e.key];
+    if (e.key === "Escape") {
+      e.preventDefault();
+      e.stopPropagation();
+      closePicker();
+      btn.focus();
+    } else if (step && i >= 0) {
+      e.preventDefault();
+      items[Math.min(items.length - 1, Math.max(0, i + step))].focus();
+    }
+  });
+  document.addEventListener("click", (e) => {
+    if (!panel.hidden && !panel.contains(e.target) && !btn.contains(e.target)) closePicker();
+  });
+
+  // quick switcher
+  const sw = $("switcher");
+  const swIn = $("switcher-input");
+  let active = 0;
+  let items = [];
+  const renderSwitcher = () => {
+    const f = swIn.value.trim().toLowerCase();
+    const rooms = [...S.rooms.values()].filter((r) => r.member).sort((a, b) => (b.last || 0) - (a.last || 0) || roomLabel(a).localeCompare(roomLabel(b)));
+    const dmWith = new Set(rooms.filter((r) => r.isDm).map((r) => r.other));
+    items = [
+      ...rooms.map((r) => ({ label: r.isDm ? r.other : `#${roomLabel(r)}`, kind: r.isDm ? "Direct message" : "Room", room: r.id, unread: r.unread })),
+      ...[...S.known].filter((u) => u !== S.me && !dmWith.has(u)).sort().map((u) => ({ label: u, kind: "Start a direct message", user: u })),
+    ].filter((x) => !f || x.label.toLowerCase().includes(f));
+    items = items.slice(0, 30);
+    active = Math.min(active, Math.max(0, items.length - 1));
+    $("switcher-list").replaceChildren(
+      ...items.map((x, i) =>
+        el(
+          "li",
+          { id: `sw-${i}`, role: "option", class: "pick", "aria-selected": String(i === active), onclick: () => choose(i) },
+          el("span", { text: x.label }),
+          el("span", { class: "sub", text: x.kind + (x.unread ? ` · ${x.unread} unread` : "") })
+        )
+      )
+    );
+    if (items.length) swIn.setAttribute("aria-activedescendant", `sw-${active}`);
+    else swIn.removeAttribute("aria-activedescendant");
+  };
+  const choose = (i) => {
+    const x = items[i];
+    if (!x) return;
+    sw.close();
+    if (x.room) openRoom(x.room);
+    else startDm(x.user);
+  };
+  const openSwitcher = () => {
+    if (sw.open) return;
+    swIn.value = "";
+    active = 0;
+    renderSwitcher();
+    sw.showModal();
+    swIn.focus();
+  };
+  $("switcher-btn").addEventListener("click", openSwitcher);
+  swIn.addEventListener("input", () => {
+    active = 0;
+    renderSwitcher();
+  });
+  swIn.addEventListener("keydown", (e) => {
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      active = (active + (e.key === "ArrowDown" ? 1 : -1) + items.length) % Math.max(1, items.length);
+      renderSwitcher();
+      $(`sw-${active}`)?.scrollIntoView({ block: "nearest" });
+    } else if (e.key === "Enter") {
+      e.preventDefault();
+      choose(active);
+    }
+  });
+
+  // global keys: Ctrl/Cmd+K, ? for help
+  document.addEventListener("keydown", (e) => {
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === "k") {
+      e.preventDefault();
+      for (const d of document.querySelectorAll("dialog[open]")) if (d !== sw) d.close();
+      openSwitcher();
+      return;
+    }
+    const t = e.target;
+    const typing = t instanceof HTMLElement && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
+    if (e.key === "?" && !typing && !e.ctrlKey && !e.metaKey && !document.querySelector("dialog[open]")) {
+      e.preventDefault();
+      $("help-dialog").showModal();
+    }
+  });
+  $("help-btn").addEventListener("click", () => $("help-dialog").showModal());
+
+  // settings: theme, sound, notifications
+  $("settings-btn").addEventListener("click", () => {
+    $("theme-select").value = localStorage.getItem(THEME_KEY) || "system";
+    $("sound-check").checked = localStorage.getItem(SOUND_KEY) === "on";
+    renderNotifyState();
+    $("settings-dialog").showModal();
+  });
+  $("theme-select").addEventListener("change", (e) => {
+    const t = e.target.value;
+    if (t === "system") localStorage.removeItem(THEME_KEY);
+    else localStorage.setItem(THEME_KEY, t);
+    applyTheme(t);
+  });
+  $("sound-check").addEventListener("change", (e) => {
+    if (e.target.checked) {
+      localStorage.setItem(SOUND_KEY, "on");
+      beep(); // a sample, and it unlocks audio after this click
+    } else localStorage.removeItem(SOUND_KEY);
+  });
+  $("notify-btn").addEventListener("click", () => {
+    localStorage.setItem(ASKED_KEY, "1");
+    Notification.requestPermission().then(renderNotifyState, () => {});
   });
 }
 
