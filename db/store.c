@@ -1,6 +1,8 @@
 /* db/store: what every engine shares, built on the functions an engine
  * provides (see store.h): the jansson forms of results the engines write
  * as text, and the API's event objects. */
+#include "config.h"
+
 #include "db/store.h"
 
 #include <stdio.h>
@@ -8,6 +10,71 @@
 #include <string.h>
 
 #include "base/jbuf.h"
+#include "db/engine.h"
+
+#ifndef PL_HAVE_PG
+/* Built without libpq: no store is ever of the PostgreSQL engine, and a
+ * PostgreSQL URL is refused at open with a message that says why. */
+#define PL_ENGINE_NO_PG_X(ret, name, params, args) \
+	ret pl_pgs_##name params { abort(); }
+#define PL_ENGINE_NO_PG_V(name, params, args) \
+	void pl_pgs_##name params { abort(); }
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+PL_ENGINE_FNS(PL_ENGINE_NO_PG_X, PL_ENGINE_NO_PG_V)
+#pragma GCC diagnostic pop
+void pl_pgs_close(pl_store *s) { (void)s; abort(); }
+static bool pl_pg_is_url(const char *s)
+{
+	return !strncmp(s, "postgres://", 11) || !strncmp(s, "postgresql://", 13);
+}
+enum pl_code pl_pgs_open(const char *url, pl_store **out, pl_error *err)
+{
+	(void)url, (void)out;
+	return pl_fail(err, PL_INVALID_ARGUMENT,
+		       "this parleyd was built without PostgreSQL (libpq-dev missing at build time)");
+}
+#else
+#include "db/pgconn.h"
+#endif
+
+/* ---- the engine seam (db/engine.h) ---- */
+
+enum pl_code pl_store_open(const char *path, pl_store **out, pl_error *err)
+{
+	if (pl_pg_is_url(path))
+		return pl_pgs_open(path, out, err);
+	return pl_sqs_open(path, out, err);
+}
+
+void pl_store_close(pl_store *s)
+{
+	if (!s)
+		return;
+	if (pl_engine_of(s) == PL_ENGINE_PG)
+		pl_pgs_close(s);
+	else
+		pl_sqs_close(s);
+}
+
+#define DISPATCH_X(ret, name, params, args) \
+	ret pl_store_##name params \
+	{ \
+		if (pl_engine_of(s) == PL_ENGINE_PG) \
+			return pl_pgs_##name args; \
+		return pl_sqs_##name args; \
+	}
+#define DISPATCH_V(name, params, args) \
+	void pl_store_##name params \
+	{ \
+		if (pl_engine_of(s) == PL_ENGINE_PG) \
+			pl_pgs_##name args; \
+		else \
+			pl_sqs_##name args; \
+	}
+PL_ENGINE_FNS(DISPATCH_X, DISPATCH_V)
+
+/* ---- shared ---- */
 
 json_t *pl_store_rooms_visible(pl_store *s, const char *user)
 {
