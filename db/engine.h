@@ -74,6 +74,22 @@ static inline int pl_engine_of(const pl_store *s) { return *(const int *)(const 
 	void pl_sqs_##name params; void pl_pgs_##name params;
 PL_ENGINE_FNS(PL_ENGINE_DECL_X, PL_ENGINE_DECL_V)
 
+/* The webhook outbox on PostgreSQL (db/pg_outbox.c): db/outbox.c hands
+ * each call of a PostgreSQL store over to these (outbox.h says what they
+ * do); SQLite's stay in db/outbox.c. */
+struct pl_delivery;
+enum pl_code pl_pgs_outbox_add(pl_store *s, const char *user, const char *type, int64_t ts,
+			       const char *data, int64_t now, pl_error *err);
+enum pl_code pl_pgs_outbox_feed(pl_store *s, unsigned mask, int max, int64_t now, int *fed,
+				pl_error *err);
+int64_t pl_pgs_outbox_cursor(pl_store *s);
+int pl_pgs_outbox_claim(pl_store *s, const char *owner, int64_t now, int64_t lease_until,
+			struct pl_delivery *out, int max, pl_error *err);
+enum pl_code pl_pgs_outbox_remove(pl_store *s, int64_t id, const char *owner, pl_error *err);
+enum pl_code pl_pgs_outbox_retry(pl_store *s, int64_t id, const char *owner, int64_t next_at,
+				 pl_error *err);
+int64_t pl_pgs_outbox_depth(pl_store *s);
+
 enum pl_code pl_sqs_open(const char *path, pl_store **out, pl_error *err);
 void pl_sqs_close(pl_store *s);
 void pl_pgs_close(pl_store *s);
