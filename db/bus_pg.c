@@ -98,7 +98,9 @@ enum pl_code pl_bus_open_pg(const char *url, const char *data_dir, bool listen,
 static void pg_close(struct pl_bus *bus)
 {
 	struct bus_pg *b = (struct bus_pg *)bus;
-	unwatch(b);
+	/* No pl_loop_del: the hub frees its loop before the context closes
+	 * the bus (as the embedded bus, only the descriptor goes, with the
+	 * listening connection). */
 	pl_bus_close(b->local);
 	pl_pgbus_close(b->pg);
 	pl_store_close(b->store);
