@@ -152,6 +152,17 @@ static bool set_str(struct pl_config *cfg, const struct opt *o, const char *val,
 	return true;
 }
 
+/* A PostgreSQL URL (libpq's URI forms), or "" for SQLite.  The value is
+ * never repeated in the message: it may hold a password. */
+static bool set_database(struct pl_config *cfg, const struct opt *o, const char *val,
+			 char *why, size_t whylen)
+{
+	if (*val && strncmp(val, "postgresql://", 13) != 0 && strncmp(val, "postgres://", 11) != 0)
+		return fail(why, whylen,
+			    "not a PostgreSQL URL: postgresql://USER:PASSWORD@HOST:PORT/DATABASE");
+	return set_str(cfg, o, val, why, whylen);
+}
+
 static bool set_int(struct pl_config *cfg, const struct opt *o, const char *val, char *why,
 		    size_t whylen)
 {
@@ -473,6 +484,10 @@ static const struct opt opts[] = {
 	{NULL, "PARLEY_JWT_SECRET", "SECRET", "", NULL, FOR_BOTH, set_secret_value, 0, 0, 0, 0},
 	{"--redis", "REDIS_URL", "URL", "Redis for presence and events across nodes",
 	 "unset: in-process", FOR_BOTH, set_str, F(redis_url), 0, 0},
+	{"--database", "DATABASE_URL", "URL",
+	 "PostgreSQL store (postgresql://user:pass@host:port/db) instead of\n"
+	 "                            SQLite at --data/parley.db",
+	 "unset: SQLite", FOR_BOTH, set_database, F(database_url), 0, 0},
 	{"--dev", "PARLEY_DEV", NULL,
 	 "dev mode for local trials: POST /v1/dev/login hands out tokens", "off", FOR_BOTH, set_dev,
 	 0, 0, 0, 0},

@@ -14,6 +14,7 @@ struct pl_config {
 	char data_dir[4096];       /* --data / PARLEY_DATA, default ./var */
 	char www_dir[4096];        /* --www / PARLEY_WWW, default PL_WWW_DEFAULT */
 	char redis_url[1024];      /* --redis / REDIS_URL, "" = in-process */
+	char database_url[1024];   /* --database / DATABASE_URL: PostgreSQL, "" = SQLite */
 	char socket[4096];         /* parley.fcgi --socket PATH|HOST:PORT / PARLEY_FCGI_SOCKET */
 	unsigned char *jwt_secret; /* from --jwt-secret-file FILE or PARLEY_JWT_SECRET (malloc'd) */
 	size_t jwt_secret_len;

@@ -1,4 +1,6 @@
 /* chat/ctx: see ctx.h. */
+#include "config.h"
+
 #include "chat/ctx.h"
 
 #include <errno.h>
@@ -14,6 +16,9 @@
 #include "chat/tokens.h"
 #include "base/ratelimit.h"
 #include "db/bus.h"
+#ifdef PL_HAVE_PG
+#include "db/bus_pg.h"
+#endif
 #include "db/perms.h"
 #include "db/presence.h"
 
@@ -37,6 +42,8 @@ static enum pl_code make_data_dir(const char *dir, const char *db_path, pl_error
 	if (access(dir, W_OK | X_OK) != 0)
 		return pl_fail(err, PL_INTERNAL, "cannot write in data folder %s: %s", dir,
 			       strerror(errno));
+	if (!db_path) /* PostgreSQL: no store file here */
+		return PL_OK;
 	if (pl_perms_file(db_path, &p, true, err) != PL_OK)
 		return err->code;
 	static const char *const extra[] = {"-wal", "-shm"};
@@ -55,6 +62,19 @@ static void on_presence(void *ud, const char *user, bool online)
 	pl_chat_presence_changed(ud, user, online);
 }
 
+/* The bus without Redis: this host's, plus PostgreSQL's wake-ups between
+ * nodes when the store is there. */
+static enum pl_code open_local_bus(struct pl_ctx *ctx, const struct pl_config *cfg,
+				   bool role_daemon, pl_error *err)
+{
+#ifdef PL_HAVE_PG
+	if (cfg->database_url[0])
+		return pl_bus_open_pg(cfg->database_url, cfg->data_dir, role_daemon, &ctx->bus,
+				      err);
+#endif
+	return pl_bus_open(cfg->data_dir, role_daemon, &ctx->bus, err);
+}
+
 /* Makes everything the context owns, in order; pl_ctx_init undoes what
  * was made when a step fails. */
 static enum pl_code ctx_open(struct pl_ctx *ctx, const struct pl_config *cfg, bool role_daemon,
@@ -64,8 +84,15 @@ static enum pl_code ctx_open(struct pl_ctx *ctx, const struct pl_config *cfg, bo
 	ctx->cfg = cfg;
 	ctx->started_ms = pl_now_ms();
 	pthread_mutex_init(&ctx->lock, NULL);
-	snprintf(ctx->db_path, sizeof ctx->db_path, "%s/parley.db", cfg->data_dir);
-	if (make_data_dir(cfg->data_dir, ctx->db_path, err) != PL_OK)
+	/* The store: PostgreSQL when --database names one (db/store.h opens
+	 * by URL), else SQLite in the data folder.  The folder is made either
+	 * way: it holds this host's bus socket. */
+	bool pg = cfg->database_url[0] != 0;
+	if (pg)
+		snprintf(ctx->db_path, sizeof ctx->db_path, "%s", cfg->database_url);
+	else
+		snprintf(ctx->db_path, sizeof ctx->db_path, "%s/parley.db", cfg->data_dir);
+	if (make_data_dir(cfg->data_dir, pg ? NULL : ctx->db_path, err) != PL_OK)
 		return err->code;
 	ctx->known_users = pl_map_new();
 	ctx->tokens = pl_tokens_new();
@@ -86,17 +113,22 @@ static enum pl_code ctx_open(struct pl_ctx *ctx, const struct pl_config *cfg, bo
 	for (int i = 0; i < PL_LIMIT_COUNT; i++)
 		if (!(ctx->limits[i] = pl_ratelimit_new(per_minute[i] / 60.0, per_minute[i])))
 			return pl_fail(err, PL_INTERNAL, "out of memory");
-	/* Opening a reader first creates and migrates the schema once. */
-	pl_store *first = pl_ctx_reader(ctx);
-	if (!first)
-		return pl_fail(err, PL_INTERNAL, "cannot open the store at %s", ctx->db_path);
+	/* Opening a reader first creates and migrates the schema once; its
+	 * error is the one to show at start (a PostgreSQL one never holds the
+	 * password: db/pgconn.h). */
+	pl_store *first;
+	if (pl_store_open(ctx->db_path, &first, err) != PL_OK)
+		return err->code;
 	pl_ctx_reader_put(ctx, first);
 	if (pl_writer_start(ctx->db_path, on_commit, ctx, &ctx->writer, err) != PL_OK)
 		return err->code;
-	/* The bus and presence back end: REDIS_URL chooses (db/bus.h). */
-	if (cfg->redis_url[0] ? pl_bus_open_redis(cfg->redis_url, ctx->db_path, role_daemon,
-						   &ctx->bus, err) != PL_OK
-			      : pl_bus_open(cfg->data_dir, role_daemon, &ctx->bus, err) != PL_OK)
+	/* The bus and presence back end: REDIS_URL chooses (db/bus.h); on
+	 * PostgreSQL without Redis, LISTEN/NOTIFY wakes the other nodes. */
+	enum pl_code brc = cfg->redis_url[0]
+				   ? pl_bus_open_redis(cfg->redis_url, ctx->db_path, role_daemon,
+						       &ctx->bus, err)
+				   : open_local_bus(ctx, cfg, role_daemon, err);
+	if (brc != PL_OK)
 		return err->code;
 	/* Presence is counted where push connections are: the daemon.  It
 	 * goes through the bus (Redis mode) from before the hub's loop runs

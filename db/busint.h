@@ -24,5 +24,6 @@ struct pl_bus {
 
 extern const struct pl_bus_ops pl_bus_unix_ops;
 extern const struct pl_bus_ops pl_bus_redis_ops;
+extern const struct pl_bus_ops pl_bus_pg_ops;
 
 #endif

@@ -1,6 +1,8 @@
 /* db/outbox: see outbox.h.  Statements are prepared per call: webhooks
  * run at human rates, and this keeps the store's hot statement table out
  * of it. */
+#include "config.h"
+
 #include "db/outbox.h"
 
 #include <sqlite3.h>
@@ -8,6 +10,18 @@
 #include <string.h>
 
 #include "base/config.h"
+#include "db/engine.h"
+
+/* A PostgreSQL store's calls go to db/pg_outbox.c. */
+#ifdef PL_HAVE_PG
+#define ON_PG(call) \
+	do { \
+		if (pl_engine_of(s) == PL_ENGINE_PG) \
+			return pl_pgs_##call; \
+	} while (0)
+#else
+#define ON_PG(call) (void)0
+#endif
 
 void pl_delivery_clear(struct pl_delivery *d)
 {
@@ -45,6 +59,7 @@ static enum pl_code done(pl_store *s, sqlite3_stmt *st, const char *what, pl_err
 enum pl_code pl_outbox_add(pl_store *s, const char *user, const char *type, int64_t ts,
 			   const char *data, int64_t now, pl_error *err)
 {
+	ON_PG(outbox_add(s, user, type, ts, data, now, err));
 	sqlite3_stmt *st = prep(s,
 				"INSERT INTO webhook_outbox(user, type, ts, data, created_at, next_at)"
 				" VALUES(?1, ?2, ?3, ?4, ?5, ?5)",
@@ -61,6 +76,7 @@ enum pl_code pl_outbox_add(pl_store *s, const char *user, const char *type, int6
 
 int64_t pl_outbox_cursor(pl_store *s)
 {
+	ON_PG(outbox_cursor(s));
 	sqlite3_stmt *st = NULL;
 	int64_t v = -1;
 	if (sqlite3_prepare_v2(pl_store_sqlite(s),
@@ -85,6 +101,7 @@ static enum pl_code set_cursor(pl_store *s, int64_t v, pl_error *err)
 enum pl_code pl_outbox_feed(pl_store *s, unsigned mask, int max, int64_t now, int *fed,
 			    pl_error *err)
 {
+	ON_PG(outbox_feed(s, mask, max, now, fed, err));
 	*fed = 0;
 	int64_t cursor = pl_outbox_cursor(s);
 	if (cursor < 0)
@@ -127,6 +144,7 @@ enum pl_code pl_outbox_feed(pl_store *s, unsigned mask, int max, int64_t now, in
 int pl_outbox_claim(pl_store *s, const char *owner, int64_t now, int64_t lease_until,
 		    struct pl_delivery *out, int max, pl_error *err)
 {
+	ON_PG(outbox_claim(s, owner, now, lease_until, out, max, err));
 	/* Due, free (never leased, or the lease ran out), and its user's
 	 * oldest row: a user's deliveries stay in order. */
 	sqlite3_stmt *st = prep(
@@ -178,6 +196,7 @@ int pl_outbox_claim(pl_store *s, const char *owner, int64_t now, int64_t lease_u
 
 enum pl_code pl_outbox_remove(pl_store *s, int64_t id, const char *owner, pl_error *err)
 {
+	ON_PG(outbox_remove(s, id, owner, err));
 	sqlite3_stmt *st = prep(s, "DELETE FROM webhook_outbox WHERE id = ?1 AND lease_owner = ?2",
 				"finish a webhook", err);
 	if (!st)
@@ -190,6 +209,7 @@ enum pl_code pl_outbox_remove(pl_store *s, int64_t id, const char *owner, pl_err
 enum pl_code pl_outbox_retry(pl_store *s, int64_t id, const char *owner, int64_t next_at,
 			     pl_error *err)
 {
+	ON_PG(outbox_retry(s, id, owner, next_at, err));
 	sqlite3_stmt *st = prep(s,
 				"UPDATE webhook_outbox SET attempts = attempts + 1, next_at = ?3,"
 				" lease_owner = NULL, lease_until = 0"
@@ -205,6 +225,7 @@ enum pl_code pl_outbox_retry(pl_store *s, int64_t id, const char *owner, int64_t
 
 int64_t pl_outbox_depth(pl_store *s)
 {
+	ON_PG(outbox_depth(s));
 	sqlite3_stmt *st = NULL;
 	int64_t v = -1;
 	if (sqlite3_prepare_v2(pl_store_sqlite(s), "SELECT count(*) FROM webhook_outbox", -1, &st,

@@ -53,6 +53,7 @@ enum pl_code pl_store_open(const char *path, pl_store **out, pl_error *err)
 	pl_store *s = calloc(1, sizeof *s);
 	if (!s)
 		return pl_fail(err, PL_INTERNAL, "out of memory");
+	s->engine = PL_ENGINE_SQLITE;
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
 		enum pl_code rc = pl_fail(err, PL_INTERNAL, "cannot open %s: %s", path,
@@ -100,7 +101,10 @@ void pl_store_close(pl_store *s)
 	free(s);
 }
 
-struct sqlite3 *pl_store_sqlite(pl_store *s) { return s->db; }
+struct sqlite3 *pl_store_sqlite(pl_store *s)
+{
+	return s->engine == PL_ENGINE_SQLITE ? s->db : NULL;
+}
 
 enum pl_code pl_store_begin(pl_store *s, pl_error *err) { return simple(s, S_BEGIN, err); }
 enum pl_code pl_store_commit(pl_store *s, pl_error *err)

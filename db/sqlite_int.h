@@ -15,6 +15,55 @@
 
 #include "base/clock.h"
 #include "base/err.h"
+
+/* The engine's functions are store.h's, renamed so that db/store.c can
+ * choose between engines (db/engine.h): the files below define them under
+ * store.h's names. */
+#define pl_store_open pl_sqs_open
+#define pl_store_close pl_sqs_close
+#define pl_store_begin pl_sqs_begin
+#define pl_store_commit pl_sqs_commit
+#define pl_store_rollback pl_sqs_rollback
+#define pl_store_savepoint pl_sqs_savepoint
+#define pl_store_on_wal pl_sqs_on_wal
+#define pl_store_checkpoint pl_sqs_checkpoint
+#define pl_store_changes pl_sqs_changes
+#define pl_store_in_transaction pl_sqs_in_transaction
+#define pl_store_guard_commits pl_sqs_guard_commits
+#define pl_store_user_ensure pl_sqs_user_ensure
+#define pl_store_user_exists pl_sqs_user_exists
+#define pl_store_set_status pl_sqs_set_status
+#define pl_store_set_last_seen pl_sqs_set_last_seen
+#define pl_store_user_status pl_sqs_user_status
+#define pl_store_presence_set pl_sqs_presence_set
+#define pl_store_presence_get pl_sqs_presence_get
+#define pl_store_presence_clear pl_sqs_presence_clear
+#define pl_store_room_create pl_sqs_room_create
+#define pl_store_room_get pl_sqs_room_get
+#define pl_store_room_private pl_sqs_room_private
+#define pl_store_room_members pl_sqs_room_members
+#define pl_store_rooms_page pl_sqs_rooms_page
+#define pl_store_is_member pl_sqs_is_member
+#define pl_store_member_add pl_sqs_member_add
+#define pl_store_member_remove pl_sqs_member_remove
+#define pl_store_user_rooms pl_sqs_user_rooms
+#define pl_store_member_ids pl_sqs_member_ids
+#define pl_store_message_post pl_sqs_message_post
+#define pl_store_message_by_client_text pl_sqs_message_by_client_text
+#define pl_store_message_insert pl_sqs_message_insert
+#define pl_store_message_get pl_sqs_message_get
+#define pl_store_message_edit pl_sqs_message_edit
+#define pl_store_message_delete pl_sqs_message_delete
+#define pl_store_messages_text pl_sqs_messages_text
+#define pl_store_event_add pl_sqs_event_add
+#define pl_store_last_event pl_sqs_last_event
+#define pl_store_events_after pl_sqs_events_after
+#define pl_store_events_for_user pl_sqs_events_for_user
+#define pl_store_receipt_update pl_sqs_receipt_update
+#define pl_store_receipts pl_sqs_receipts
+#define pl_store_receipt_get pl_sqs_receipt_get
+
+#include "db/engine.h"
 #include "db/store.h"
 
 enum stmt_id {
@@ -40,6 +89,7 @@ enum stmt_id {
 };
 
 struct pl_store {
+	int engine;           /* PL_ENGINE_SQLITE, first (db/engine.h) */
 	sqlite3 *db;
 	sqlite3_stmt *st[S_COUNT];
 	pl_wal_fn on_wal;

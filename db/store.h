@@ -1,4 +1,4 @@
-/* db/store: the SQLite store, the one source of truth.
+/* db/store: the store, the one source of truth (SQLite or PostgreSQL).
  *
  * The store is the log: every stored event (messages created, edited and
  * deleted; members joining and leaving) gets its id in the events table,
@@ -26,7 +26,15 @@
  *   - pl_store_changes moves exactly when a statement wrote rows (the
  *     writer finds out from it whether a failed job wrote anything);
  *   - message and event JSON is written by db/json.h's writers only, so
- *     it is the same bytes on every engine and every path. */
+ *     it is the same bytes on every engine and every path.
+ *
+ * The PostgreSQL engine is db/pg_*.c (db/pg_int.h), opened when path is a
+ * postgresql:// URL.  How a call reaches the engine of its store, and why
+ * a switch on the engine's kind rather than a struct of function pointers
+ * (one list of signatures the compiler checks for both engines, a branch
+ * per call, SQLite's files unchanged): db/engine.h.  On PostgreSQL an
+ * event is appended at the COMMIT of its transaction (under the event-log
+ * lock, db/pglog.h), so pl_store_event_add's *id is 0 there. */
 #ifndef PL_STORE_H
 #define PL_STORE_H
 

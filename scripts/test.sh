@@ -214,6 +214,10 @@ command -v redis-server >/dev/null && redis_mode
 [ -x tests/pg/run.sh ] && suite "pg" env ROOT="$ROOT" BUILD="$ROOT" tests/pg/run.sh
 [ -x tests/pg/run.sh ] && suite "pg (sanitizers)" env ROOT="$ROOT" BUILD="$SAN" PG_BENCH=0 tests/pg/run.sh
 [ -x tests/pg/run.sh ] && suite "pg (tsan)" env ROOT="$ROOT" BUILD="$TSAN" PG_BENCH=0 tests/pg/run.sh
+# parleyd and parley.fcgi on PostgreSQL: rest, push, resume and webhook
+# with a database per server, two nodes on one database, parley.fcgi.
+[ -x tests/pg/suites.sh ] && suite "pg suites" env ROOT="$ROOT" PARLEYD="$ROOT/parleyd" PARLEY_FCGI="$ROOT/parley.fcgi" tests/pg/suites.sh
+[ -x tests/pg/suites.sh ] && suite "pg suites (sanitizers)" env ROOT="$ROOT" PARLEYD="$SAN/parleyd" PARLEY_FCGI="$SAN/parley.fcgi" PG_SUITES="rest resume" tests/pg/suites.sh
 [ -x tests/install/run.sh ] && suite "install" env ROOT="$ROOT" tests/install/run.sh
 [ -f tests/e2e/chat.test.mjs ] && suite "e2e" env PARLEYD="$ROOT/parleyd" node tests/e2e/chat.test.mjs
 [ -f tests/e2e/client.test.mjs ] && suite "e2e client" env PARLEYD="$ROOT/parleyd" node tests/e2e/client.test.mjs

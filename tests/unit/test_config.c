@@ -13,7 +13,7 @@ static const char *const VARS[] = {
 	"PARLEY_JWT_SECRET",	"REDIS_URL",	       "PARLEY_DEV",	    "PARLEY_PRESENCE_GRACE",
 	"PARLEY_PING_INTERVAL", "PARLEY_SMALL_ROOM",   "PARLEY_KEEPALIVE",  "PARLEY_MAX_CONNECTIONS",
 	"PARLEY_THREADS",	"PARLEY_FCGI_SOCKET", "PARLEY_FCGI_MAX_POLLS", "PARLEY_LOG",
-	"PARLEY_CORS_ORIGIN",
+	"PARLEY_CORS_ORIGIN",	"DATABASE_URL",
 };
 
 static char err[512];
@@ -472,6 +472,28 @@ static void test_help(void)
 	CHECK(strstr(out, "do-not-print-me") == NULL);
 }
 
+/* --database / DATABASE_URL: a PostgreSQL URL or nothing (SQLite); any
+ * other value is refused without repeating it (it may hold a password). */
+static void test_database(void)
+{
+	struct pl_config c;
+	CHECK(load(&c, "parleyd", NULL) == PL_CONFIG_OK);
+	CHECK_STR(c.database_url, "");
+	pl_config_free(&c);
+	CHECK(load(&c, "parleyd", ARGS("--database", "postgresql://u:pw@h:5432/db")) ==
+	      PL_CONFIG_OK);
+	CHECK_STR(c.database_url, "postgresql://u:pw@h:5432/db");
+	pl_config_free(&c);
+	setenv("DATABASE_URL", "postgres://env@h/db", 1);
+	CHECK(load(&c, "parley.fcgi", NULL) == PL_CONFIG_OK);
+	CHECK_STR(c.database_url, "postgres://env@h/db");
+	pl_config_free(&c);
+	clean_env();
+	CHECK(fails("parleyd", ARGS("--database", "mysql://u:hunter2@h/db"), "PostgreSQL URL"));
+	CHECK(!strstr(err, "hunter2"));
+	CHECK(fails("parleyd", ARGS("--database", "/var/lib/parley.db"), "--database"));
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/pl_test_config.XXXXXX";
@@ -491,6 +513,7 @@ int main(void)
 	test_secret_file();
 	test_help();
 	test_cors();
+	test_database();
 	clean_env();
 	if (chdir("/") != 0 || rmdir(dir) != 0)
 		perror("removing the scratch directory");
