@@ -45,6 +45,27 @@ fi
 # FastCGI adapter.  Instrumented for coverage (fuzzer-no-link).
 SRCS=$(sed -n '/^libparley_a_SOURCES/,/^$/p' Makefile.am | tr ' \t\\' '\n\n\n' | grep '\.c$')
 SRCS="$SRCS"$'\n'api/fcgi.c
+# The PostgreSQL engine as configure chose it (config.h): with libpq its
+# files and their embedded schema, else db/pg_none.c alone.
+if grep -q '^#define PL_HAVE_PG 1' config.h 2>/dev/null; then
+  PKGS="$PKGS libpq"
+  CFLAGS="$CFLAGS $(pkg-config --cflags libpq)"
+  LIBS="$LIBS $(pkg-config --libs libpq)"
+  SRCS=$(echo "$SRCS" | grep -v '^db/pg_none\.c$')
+  # shellcheck disable=SC2046 # one word per file
+  if ! awk -f db/schema/pg/embed.awk $(sed -n '/^PG_SCHEMA =/,/[^\\]$/p' Makefile.am |
+    tr ' \t\\' '\n\n\n' | grep '\.sql$') >"$OUT/inc-pg.tmp"; then
+    echo "fuzz: the PostgreSQL schema did not embed"
+    echo "fuzz: 0 passed, 1 failed"
+    exit 1
+  fi
+  mkdir -p "$OUT/inc/db"
+  cmp -s "$OUT/inc-pg.tmp" "$OUT/inc/db/pgschema.h" || mv "$OUT/inc-pg.tmp" "$OUT/inc/db/pgschema.h"
+  rm -f "$OUT/inc-pg.tmp"
+  CFLAGS="$CFLAGS -I$OUT/inc"
+else
+  SRCS=$(echo "$SRCS" | grep -v '^db/\(pgconn\|pglog\|pgbus\|pg_store\|pg_messages\|pg_outbox\|bus_pg\)\.c$')
+fi
 # Presence's Lua scripts as C, made as the Makefile makes them (db/lua/).
 LUA=$(sed -n '/^PRESENCE_LUA =/,/[^\\]$/p' Makefile.am | tr ' \t\\' '\n\n\n' | grep '\.lua$')
 mkdir -p "$OUT/obj"
